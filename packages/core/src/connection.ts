@@ -1,0 +1,361 @@
+/**
+ * One peer connection: handshake, frame decoding, liveness and the batched
+ * write path. It knows bytes and its dialect, not routing: everything it
+ * learns goes to its owner (the Socket).
+ */
+import type { Socket as NetSocket } from "node:net";
+import type { Dialect, DialectName, FrameSink } from "./dialect.js";
+import { AiomsgError, ProtocolError } from "./errors.js";
+import { FrameDecoder, PREFIX_SIZE } from "./wire/frame.js";
+import { Heartbeat } from "./heartbeat.js";
+import { detectDialect, dialectFor } from "./wire/detect.js";
+import { debug, hex } from "./log.js";
+
+export type ProtocolOption = DialectName | "auto";
+
+export interface ConnectionOptions {
+  protocol: ProtocolOption;
+  heartbeatInterval: number;
+  heartbeatTimeout: number;
+  handshakeTimeout: number;
+  maxFrameSize: number;
+  /** connect ends in "auto" mode wait this long for the peer to speak first. */
+  autoDetectDelay: number;
+}
+
+export interface ConnectionOwner {
+  readonly identity: Buffer;
+  /** Returns an error to refuse the peer (e.g. its identity is already connected). */
+  peerReady(conn: Connection): ProtocolError | undefined;
+  peerData(conn: Connection, payload: Buffer): void;
+  peerRequest(conn: Connection, msgId: Buffer, payload: Buffer): void;
+  peerAck(conn: Connection, msgId: Buffer): void;
+  /** `bytes` queued with this connection reached the kernel or were discarded. */
+  released(bytes: number): void;
+  peerClosed(conn: Connection, reason: AiomsgError | undefined): void;
+}
+
+const enum State {
+  HANDSHAKE,
+  OPEN,
+  CLOSED,
+}
+
+/** Payloads at least this large are written by reference instead of copied. */
+const COPY_LIMIT = 16 * 1024;
+const SLAB_SIZE = 64 * 1024;
+/** Flush at once when this much is waiting, otherwise at the end of the tick. */
+const FLUSH_BYTES = 64 * 1024;
+
+export class Connection implements FrameSink {
+  peerIdentity: Buffer | undefined;
+  /** Key of the peer identity for maps (latin1 string of the 16 bytes). */
+  key = "";
+  dialect: Dialect | undefined;
+  readonly remote: string;
+
+  private state = State.HANDSHAKE;
+  private readonly decoder: FrameDecoder;
+  private readonly heartbeat: Heartbeat;
+  private handshakeTimer: NodeJS.Timeout | undefined;
+  private autoTimer: NodeJS.Timeout | undefined;
+
+  // Write path: frames are packed into a slab; [slabStart, slabOff) is not yet
+  // handed to the socket. `chunks` holds what will go out in the next flush.
+  private slab: Buffer = Buffer.allocUnsafe(SLAB_SIZE);
+  private slabStart = 0;
+  private slabOff = 0;
+  private chunks: Buffer[] = [];
+  private pendingBytes = 0;
+  private inflightBytes = 0;
+  private flushQueued = false;
+  private paused = false;
+  private resolveDone!: () => void;
+  /** Settles when the connection has closed (for whatever reason). */
+  readonly done = new Promise<void>((resolve) => {
+    this.resolveDone = resolve;
+  });
+
+  constructor(
+    private readonly sock: NetSocket,
+    private readonly owner: ConnectionOwner,
+    private readonly opts: ConnectionOptions,
+    readonly direction: "bind" | "connect",
+  ) {
+    this.remote = `${sock.remoteAddress ?? "?"}:${sock.remotePort ?? "?"}`;
+    this.decoder = new FrameDecoder(this.onFrame, opts.maxFrameSize);
+    this.heartbeat = new Heartbeat(
+      opts.heartbeatInterval,
+      opts.heartbeatTimeout,
+      () => this.sendHeartbeat(),
+      () =>
+        this.close(
+          new ProtocolError(
+            "ERR_AIOMSG_HEARTBEAT_TIMEOUT",
+            `nothing received from ${this.describe()} for ${opts.heartbeatTimeout} ms`,
+          ),
+        ),
+    );
+    sock.setNoDelay(true);
+    sock.on("data", this.onData);
+    sock.on("end", this.onEnd);
+    sock.on("error", this.onError);
+    sock.on("close", this.onSocketClose);
+
+    this.handshakeTimer = setTimeout(() => {
+      this.close(
+        new ProtocolError("ERR_AIOMSG_HANDSHAKE_TIMEOUT", `no handshake from ${this.remote} within ${opts.handshakeTimeout} ms`),
+      );
+    }, opts.handshakeTimeout);
+    this.handshakeTimer.unref();
+
+    if (opts.protocol !== "auto") {
+      this.speak(dialectFor(opts.protocol));
+    } else if (direction === "connect") {
+      // Listen first: a Python bind end (either generation) greets at once, and
+      // its greeting tells which dialect to answer in. A silent peer gets v1.
+      this.autoTimer = setTimeout(() => {
+        this.autoTimer = undefined;
+        if (this.dialect === undefined && this.state === State.HANDSHAKE) this.speak(dialectFor("v1"));
+      }, opts.autoDetectDelay);
+      this.autoTimer.unref();
+    }
+  }
+
+  get isOpen(): boolean {
+    return this.state === State.OPEN;
+  }
+
+  get closed(): boolean {
+    return this.state === State.CLOSED;
+  }
+
+  /** Bytes accepted for this peer and not yet handed to the kernel. */
+  get queuedBytes(): number {
+    return this.pendingBytes + this.inflightBytes;
+  }
+
+  describe(): string {
+    return this.peerIdentity ? `${hex(this.peerIdentity)}@${this.remote}` : this.remote;
+  }
+
+  // --- write path -----------------------------------------------------------
+
+  writeData(payload: Uint8Array): number {
+    return this.enqueue(this.dialect!.dataHead, payload);
+  }
+
+  writeRequest(msgId: Uint8Array, payload: Uint8Array): number {
+    return this.enqueue(this.dialect!.requestHead(msgId), payload);
+  }
+
+  writeAck(msgId: Uint8Array): number {
+    return this.enqueue(this.dialect!.ack(msgId), EMPTY);
+  }
+
+  private sendHeartbeat(): void {
+    if (this.state !== State.OPEN) return;
+    debug("heartbeat -> %s", this.describe());
+    this.enqueue(this.dialect!.heartbeat, EMPTY);
+  }
+
+  /** Queue one frame; returns the bytes it occupies (owner accounting). */
+  private enqueue(head: Uint8Array, payload: Uint8Array): number {
+    const headLen = head.length;
+    const bodyLen = headLen + payload.length;
+    const total = PREFIX_SIZE + bodyLen;
+    const byRef = payload.length >= COPY_LIMIT;
+    const need = byRef ? PREFIX_SIZE + headLen : total;
+    if (this.slab.length - this.slabOff < need) {
+      this.cutSlab();
+      this.slab = Buffer.allocUnsafe(Math.max(SLAB_SIZE, need));
+      this.slabStart = 0;
+      this.slabOff = 0;
+    }
+    const slab = this.slab;
+    let off = this.slabOff;
+    slab.writeUInt32BE(bodyLen, off);
+    off += PREFIX_SIZE;
+    if (headLen === 1) slab[off++] = head[0]!;
+    else if (headLen > 0) {
+      slab.set(head, off);
+      off += headLen;
+    }
+    if (byRef) {
+      this.slabOff = off;
+      this.cutSlab();
+      this.chunks.push(Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
+    } else {
+      const n = payload.length;
+      if (n < 32) for (let i = 0; i < n; i++) slab[off + i] = payload[i]!;
+      else slab.set(payload, off);
+      this.slabOff = off + n;
+    }
+    this.pendingBytes += total;
+    if (this.pendingBytes >= FLUSH_BYTES) this.flush();
+    else if (!this.flushQueued) {
+      this.flushQueued = true;
+      process.nextTick(this.flushTick);
+    }
+    return total;
+  }
+
+  private cutSlab(): void {
+    if (this.slabOff > this.slabStart) {
+      this.chunks.push(this.slab.subarray(this.slabStart, this.slabOff));
+      this.slabStart = this.slabOff;
+    }
+  }
+
+  private readonly flushTick = (): void => {
+    this.flushQueued = false;
+    this.flush();
+  };
+
+  /** Hand everything queued to the socket in one write (or one corked writev). */
+  flush(): void {
+    if (this.pendingBytes === 0 || this.state === State.CLOSED) return;
+    this.cutSlab();
+    const chunks = this.chunks;
+    const bytes = this.pendingBytes;
+    this.chunks = [];
+    this.pendingBytes = 0;
+    this.inflightBytes += bytes;
+    const done = (): void => {
+      // After close the bytes were already released in bulk.
+      if (this.state === State.CLOSED) return;
+      this.inflightBytes -= bytes;
+      this.owner.released(bytes);
+    };
+    if (chunks.length === 1) {
+      this.sock.write(chunks[0]!, done);
+    } else {
+      this.sock.cork();
+      const last = chunks.length - 1;
+      for (let i = 0; i < last; i++) this.sock.write(chunks[i]!);
+      this.sock.write(chunks[last]!, done);
+      this.sock.uncork();
+    }
+    this.heartbeat.sent();
+  }
+
+  // --- read path ------------------------------------------------------------
+
+  pause(): void {
+    if (this.paused || this.state === State.CLOSED) return;
+    this.paused = true;
+    this.heartbeat.suspend(true);
+    this.sock.pause();
+  }
+
+  resume(): void {
+    if (!this.paused || this.state === State.CLOSED) return;
+    this.paused = false;
+    this.heartbeat.suspend(false);
+    this.sock.resume();
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.heartbeat.received();
+    try {
+      this.decoder.push(chunk);
+    } catch (err) {
+      this.close(asAiomsgError(err));
+    }
+  };
+
+  private readonly onFrame = (body: Buffer): void => {
+    if (this.state === State.OPEN) {
+      this.dialect!.dispatch(body, this);
+    } else if (this.state === State.HANDSHAKE) {
+      this.handshake(body);
+    }
+  };
+
+  data(payload: Buffer): void {
+    this.owner.peerData(this, payload);
+  }
+
+  request(msgId: Buffer, payload: Buffer): void {
+    this.owner.peerRequest(this, msgId, payload);
+  }
+
+  ack(msgId: Buffer): void {
+    this.owner.peerAck(this, msgId);
+  }
+
+  private speak(dialect: Dialect): void {
+    this.dialect = dialect;
+    this.enqueue(dialect.hello(this.owner.identity), EMPTY);
+  }
+
+  private handshake(body: Buffer): void {
+    if (this.dialect === undefined) {
+      if (this.autoTimer !== undefined) clearTimeout(this.autoTimer);
+      this.autoTimer = undefined;
+      this.speak(detectDialect(body));
+    }
+    const identity = this.dialect!.parseHello(body);
+    this.peerIdentity = identity;
+    this.key = identity.toString("latin1");
+    if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
+    const refused = this.owner.peerReady(this);
+    if (refused) throw refused;
+    this.state = State.OPEN;
+    this.heartbeat.start();
+    debug("peer %s open (%s, %s)", this.describe(), this.dialect!.name, this.direction);
+  }
+
+  private readonly onEnd = (): void => {
+    if (this.decoder.pending > 0) {
+      this.close(new ProtocolError("ERR_AIOMSG_TRUNCATED_FRAME", `${this.describe()} closed in the middle of a frame`));
+    } else {
+      this.close(undefined);
+    }
+  };
+
+  private readonly onError = (err: Error): void => {
+    this.close(new AiomsgError("ERR_AIOMSG_PEER_LOST", `connection to ${this.describe()} failed: ${err.message}`, { cause: err }));
+  };
+
+  private readonly onSocketClose = (): void => {
+    this.close(undefined);
+  };
+
+  /**
+   * Close this connection. With a reason (protocol error, timeout) it is torn
+   * down at once; without one, queued frames are flushed and the socket ended.
+   */
+  close(reason: AiomsgError | undefined): void {
+    if (this.state === State.CLOSED) return;
+    if (reason === undefined) this.flush();
+    this.state = State.CLOSED;
+    this.decoder.stop();
+    this.heartbeat.cancel();
+    if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
+    if (this.autoTimer !== undefined) clearTimeout(this.autoTimer);
+    const held = this.pendingBytes + this.inflightBytes;
+    this.pendingBytes = 0;
+    this.inflightBytes = 0;
+    this.chunks = [];
+    if (reason) {
+      debug("closing %s: %s %s", this.describe(), reason.code, reason.message);
+      this.sock.destroy();
+    } else {
+      this.sock.end(() => this.sock.destroy());
+      // A peer that never reads must not keep the socket forever.
+      setTimeout(() => this.sock.destroy(), 2000).unref();
+    }
+    if (held > 0) this.owner.released(held);
+    this.owner.peerClosed(this, reason);
+    this.resolveDone();
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function asAiomsgError(err: unknown): AiomsgError {
+  if (err instanceof AiomsgError) return err;
+  return new ProtocolError("ERR_AIOMSG_MALFORMED", err instanceof Error ? err.message : String(err));
+}

@@ -1,0 +1,34 @@
+/**
+ * A wire dialect is a strategy chosen per connection (style.md): the connection
+ * asks it how to frame HELLO, heartbeats, data and acknowledgements, and how to
+ * classify an incoming frame. Adding a dialect means adding one file in wire/.
+ */
+export type DialectName = "v1" | "legacy";
+
+/** Receives what a dialect finds in a frame; no per-frame objects are allocated. */
+export interface FrameSink {
+  data(payload: Buffer): void;
+  request(msgId: Buffer, payload: Buffer): void;
+  ack(msgId: Buffer): void;
+}
+
+export interface Dialect {
+  readonly name: DialectName;
+  /** Body of this end's handshake frame. */
+  hello(identity: Uint8Array): Buffer;
+  /** Validate the peer's first frame and return its 16-byte identity; throws ProtocolError. */
+  parseHello(body: Buffer): Buffer;
+  /** Body of a heartbeat frame. */
+  readonly heartbeat: Buffer;
+  /** Bytes written before an at-most-once payload (may be empty). */
+  readonly dataHead: Buffer;
+  /** Bytes written before an at-least-once payload. */
+  requestHead(msgId: Uint8Array): Buffer;
+  /** Whole body of an acknowledgement. */
+  ack(msgId: Uint8Array): Buffer;
+  /** Classify a frame after the handshake; throws ProtocolError when the connection must close. */
+  dispatch(body: Buffer, sink: FrameSink): void;
+}
+
+export const IDENTITY_SIZE = 16;
+export const MSG_ID_SIZE = 16;

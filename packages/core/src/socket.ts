@@ -1,0 +1,832 @@
+/**
+ * The Socket: routing and policy only (style.md). It decides which peer gets a
+ * message (publish, round-robin, identity), what waits while no peer is
+ * connected, what is resent, and when send() must wait. Bytes are the
+ * connections' business.
+ */
+import { EventEmitter } from "node:events";
+import * as net from "node:net";
+import * as tls from "node:tls";
+import { v4 as uuidv4 } from "uuid";
+import { encode as msgpackEncode, decode as msgpackDecode } from "@msgpack/msgpack";
+import { Connection, type ConnectionOptions, type ConnectionOwner, type ProtocolOption } from "./connection.js";
+import type { DialectName } from "./dialect.js";
+import { IDENTITY_SIZE } from "./dialect.js";
+import { AiomsgError, ProtocolError, UsageError } from "./errors.js";
+import { ReceiveQueue } from "./queue.js";
+import { debug, hex } from "./log.js";
+
+export const SendMode = {
+  PUBLISH: "publish",
+  ROUND_ROBIN: "roundrobin",
+} as const;
+export type SendMode = (typeof SendMode)[keyof typeof SendMode];
+
+export const DeliveryGuarantee = {
+  AT_MOST_ONCE: "at-most-once",
+  AT_LEAST_ONCE: "at-least-once",
+} as const;
+export type DeliveryGuarantee = (typeof DeliveryGuarantee)[keyof typeof DeliveryGuarantee];
+
+export interface SocketOptions {
+  /** Where sends without an identity go. Default round-robin (as Python). */
+  sendMode?: SendMode;
+  /** Default at-most-once. At-least-once cannot be combined with publish. */
+  deliveryGuarantee?: DeliveryGuarantee;
+  /** 16 bytes; default a random UUIDv4, kept for the socket's life (and reused on reconnect). */
+  identity?: Uint8Array;
+  /** Wire dialect: "v1" (Python 2026.7.1+, default), "legacy" (2019.x) or "auto" (detect per peer). */
+  protocol?: ProtocolOption;
+  /** Milliseconds to wait before each reconnection attempt (number or callback). Default 100. */
+  reconnectionDelay?: number | (() => number);
+  /** Send a heartbeat after this many ms without sending. Default 5000. */
+  heartbeatInterval?: number;
+  /** Drop a peer after this many ms without receiving. Default 15000. */
+  heartbeatTimeout?: number;
+  /** A connection must complete its handshake within this many ms. Default: heartbeatTimeout. */
+  handshakeTimeout?: number;
+  /** Largest frame accepted from a peer, in bytes. Default 16 MiB (Python has no limit). */
+  maxFrameSize?: number;
+  /** send() waits while more than this many bytes are queued and unwritten. Default 8 MiB. */
+  highWaterMark?: number;
+  /** Reading from peers pauses while this many received bytes are unread. Default 16 MiB. */
+  receiveHighWaterMark?: number;
+  /** At-least-once: resend after this many ms without an acknowledgement. Default 5000. */
+  resendInterval?: number;
+  /** At-least-once: resends before a message is dropped (and reported). Default 5. */
+  maxResends?: number;
+  /** Delay between handing a DATA_REQ payload to the app and acknowledging it. Default 20 ms. */
+  ackDelay?: number;
+  /** close() waits up to this many ms for queued and unacknowledged messages. Default 2000. */
+  linger?: number;
+  /** Bind ends refuse connections beyond this many (handshaking or open). Default unlimited. */
+  maxPeers?: number;
+  /** protocol "auto" on a connect end: wait this long for the peer to greet first. Default 1000. */
+  autoDetectDelay?: number;
+}
+
+export interface BindOptions {
+  /** Serve TLS with these options (cert, key, ca, requestCert for mutual TLS, ...). */
+  tls?: tls.TlsOptions;
+  backlog?: number;
+}
+
+export interface ConnectOptions {
+  /** Connect with TLS (ca, servername, cert/key for mutual TLS, ...). Certificates are verified by default. */
+  tls?: tls.ConnectionOptions;
+  /** Give up one attempt after this many ms (then wait reconnectionDelay). Default 1000. */
+  connectTimeout?: number;
+}
+
+export interface SendOptions {
+  /** Send to this peer only, whatever the send mode. */
+  identity?: Uint8Array;
+  /** Stop waiting for room below the high-water mark. */
+  signal?: AbortSignal;
+}
+
+export interface PeerInfo {
+  identity: Buffer;
+  protocol: DialectName;
+  direction: "bind" | "connect";
+  remote: string;
+}
+
+export interface PeerDisconnectInfo extends PeerInfo {
+  /** Why the connection ended; undefined for an orderly close. */
+  reason: AiomsgError | undefined;
+}
+
+export interface DroppedMessage {
+  code: "ERR_AIOMSG_NOT_CONNECTED" | "ERR_AIOMSG_RETRIES_EXHAUSTED" | "ERR_AIOMSG_CLOSE_LINGER" | "ERR_AIOMSG_PEER_LOST";
+  payload: Buffer;
+  identity: Buffer | undefined;
+}
+
+export interface SocketEvents {
+  peerConnected: [PeerInfo];
+  peerDisconnected: [PeerDisconnectInfo];
+  dropped: [DroppedMessage];
+  /** Only emitted when a listener is attached: network trouble never throws. */
+  error: [AiomsgError];
+  listening: [{ host: string; port: number }];
+}
+
+/** An at-least-once message until it is acknowledged or given up. */
+class Reliable {
+  readonly key: string;
+  resends = 0;
+  done = false;
+  conn: Connection | undefined = undefined;
+  /** Incremented on every (re)scheduling; stale slots in the resend FIFO are skipped. */
+  seq = 0;
+  deadline = 0;
+  constructor(
+    readonly msgId: Buffer,
+    readonly payload: Buffer,
+    readonly identity: Buffer | undefined,
+  ) {
+    this.key = msgId.toString("latin1");
+  }
+}
+
+type Outgoing = Buffer | Reliable;
+
+/** Accounting charge of a message waiting in the socket queue. */
+const QUEUE_OVERHEAD = 32;
+const RESOLVED: Promise<void> = Promise.resolve();
+
+interface Target {
+  host: string;
+  port: number;
+  options: ConnectOptions;
+}
+
+export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwner, AsyncDisposable {
+  readonly identity: Buffer;
+  readonly sendMode: SendMode;
+  readonly deliveryGuarantee: DeliveryGuarantee;
+  readonly protocol: ProtocolOption;
+
+  private readonly connOpts: ConnectionOptions;
+  private readonly reconnectionDelay: () => number;
+  private readonly highWaterMark: number;
+  private readonly receiveHighWaterMark: number;
+  private readonly resendInterval: number;
+  private readonly maxResends: number;
+  private readonly ackDelay: number;
+  private readonly lingerMs: number;
+  private readonly maxPeers: number;
+  private readonly reliable: boolean;
+
+  /** Every live connection, handshaking or open. */
+  private readonly conns = new Set<Connection>();
+  /** Open peers by identity key, in connection order. */
+  private readonly peers = new Map<string, Connection>();
+  /** Open peers as an array for round-robin. */
+  private open: Connection[] = [];
+  private rr = 0;
+
+  /** Messages waiting for a peer, in send order. */
+  private queue: Outgoing[] = [];
+  private queueHead = 0;
+  /** Bytes accepted by send() and not yet written to the kernel (or queued). */
+  private outstanding = 0;
+  private roomWaiters: Array<() => void> = [];
+
+  private readonly pending = new Map<string, Reliable>();
+  private resendFifo: Reliable[] = [];
+  private resendSeqs: number[] = [];
+  private resendHead = 0;
+  private resendTimer: NodeJS.Timeout | undefined;
+
+  private acks: Array<[Connection, Buffer]> = [];
+  private ackTimer: NodeJS.Timeout | undefined;
+
+  private readonly inbox: ReceiveQueue;
+  private readingPaused = false;
+
+  private readonly servers: net.Server[] = [];
+  private readonly dialing = new Set<net.Socket>();
+  private readonly sleepers = new Set<() => void>();
+  private readonly loops: Promise<void>[] = [];
+  private idleWaiters: Array<() => void> = [];
+
+  private closing = false;
+  private closedFlag = false;
+  private closePromise: Promise<void> | undefined;
+
+  constructor(options: SocketOptions = {}) {
+    super();
+    this.sendMode = options.sendMode ?? SendMode.ROUND_ROBIN;
+    this.deliveryGuarantee = options.deliveryGuarantee ?? DeliveryGuarantee.AT_MOST_ONCE;
+    if (this.sendMode !== SendMode.PUBLISH && this.sendMode !== SendMode.ROUND_ROBIN) {
+      throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `sendMode must be "publish" or "roundrobin", got ${String(this.sendMode)}`);
+    }
+    if (this.deliveryGuarantee !== DeliveryGuarantee.AT_MOST_ONCE && this.deliveryGuarantee !== DeliveryGuarantee.AT_LEAST_ONCE) {
+      throw new UsageError(
+        "ERR_AIOMSG_INVALID_OPTION",
+        `deliveryGuarantee must be "at-most-once" or "at-least-once", got ${String(this.deliveryGuarantee)}`,
+      );
+    }
+    this.reliable = this.deliveryGuarantee === DeliveryGuarantee.AT_LEAST_ONCE;
+    if (this.reliable && this.sendMode === SendMode.PUBLISH) {
+      throw new UsageError(
+        "ERR_AIOMSG_INVALID_OPTION",
+        "at-least-once delivery cannot be combined with publish: acknowledgements are per peer (wire.md)",
+      );
+    }
+    this.protocol = options.protocol ?? "v1";
+    if (this.protocol !== "v1" && this.protocol !== "legacy" && this.protocol !== "auto") {
+      throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `protocol must be "v1", "legacy" or "auto", got ${String(this.protocol)}`);
+    }
+    this.identity = options.identity !== undefined ? checkIdentity(options.identity, "identity") : uuidv4(undefined, Buffer.alloc(IDENTITY_SIZE));
+
+    const heartbeatTimeout = positive(options.heartbeatTimeout, 15_000, "heartbeatTimeout");
+    this.connOpts = {
+      protocol: this.protocol,
+      heartbeatInterval: positive(options.heartbeatInterval, 5_000, "heartbeatInterval"),
+      heartbeatTimeout,
+      handshakeTimeout: positive(options.handshakeTimeout, heartbeatTimeout, "handshakeTimeout"),
+      maxFrameSize: positive(options.maxFrameSize, 16 * 1024 * 1024, "maxFrameSize"),
+      autoDetectDelay: positive(options.autoDetectDelay, 1_000, "autoDetectDelay"),
+    };
+    if (this.connOpts.maxFrameSize > 0xffffffff) {
+      throw new UsageError("ERR_AIOMSG_INVALID_OPTION", "maxFrameSize cannot exceed 0xFFFFFFFF (the u32 length prefix)");
+    }
+    const delay = options.reconnectionDelay ?? 100;
+    this.reconnectionDelay = typeof delay === "function" ? delay : () => delay;
+    this.highWaterMark = positive(options.highWaterMark, 8 * 1024 * 1024, "highWaterMark");
+    this.receiveHighWaterMark = positive(options.receiveHighWaterMark, 16 * 1024 * 1024, "receiveHighWaterMark");
+    this.resendInterval = positive(options.resendInterval, 5_000, "resendInterval");
+    this.maxResends = nonNegative(options.maxResends, 5, "maxResends");
+    this.ackDelay = nonNegative(options.ackDelay, 20, "ackDelay");
+    this.lingerMs = nonNegative(options.linger, 2_000, "linger");
+    this.maxPeers = positive(options.maxPeers, Infinity, "maxPeers");
+    this.inbox = new ReceiveQueue(this.onInboxDrained);
+  }
+
+  /** Identities of the peers currently connected. */
+  get peerIdentities(): Buffer[] {
+    return this.open.map((c) => c.peerIdentity!);
+  }
+
+  get peerCount(): number {
+    return this.open.length;
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  /** Port of the first bound listener (useful after binding port 0). */
+  get port(): number | undefined {
+    const addr = this.servers[0]?.address();
+    return addr && typeof addr === "object" ? addr.port : undefined;
+  }
+
+  // --- bind / connect ----------------------------------------------------------
+
+  /** Listen for peers. May be called several times (several addresses). */
+  async bind(host = "127.0.0.1", port = 25000, options: BindOptions = {}): Promise<this> {
+    this.assertOpen();
+    const onSocket = (s: net.Socket): void => this.accept(s);
+    const server = options.tls ? tls.createServer(options.tls, onSocket) : net.createServer(onSocket);
+    server.on("error", (err) => this.report(new AiomsgError("ERR_AIOMSG_PEER_LOST", `listener error: ${err.message}`, { cause: err })));
+    if (options.tls) {
+      server.on("tlsClientError", (err, s) => {
+        s.destroy();
+        this.report(new AiomsgError("ERR_AIOMSG_PEER_LOST", `TLS handshake with ${s.remoteAddress ?? "?"} failed: ${err.message}`, { cause: err }));
+      });
+    }
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen({ host, port, backlog: options.backlog }, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    this.servers.push(server);
+    const addr = server.address() as net.AddressInfo;
+    debug("socket %s bound to %s:%d", hex(this.identity), host, addr.port);
+    this.safeEmit("listening", { host, port: addr.port });
+    return this;
+  }
+
+  /**
+   * Keep a connection to host:port for the life of the socket, reconnecting
+   * after `reconnectionDelay`. Returns at once (messages sent meanwhile are
+   * buffered). May be called for several peers.
+   */
+  async connect(host = "127.0.0.1", port = 25000, options: ConnectOptions = {}): Promise<this> {
+    this.assertOpen();
+    const target: Target = { host, port, options };
+    this.loops.push(this.connectLoop(target));
+    return this;
+  }
+
+  private async connectLoop(target: Target): Promise<void> {
+    while (!this.closedFlag) {
+      let conn: Connection | undefined;
+      try {
+        conn = await this.dial(target);
+      } catch (err) {
+        debug("connect to %s:%d failed: %s", target.host, target.port, (err as Error).message);
+      }
+      if (conn) await conn.done;
+      if (this.closedFlag) break;
+      let ms = 0;
+      try {
+        ms = Number(this.reconnectionDelay());
+      } catch (err) {
+        debug("reconnectionDelay threw: %s", (err as Error).message);
+      }
+      await this.sleep(Number.isFinite(ms) && ms > 0 ? ms : 0);
+    }
+  }
+
+  private dial(target: Target): Promise<Connection> {
+    const timeout = target.options.connectTimeout ?? 1000;
+    return new Promise<Connection>((resolve, reject) => {
+      const tlsOpts = target.options.tls;
+      const s = tlsOpts ? tls.connect({ host: target.host, port: target.port, ...tlsOpts }) : net.connect({ host: target.host, port: target.port });
+      this.dialing.add(s);
+      const timer = setTimeout(() => s.destroy(new Error(`connect timeout after ${timeout} ms`)), timeout);
+      const fail = (err: Error): void => {
+        clearTimeout(timer);
+        this.dialing.delete(s);
+        s.destroy();
+        reject(err);
+      };
+      s.once("error", fail);
+      s.once(tlsOpts ? "secureConnect" : "connect", () => {
+        clearTimeout(timer);
+        this.dialing.delete(s);
+        s.off("error", fail);
+        if (this.closedFlag) {
+          s.destroy();
+          reject(new AiomsgError("ERR_AIOMSG_SOCKET_CLOSED", "socket closed while connecting"));
+          return;
+        }
+        const conn = new Connection(s, this, this.connOpts, "connect");
+        this.conns.add(conn);
+        resolve(conn);
+      });
+    });
+  }
+
+  private accept(s: net.Socket): void {
+    if (this.closedFlag) {
+      s.destroy();
+      return;
+    }
+    if (this.conns.size >= this.maxPeers) {
+      s.on("error", () => undefined);
+      s.destroy();
+      this.report(new AiomsgError("ERR_AIOMSG_MAX_PEERS", `refused ${s.remoteAddress ?? "?"}: maxPeers (${this.maxPeers}) reached`));
+      return;
+    }
+    this.conns.add(new Connection(s, this, this.connOpts, "bind"));
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.sleepers.add(wake);
+    });
+  }
+
+  // --- sending -----------------------------------------------------------------
+
+  /**
+   * Send one message. Resolves once the socket has accepted it: at once while
+   * under the high-water mark, otherwise when enough has been written.
+   */
+  send(data: Uint8Array | string, options?: SendOptions): Promise<void> {
+    if (this.closing) return Promise.reject(new UsageError("ERR_AIOMSG_SOCKET_CLOSED", "send() after close()"));
+    let payload: Buffer;
+    if (typeof data === "string") payload = Buffer.from(data, "utf8");
+    else if (Buffer.isBuffer(data)) payload = data;
+    else if (data instanceof Uint8Array) payload = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    else return Promise.reject(new UsageError("ERR_AIOMSG_INVALID_OPTION", "send() takes a Uint8Array or a string"));
+    let identity: Buffer | undefined;
+    if (options?.identity !== undefined) {
+      try {
+        identity = checkIdentity(options.identity, "send identity");
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    if (this.reliable) this.transmit(new Reliable(newMsgId(), payload, identity));
+    else if (identity !== undefined) this.sendTo(identity, payload);
+    else if (this.open.length === 0 || this.queueHead < this.queue.length) this.enqueue(payload);
+    else this.route(payload);
+    if (this.outstanding <= this.highWaterMark) return RESOLVED;
+    return this.waitForRoom(options?.signal);
+  }
+
+  sendString(text: string, options?: SendOptions): Promise<void> {
+    return this.send(Buffer.from(text, "utf8"), options);
+  }
+
+  sendJson(value: unknown, options?: SendOptions): Promise<void> {
+    const text = JSON.stringify(value);
+    if (text === undefined) return Promise.reject(new UsageError("ERR_AIOMSG_INVALID_OPTION", "value is not JSON-serialisable"));
+    return this.send(Buffer.from(text, "utf8"), options);
+  }
+
+  sendMsgpack(value: unknown, options?: SendOptions): Promise<void> {
+    return this.send(msgpackEncode(value), options);
+  }
+
+  private waitForRoom(signal: AbortSignal | undefined): Promise<void> {
+    if (signal?.aborted) return Promise.reject(new AiomsgError("ERR_AIOMSG_ABORTED", "send aborted", { cause: signal.reason }));
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        const i = this.roomWaiters.indexOf(wake);
+        if (i >= 0) this.roomWaiters.splice(i, 1);
+        reject(new AiomsgError("ERR_AIOMSG_ABORTED", "send aborted while waiting below the high-water mark (the message stays queued)", { cause: signal!.reason }));
+      };
+      const wake = (): void => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.roomWaiters.push(wake);
+    });
+  }
+
+  /** At-most-once without identity, with at least one peer open and nothing queued before. */
+  private route(payload: Buffer): void {
+    if (this.sendMode === SendMode.PUBLISH) {
+      const open = this.open;
+      for (let i = 0; i < open.length; i++) this.outstanding += open[i]!.writeData(payload);
+    } else {
+      this.outstanding += this.nextPeer().writeData(payload);
+    }
+  }
+
+  private nextPeer(): Connection {
+    if (this.rr >= this.open.length) this.rr = 0;
+    return this.open[this.rr++]!;
+  }
+
+  private sendTo(identity: Buffer, payload: Buffer): void {
+    const conn = this.peers.get(identity.toString("latin1"));
+    if (conn === undefined) {
+      // Python drops these with an error log; here the drop is an event.
+      debug("peer %s not connected: message dropped", hex(identity));
+      this.drop("ERR_AIOMSG_NOT_CONNECTED", payload, identity);
+      return;
+    }
+    this.outstanding += conn.writeData(payload);
+  }
+
+  private enqueue(item: Outgoing): void {
+    this.queue.push(item);
+    this.outstanding += (Buffer.isBuffer(item) ? item.length : item.payload.length) + QUEUE_OVERHEAD;
+  }
+
+  /** Hand queued messages to peers, in send order, while any peer is open. */
+  private drainQueue(): void {
+    while (this.queueHead < this.queue.length && this.open.length > 0) {
+      const item = this.queue[this.queueHead]!;
+      this.queue[this.queueHead++] = undefined as unknown as Outgoing;
+      this.outstanding -= (Buffer.isBuffer(item) ? item.length : item.payload.length) + QUEUE_OVERHEAD;
+      if (Buffer.isBuffer(item)) this.route(item);
+      else this.transmit(item, true);
+    }
+    if (this.queueHead >= this.queue.length) {
+      this.queue = [];
+      this.queueHead = 0;
+    }
+    this.checkRoom();
+  }
+
+  /**
+   * Send (or resend) an at-least-once message and arm its resend deadline.
+   * `fromQueue`: the entry comes off the queue head, so it must not queue behind others.
+   */
+  private transmit(entry: Reliable, fromQueue = false): void {
+    this.pending.set(entry.key, entry);
+    let conn: Connection | undefined;
+    if (entry.identity !== undefined) {
+      conn = this.peers.get(entry.identity.toString("latin1"));
+      // Not connected: keep it and retry at the deadline (the peer may come back).
+    } else if (this.open.length === 0 || (!fromQueue && this.queueHead < this.queue.length)) {
+      entry.conn = undefined;
+      this.enqueue(entry);
+      return;
+    } else {
+      conn = this.nextPeer();
+    }
+    entry.conn = conn;
+    if (conn !== undefined) this.outstanding += conn.writeRequest(entry.msgId, entry.payload);
+    entry.deadline = performance.now() + this.resendInterval;
+    this.resendFifo.push(entry);
+    this.resendSeqs.push(++entry.seq);
+    if (this.resendTimer === undefined) this.armResend(this.resendInterval);
+  }
+
+  private armResend(ms: number): void {
+    this.resendTimer = setTimeout(this.onResendTimer, Math.max(1, Math.ceil(ms)));
+    this.resendTimer.unref();
+  }
+
+  private readonly onResendTimer = (): void => {
+    this.resendTimer = undefined;
+    const now = performance.now();
+    const fifo = this.resendFifo;
+    while (this.resendHead < fifo.length) {
+      const entry = fifo[this.resendHead]!;
+      const seq = this.resendSeqs[this.resendHead]!;
+      if (entry.done || seq !== entry.seq) {
+        this.popResend();
+        continue;
+      }
+      if (entry.deadline > now) {
+        this.armResend(entry.deadline - now);
+        break;
+      }
+      this.popResend();
+      if (entry.resends >= this.maxResends) {
+        this.pending.delete(entry.key);
+        entry.done = true;
+        debug("message %s unacknowledged after %d resends: dropped", hex(entry.msgId), entry.resends);
+        this.drop("ERR_AIOMSG_RETRIES_EXHAUSTED", entry.payload, entry.identity);
+        continue;
+      }
+      entry.resends++;
+      this.transmit(entry);
+    }
+    if (this.resendHead >= fifo.length) {
+      this.resendFifo = [];
+      this.resendSeqs = [];
+      this.resendHead = 0;
+    }
+    this.checkIdle();
+  };
+
+  private popResend(): void {
+    this.resendFifo[this.resendHead] = undefined as unknown as Reliable;
+    this.resendHead++;
+    if (this.resendHead >= 4096 && this.resendHead * 2 >= this.resendFifo.length) {
+      this.resendFifo.splice(0, this.resendHead);
+      this.resendSeqs.splice(0, this.resendHead);
+      this.resendHead = 0;
+    }
+  }
+
+  private drop(code: DroppedMessage["code"], payload: Buffer, identity: Buffer | undefined): void {
+    this.safeEmit("dropped", { code, payload, identity });
+  }
+
+  // --- receiving -------------------------------------------------------------------
+
+  /** The next message's payload. Rejects with ERR_AIOMSG_SOCKET_CLOSED once closed and drained. */
+  recv(options?: { signal?: AbortSignal }): Promise<Buffer> {
+    return this.inbox.next(payloadOnly, options?.signal);
+  }
+
+  /** The next message as [sender identity, payload]. */
+  recvIdentity(options?: { signal?: AbortSignal }): Promise<[Buffer, Buffer]> {
+    return this.inbox.next(pair, options?.signal);
+  }
+
+  async recvString(options?: { signal?: AbortSignal }): Promise<string> {
+    return (await this.recv(options)).toString("utf8");
+  }
+
+  async recvJson<T = unknown>(options?: { signal?: AbortSignal }): Promise<T> {
+    return JSON.parse((await this.recv(options)).toString("utf8")) as T;
+  }
+
+  async recvMsgpack<T = unknown>(options?: { signal?: AbortSignal }): Promise<T> {
+    return msgpackDecode(await this.recv(options)) as T;
+  }
+
+  /** Payloads as they arrive; ends when the socket closes. */
+  messages(options?: { signal?: AbortSignal }): AsyncIterableIterator<Buffer> {
+    return this.inbox.iterate(payloadOnly, options?.signal);
+  }
+
+  /** [identity, payload] pairs as they arrive; ends when the socket closes. */
+  identityMessages(options?: { signal?: AbortSignal }): AsyncIterableIterator<[Buffer, Buffer]> {
+    return this.inbox.iterate(pair, options?.signal);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Buffer> {
+    return this.messages();
+  }
+
+  // --- ConnectionOwner ---------------------------------------------------------------
+
+  peerReady(conn: Connection): ProtocolError | undefined {
+    if (this.closedFlag) return new ProtocolError("ERR_AIOMSG_SOCKET_CLOSED", "socket is closing");
+    if (this.peers.has(conn.key)) {
+      return new ProtocolError(
+        "ERR_AIOMSG_DUPLICATE_IDENTITY",
+        `identity ${hex(conn.peerIdentity!)} is already connected; refusing the new connection from ${conn.remote}`,
+      );
+    }
+    this.peers.set(conn.key, conn);
+    this.open.push(conn);
+    if (this.readingPaused) conn.pause();
+    this.safeEmit("peerConnected", this.info(conn));
+    this.drainQueue();
+    return undefined;
+  }
+
+  peerData(conn: Connection, payload: Buffer): void {
+    this.inbox.push(conn.peerIdentity!, payload);
+    if (!this.readingPaused && this.inbox.bytes > this.receiveHighWaterMark) this.pauseReading();
+  }
+
+  peerRequest(conn: Connection, msgId: Buffer, payload: Buffer): void {
+    this.peerData(conn, payload);
+    // Acknowledge shortly after the payload is handed over, on the same
+    // connection (wire.md): one timer serves every pending ACK.
+    this.acks.push([conn, Buffer.from(msgId)]);
+    if (this.ackTimer === undefined) {
+      this.ackTimer = setTimeout(this.flushAcks, this.ackDelay);
+    }
+  }
+
+  private readonly flushAcks = (): void => {
+    this.ackTimer = undefined;
+    const acks = this.acks;
+    this.acks = [];
+    for (const [conn, msgId] of acks) {
+      if (conn.isOpen) this.outstanding += conn.writeAck(msgId);
+    }
+  };
+
+  peerAck(_conn: Connection, msgId: Buffer): void {
+    const entry = this.pending.get(msgId.toString("latin1"));
+    if (entry === undefined) return;
+    entry.done = true;
+    this.pending.delete(entry.key);
+    if (this.pending.size === 0) this.checkIdle();
+  }
+
+  released(bytes: number): void {
+    this.outstanding -= bytes;
+    this.checkRoom();
+    if (this.outstanding === 0) this.checkIdle();
+  }
+
+  peerClosed(conn: Connection, reason: AiomsgError | undefined): void {
+    this.conns.delete(conn);
+    const registered = conn.key !== "" && this.peers.get(conn.key) === conn;
+    if (registered) {
+      this.peers.delete(conn.key);
+      const i = this.open.indexOf(conn);
+      if (i >= 0) {
+        this.open.splice(i, 1);
+        if (this.rr > i) this.rr--;
+      }
+      this.safeEmit("peerDisconnected", { ...this.info(conn), reason });
+      // Unacknowledged messages sent on this connection go out again now
+      // rather than waiting for their deadline.
+      if (this.pending.size > 0 && !this.closedFlag) {
+        for (const entry of [...this.pending.values()]) {
+          if (entry.conn === conn && !entry.done) this.transmit(entry);
+        }
+      }
+    }
+    if (reason) this.report(reason, conn);
+  }
+
+  private info(conn: Connection): PeerInfo {
+    return { identity: conn.peerIdentity!, protocol: conn.dialect!.name, direction: conn.direction, remote: conn.remote };
+  }
+
+  private pauseReading(): void {
+    this.readingPaused = true;
+    for (const c of this.open) c.pause();
+  }
+
+  private readonly onInboxDrained = (): void => {
+    if (this.readingPaused && this.inbox.bytes <= this.receiveHighWaterMark / 2) {
+      this.readingPaused = false;
+      for (const c of this.open) c.resume();
+    }
+  };
+
+  private checkRoom(): void {
+    if (this.roomWaiters.length === 0 || this.outstanding > this.highWaterMark) return;
+    const ws = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const w of ws) w();
+  }
+
+  private get idle(): boolean {
+    return this.queueHead >= this.queue.length && this.outstanding <= 0 && this.pending.size === 0;
+  }
+
+  private checkIdle(): void {
+    if (this.idleWaiters.length === 0 || !this.idle) return;
+    const ws = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of ws) w();
+  }
+
+  // --- events ------------------------------------------------------------------------
+
+  private report(err: AiomsgError, conn?: Connection): void {
+    debug("%s%s: %s", err.code, conn ? ` (${conn.describe()})` : "", err.message);
+    if (this.listenerCount("error") > 0) this.safeEmit("error", err);
+  }
+
+  /** A listener that throws must not break the connection that triggered it. */
+  private safeEmit<K extends keyof SocketEvents>(event: K, ...args: SocketEvents[K]): void {
+    try {
+      (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args);
+    } catch (err) {
+      debug("listener for %s threw: %s", event, (err as Error)?.message);
+      queueMicrotask(() => {
+        throw err;
+      });
+    }
+  }
+
+  // --- closing ------------------------------------------------------------------------
+
+  private assertOpen(): void {
+    if (this.closing) throw new UsageError("ERR_AIOMSG_SOCKET_CLOSED", "the socket is closed");
+  }
+
+  /**
+   * Stop sending, wait up to `linger` ms for queued and unacknowledged messages
+   * to be delivered, report what could not be (`dropped` events with
+   * ERR_AIOMSG_CLOSE_LINGER), then close every connection and listener.
+   * Messages already received stay readable; iterators end.
+   */
+  close(options?: { linger?: number }): Promise<void> {
+    if (this.closePromise) return this.closePromise;
+    this.closing = true;
+    this.closePromise = this.doClose(options?.linger ?? this.lingerMs);
+    return this.closePromise;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private async doClose(linger: number): Promise<void> {
+    if (!this.idle && linger > 0) {
+      for (const c of this.open) c.flush();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, linger);
+        function done(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.idleWaiters.push(done);
+      });
+    }
+    this.closedFlag = true;
+    this.idleWaiters = [];
+    if (this.resendTimer) clearTimeout(this.resendTimer);
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.flushAcks();
+
+    // What could not be delivered is reported, never silently dropped.
+    for (let i = this.queueHead; i < this.queue.length; i++) {
+      const item = this.queue[i]!;
+      if (Buffer.isBuffer(item)) this.drop("ERR_AIOMSG_CLOSE_LINGER", item, undefined);
+    }
+    this.queue = [];
+    this.queueHead = 0;
+    for (const entry of this.pending.values()) this.drop("ERR_AIOMSG_CLOSE_LINGER", entry.payload, entry.identity);
+    this.pending.clear();
+
+    for (const s of this.dialing) s.destroy();
+    this.dialing.clear();
+    for (const wake of [...this.sleepers]) wake();
+    const serversClosed = this.servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve())));
+    for (const c of [...this.conns]) c.close(undefined);
+    this.inbox.end();
+    for (const w of this.roomWaiters) w();
+    this.roomWaiters = [];
+    await Promise.all([...serversClosed, ...this.loops]);
+    debug("socket %s closed", hex(this.identity));
+  }
+}
+
+function payloadOnly(_id: Buffer, payload: Buffer): Buffer {
+  return payload;
+}
+
+function pair(id: Buffer, payload: Buffer): [Buffer, Buffer] {
+  return [id, payload];
+}
+
+function checkIdentity(value: unknown, what: string): Buffer {
+  if (!(value instanceof Uint8Array) || value.length !== IDENTITY_SIZE) {
+    const len = value instanceof Uint8Array ? `${value.length} bytes` : typeof value;
+    throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `${what} must be a Uint8Array of ${IDENTITY_SIZE} bytes, got ${len}`);
+  }
+  return Buffer.from(value);
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !(value > 0)) throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `${name} must be a positive number`);
+  return value;
+}
+
+function nonNegative(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !(value >= 0)) throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `${name} must be a number >= 0`);
+  return value;
+}
+
+function newMsgId(): Buffer {
+  return uuidv4(undefined, Buffer.allocUnsafe(16));
+}

@@ -1,0 +1,91 @@
+/**
+ * The 2019 wire (aiomsg 2019.x; wire.md "legacy"): untyped payloads, a raw
+ * identity frame as handshake, a magic heartbeat payload, and an in-band
+ * REQ/REP header for at-least-once. Pure functions over bytes.
+ *
+ * Two ambiguities are reproduced on purpose because 2019 peers behave so:
+ * - a payload equal to the 16 bytes `aiomsg-heartbeat` is taken as a heartbeat
+ *   and never reaches the application;
+ * - any payload whose bytes 16..20 are `00 'REQ' 00` or `00 'REP' 00` is taken as
+ *   an at-least-once header (a REQ is acknowledged and its first 21 bytes
+ *   stripped; a REP is consumed).
+ */
+import type { Dialect, FrameSink } from "../dialect.js";
+import { IDENTITY_SIZE, MSG_ID_SIZE } from "../dialect.js";
+import { ProtocolError } from "../errors.js";
+
+export const HEARTBEAT = Buffer.from("aiomsg-heartbeat", "latin1");
+export const HEADER_SIZE = MSG_ID_SIZE + 5;
+
+const R = 0x52;
+const E = 0x45;
+const Q = 0x51;
+const P = 0x50;
+
+function header(msgId: Uint8Array, kind: number): Buffer {
+  const out = Buffer.allocUnsafe(HEADER_SIZE);
+  out.set(msgId.subarray(0, MSG_ID_SIZE), 0);
+  out[16] = 0;
+  out[17] = R;
+  out[18] = E;
+  out[19] = kind;
+  out[20] = 0;
+  return out;
+}
+
+export function requestHeader(msgId: Uint8Array): Buffer {
+  return header(msgId, Q);
+}
+
+export function reply(msgId: Uint8Array): Buffer {
+  return header(msgId, P);
+}
+
+export function request(msgId: Uint8Array, payload: Uint8Array): Buffer {
+  return Buffer.concat([requestHeader(msgId), payload]);
+}
+
+/** The 2019 receiver's header rule: "REQ", "REP" or undefined (plain payload). */
+export function headerKind(body: Uint8Array): "REQ" | "REP" | undefined {
+  if (body.length < HEADER_SIZE || body[16] !== 0 || body[17] !== R || body[18] !== E || body[20] !== 0) return undefined;
+  if (body[19] === Q) return "REQ";
+  if (body[19] === P) return "REP";
+  return undefined;
+}
+
+export function isHeartbeat(body: Uint8Array): boolean {
+  return body.length === HEARTBEAT.length && HEARTBEAT.equals(body);
+}
+
+export const legacyDialect: Dialect = {
+  name: "legacy",
+  hello: (identity) => Buffer.from(identity),
+  parseHello(body) {
+    // 2019 peers send their raw 16-byte identity; anything else is not a 2019 aiomsg peer.
+    if (body.length !== IDENTITY_SIZE) {
+      throw new ProtocolError("ERR_AIOMSG_BAD_HELLO", `legacy identity frame must be ${IDENTITY_SIZE} bytes, got ${body.length}`);
+    }
+    return Buffer.from(body);
+  },
+  heartbeat: HEARTBEAT,
+  dataHead: Buffer.alloc(0),
+  requestHead: requestHeader,
+  ack: reply,
+  dispatch(body: Buffer, sink: FrameSink) {
+    if (body.length === 0) {
+      // A 2019 reader takes an empty frame for end of stream and hangs up.
+      throw new ProtocolError("ERR_AIOMSG_EMPTY_FRAME", "empty frame on the legacy wire");
+    }
+    if (body.length === HEARTBEAT.length && HEARTBEAT.equals(body)) return;
+    switch (headerKind(body)) {
+      case "REQ":
+        sink.request(body.subarray(0, MSG_ID_SIZE), body.subarray(HEADER_SIZE));
+        return;
+      case "REP":
+        sink.ack(body.subarray(0, MSG_ID_SIZE));
+        return;
+      default:
+        sink.data(body);
+    }
+  },
+};

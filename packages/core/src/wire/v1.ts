@@ -1,0 +1,144 @@
+/**
+ * Protocol v1 (Python aiomsg 2026.7.1+): every frame body starts with a type
+ * byte (wire.md "v1: typed envelopes"). Pure functions over bytes.
+ */
+import type { Dialect, FrameSink } from "../dialect.js";
+import { IDENTITY_SIZE, MSG_ID_SIZE } from "../dialect.js";
+import { ProtocolError } from "../errors.js";
+
+export const PROTOCOL_VERSION = 1;
+
+export const enum V1Type {
+  HELLO = 0x01,
+  HEARTBEAT = 0x02,
+  DATA = 0x03,
+  DATA_REQ = 0x04,
+  ACK = 0x05,
+}
+
+export const HELLO_SIZE = 2 + IDENTITY_SIZE;
+
+export function hello(identity: Uint8Array, version = PROTOCOL_VERSION): Buffer {
+  const out = Buffer.allocUnsafe(2 + identity.length);
+  out[0] = V1Type.HELLO;
+  out[1] = version;
+  out.set(identity, 2);
+  return out;
+}
+
+export function heartbeat(): Buffer {
+  return Buffer.from([V1Type.HEARTBEAT]);
+}
+
+export function data(payload: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(1 + payload.length);
+  out[0] = V1Type.DATA;
+  out.set(payload, 1);
+  return out;
+}
+
+export function dataReq(msgId: Uint8Array, payload: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(1 + MSG_ID_SIZE + payload.length);
+  out[0] = V1Type.DATA_REQ;
+  out.set(msgId, 1);
+  out.set(payload, 1 + MSG_ID_SIZE);
+  return out;
+}
+
+export function ack(msgId: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(1 + MSG_ID_SIZE);
+  out[0] = V1Type.ACK;
+  out.set(msgId, 1);
+  return out;
+}
+
+export type V1Envelope =
+  | { type: "hello"; version: number; identity: Buffer }
+  | { type: "heartbeat" }
+  | { type: "data"; payload: Buffer }
+  | { type: "data_req"; msgId: Buffer; payload: Buffer }
+  | { type: "ack"; msgId: Buffer }
+  | { type: "unknown"; code: number | undefined };
+
+/**
+ * Decode one envelope for inspection and tests. Malformed known types
+ * (too short for their fixed fields) throw ERR_AIOMSG_MALFORMED.
+ */
+export function decode(body: Buffer): V1Envelope {
+  if (body.length === 0) return { type: "unknown", code: undefined };
+  switch (body[0]) {
+    case V1Type.HELLO:
+      if (body.length !== HELLO_SIZE) throw malformed("HELLO", body.length);
+      return { type: "hello", version: body[1]!, identity: body.subarray(2) };
+    case V1Type.HEARTBEAT:
+      return { type: "heartbeat" };
+    case V1Type.DATA:
+      return { type: "data", payload: body.subarray(1) };
+    case V1Type.DATA_REQ:
+      if (body.length < 1 + MSG_ID_SIZE) throw malformed("DATA_REQ", body.length);
+      return { type: "data_req", msgId: body.subarray(1, 1 + MSG_ID_SIZE), payload: body.subarray(1 + MSG_ID_SIZE) };
+    case V1Type.ACK:
+      if (body.length !== 1 + MSG_ID_SIZE) throw malformed("ACK", body.length);
+      return { type: "ack", msgId: body.subarray(1) };
+    default:
+      return { type: "unknown", code: body[0] };
+  }
+}
+
+function malformed(what: string, len: number): ProtocolError {
+  return new ProtocolError("ERR_AIOMSG_MALFORMED", `malformed v1 ${what} envelope (${len} bytes)`);
+}
+
+const DATA_HEAD = Buffer.from([V1Type.DATA]);
+
+export const v1Dialect: Dialect = {
+  name: "v1",
+  hello: (identity) => hello(identity),
+  parseHello(body) {
+    if (body.length === 0 || body[0] !== V1Type.HELLO) {
+      throw new ProtocolError(
+        "ERR_AIOMSG_NO_HELLO",
+        `expected a v1 HELLO as first frame, got ${body.length === 0 ? "an empty frame" : `type 0x${body[0]!.toString(16)}`}`,
+      );
+    }
+    if (body.length !== HELLO_SIZE) {
+      throw new ProtocolError("ERR_AIOMSG_BAD_HELLO", `v1 HELLO must be ${HELLO_SIZE} bytes, got ${body.length}`);
+    }
+    if (body[1] !== PROTOCOL_VERSION) {
+      throw new ProtocolError("ERR_AIOMSG_BAD_VERSION", `unsupported protocol version ${body[1]} (this end speaks ${PROTOCOL_VERSION})`);
+    }
+    return Buffer.from(body.subarray(2));
+  },
+  heartbeat: heartbeat(),
+  dataHead: DATA_HEAD,
+  requestHead(msgId) {
+    const out = Buffer.allocUnsafe(1 + MSG_ID_SIZE);
+    out[0] = V1Type.DATA_REQ;
+    out.set(msgId, 1);
+    return out;
+  },
+  ack,
+  dispatch(body: Buffer, sink: FrameSink) {
+    // Unknown types and empty frames are skipped (wire.md, forward compatibility).
+    if (body.length === 0) return;
+    switch (body[0]) {
+      case V1Type.DATA:
+        sink.data(body.subarray(1));
+        return;
+      case V1Type.DATA_REQ:
+        if (body.length < 1 + MSG_ID_SIZE) throw malformed("DATA_REQ", body.length);
+        sink.request(body.subarray(1, 1 + MSG_ID_SIZE), body.subarray(1 + MSG_ID_SIZE));
+        return;
+      case V1Type.ACK:
+        if (body.length < 1 + MSG_ID_SIZE) throw malformed("ACK", body.length);
+        sink.ack(body.subarray(1, 1 + MSG_ID_SIZE));
+        return;
+      case V1Type.HEARTBEAT:
+        return;
+      case V1Type.HELLO:
+        throw new ProtocolError("ERR_AIOMSG_UNEXPECTED_HELLO", "a second HELLO arrived after the handshake");
+      default:
+        return;
+    }
+  },
+};
