@@ -1,0 +1,116 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { v1, legacy, ProtocolError } from "../src/index.js";
+import type { FrameSink } from "../src/dialect.js";
+import { AA, hexBuf } from "./helpers.js";
+
+function collect(): FrameSink & { seen: string[] } {
+  const seen: string[] = [];
+  return {
+    seen,
+    data: (p) => seen.push(`data:${p.toString("hex")}`),
+    request: (id, p) => seen.push(`req:${id.toString("hex")}:${p.toString("hex")}`),
+    ack: (id) => seen.push(`ack:${id.toString("hex")}`),
+  };
+}
+
+describe("v1 envelopes", () => {
+  it("builds the bytes Python 2026.7.1 builds", () => {
+    expect(v1.hello(AA).toString("hex")).toBe("0101" + "aa".repeat(16));
+    expect(v1.heartbeat().toString("hex")).toBe("02");
+    expect(v1.data(Buffer.from("hello")).toString("hex")).toBe("0368656c6c6f");
+    const id = hexBuf("f037db9c07de4d0681c0afbc197522e3");
+    expect(v1.dataReq(id, Buffer.from("reliable-1")).toString("hex")).toBe("04f037db9c07de4d0681c0afbc197522e372656c6961626c652d31");
+    expect(v1.ack(id).toString("hex")).toBe("05f037db9c07de4d0681c0afbc197522e3");
+  });
+
+  it("decodes each type and skips unknown ones", () => {
+    expect(v1.decode(hexBuf("0101" + "cc".repeat(16)))).toMatchObject({ type: "hello", version: 1 });
+    expect(v1.decode(hexBuf("02"))).toEqual({ type: "heartbeat" });
+    expect(v1.decode(hexBuf("09ffff"))).toEqual({ type: "unknown", code: 9 });
+    const sink = collect();
+    v1.v1Dialect.dispatch(hexBuf("09ffff"), sink);
+    v1.v1Dialect.dispatch(hexBuf(""), sink);
+    v1.v1Dialect.dispatch(hexBuf("02"), sink);
+    v1.v1Dialect.dispatch(hexBuf("0378"), sink);
+    expect(sink.seen).toEqual(["data:78"]);
+  });
+
+  it("checks HELLO: type, size and version, each with its own code", () => {
+    const d = v1.v1Dialect;
+    expect(d.parseHello(hexBuf("0101" + "cc".repeat(16))).toString("hex")).toBe("cc".repeat(16));
+    expect(() => d.parseHello(hexBuf("0102" + "cc".repeat(16)))).toThrowError(expect.objectContaining({ code: "ERR_AIOMSG_BAD_VERSION" }));
+    expect(() => d.parseHello(hexBuf("0101cccc"))).toThrowError(expect.objectContaining({ code: "ERR_AIOMSG_BAD_HELLO" }));
+    expect(() => d.parseHello(hexBuf("0101" + "cc".repeat(17)))).toThrowError(expect.objectContaining({ code: "ERR_AIOMSG_BAD_HELLO" }));
+    expect(() => d.parseHello(hexBuf("0368656c6c6f"))).toThrowError(expect.objectContaining({ code: "ERR_AIOMSG_NO_HELLO" }));
+    expect(() => d.dispatch(hexBuf("0101" + "cc".repeat(16)), collect())).toThrowError(
+      expect.objectContaining({ code: "ERR_AIOMSG_UNEXPECTED_HELLO" }),
+    );
+  });
+
+  it("property: dispatch of random bodies only raises ProtocolError", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (body) => {
+        try {
+          v1.v1Dialect.dispatch(Buffer.from(body), collect());
+        } catch (err) {
+          expect(err).toBeInstanceOf(ProtocolError);
+        }
+      }),
+    );
+  });
+});
+
+describe("legacy (2019) wire", () => {
+  const id = hexBuf("ee34222018894d34884be9d2736103a6");
+
+  it("builds REQ and REP headers as 2019.12.3 does", () => {
+    expect(legacy.request(id, Buffer.from("reliable-1")).toString("hex")).toBe(
+      "ee34222018894d34884be9d2736103a6005245510072656c6961626c652d31",
+    );
+    expect(legacy.reply(id).toString("hex")).toBe("ee34222018894d34884be9d2736103a60052455000");
+    expect(legacy.HEARTBEAT.toString("hex")).toBe("61696f6d73672d686561727462656174");
+  });
+
+  it("classifies by the 2019 receiver's pattern rule, ambiguities included", () => {
+    const sink = collect();
+    const d = legacy.legacyDialect;
+    d.dispatch(Buffer.from("plain"), sink);
+    d.dispatch(Buffer.from("aiomsg-heartbeat"), sink); // swallowed, as 2019 does
+    d.dispatch(legacy.request(id, Buffer.from("x")), sink);
+    d.dispatch(legacy.reply(id), sink);
+    // An application payload that happens to match the pattern is taken as a header.
+    const lookalike = Buffer.concat([Buffer.alloc(16, 0x41), Buffer.from("005245510068690a", "hex")]);
+    d.dispatch(lookalike, sink);
+    expect(sink.seen).toEqual([
+      `data:${Buffer.from("plain").toString("hex")}`,
+      `req:${id.toString("hex")}:78`,
+      `ack:${id.toString("hex")}`,
+      `req:${"41".repeat(16)}:68690a`,
+    ]);
+    expect(legacy.headerKind(Buffer.from("short"))).toBeUndefined();
+  });
+
+  it("closes on an empty frame, as a 2019 reader hangs up on one", () => {
+    expect(() => legacy.legacyDialect.dispatch(Buffer.alloc(0), collect())).toThrowError(
+      expect.objectContaining({ code: "ERR_AIOMSG_EMPTY_FRAME" }),
+    );
+  });
+
+  it("takes only a 16-byte identity frame as handshake", () => {
+    expect(legacy.legacyDialect.parseHello(AA).equals(AA)).toBe(true);
+    expect(() => legacy.legacyDialect.parseHello(Buffer.alloc(18))).toThrowError(expect.objectContaining({ code: "ERR_AIOMSG_BAD_HELLO" }));
+  });
+
+  it("property: dispatch of random bodies only raises ProtocolError", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (body) => {
+        try {
+          legacy.legacyDialect.dispatch(Buffer.from(body), collect());
+        } catch (err) {
+          expect(err).toBeInstanceOf(ProtocolError);
+        }
+      }),
+    );
+  });
+});
