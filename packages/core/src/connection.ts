@@ -23,15 +23,21 @@ export interface ConnectionOptions {
   autoDetectDelay: number;
 }
 
+/** Bytes accepted for writing and not yet handed to the kernel, shared by a socket's connections. */
+export interface WriteMeter {
+  bytes: number;
+}
+
 export interface ConnectionOwner {
   readonly identity: Buffer;
+  readonly meter: WriteMeter;
   /** Returns an error to refuse the peer (e.g. its identity is already connected). */
   peerReady(conn: Connection): ProtocolError | undefined;
   peerData(conn: Connection, payload: Buffer): void;
   peerRequest(conn: Connection, msgId: Buffer, payload: Buffer): void;
   peerAck(conn: Connection, msgId: Buffer): void;
-  /** `bytes` queued with this connection reached the kernel or were discarded. */
-  released(bytes: number): void;
+  /** Some queued bytes reached the kernel or were discarded (the meter is already updated). */
+  released(): void;
   peerClosed(conn: Connection, reason: AiomsgError | undefined): void;
 }
 
@@ -56,6 +62,7 @@ export class Connection implements FrameSink {
 
   private state = State.HANDSHAKE;
   private readonly decoder: FrameDecoder;
+  private readonly meter: WriteMeter;
   private readonly heartbeat: Heartbeat;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private autoTimer: NodeJS.Timeout | undefined;
@@ -82,6 +89,7 @@ export class Connection implements FrameSink {
     private readonly opts: ConnectionOptions,
     readonly direction: "bind" | "connect",
   ) {
+    this.meter = owner.meter;
     this.remote = `${sock.remoteAddress ?? "?"}:${sock.remotePort ?? "?"}`;
     this.decoder = new FrameDecoder(this.onFrame, opts.maxFrameSize);
     this.heartbeat = new Heartbeat(
@@ -141,16 +149,16 @@ export class Connection implements FrameSink {
 
   // --- write path -----------------------------------------------------------
 
-  writeData(payload: Uint8Array): number {
-    return this.enqueue(this.dialect!.dataHead, payload);
+  writeData(payload: Uint8Array): void {
+    this.enqueue(this.dialect!.dataHead, payload);
   }
 
-  writeRequest(msgId: Uint8Array, payload: Uint8Array): number {
-    return this.enqueue(this.dialect!.requestHead(msgId), payload);
+  writeRequest(msgId: Uint8Array, payload: Uint8Array): void {
+    this.enqueue(this.dialect!.requestHead(msgId), payload);
   }
 
-  writeAck(msgId: Uint8Array): number {
-    return this.enqueue(this.dialect!.ack(msgId), EMPTY);
+  writeAck(msgId: Uint8Array): void {
+    this.enqueue(this.dialect!.ack(msgId), EMPTY);
   }
 
   private sendHeartbeat(): void {
@@ -159,8 +167,8 @@ export class Connection implements FrameSink {
     this.enqueue(this.dialect!.heartbeat, EMPTY);
   }
 
-  /** Queue one frame; returns the bytes it occupies (owner accounting). */
-  private enqueue(head: Uint8Array, payload: Uint8Array): number {
+  /** Queue one frame, charged to the owner's write meter until it reaches the kernel. */
+  private enqueue(head: Uint8Array, payload: Uint8Array): void {
     const headLen = head.length;
     const bodyLen = headLen + payload.length;
     const total = PREFIX_SIZE + bodyLen;
@@ -192,12 +200,12 @@ export class Connection implements FrameSink {
       this.slabOff = off + n;
     }
     this.pendingBytes += total;
+    this.meter.bytes += total;
     if (this.pendingBytes >= FLUSH_BYTES) this.flush();
     else if (!this.flushQueued) {
       this.flushQueued = true;
       process.nextTick(this.flushTick);
     }
-    return total;
   }
 
   private cutSlab(): void {
@@ -225,7 +233,8 @@ export class Connection implements FrameSink {
       // After close the bytes were already released in bulk.
       if (this.state === State.CLOSED) return;
       this.inflightBytes -= bytes;
-      this.owner.released(bytes);
+      this.meter.bytes -= bytes;
+      this.owner.released();
     };
     if (chunks.length === 1) {
       this.sock.write(chunks[0]!, done);
@@ -347,7 +356,10 @@ export class Connection implements FrameSink {
       // A peer that never reads must not keep the socket forever.
       setTimeout(() => this.sock.destroy(), 2000).unref();
     }
-    if (held > 0) this.owner.released(held);
+    if (held > 0) {
+      this.meter.bytes -= held;
+      this.owner.released();
+    }
     this.owner.peerClosed(this, reason);
     this.resolveDone();
   }

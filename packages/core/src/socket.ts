@@ -9,7 +9,7 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import { v4 as uuidv4 } from "uuid";
 import { encode as msgpackEncode, decode as msgpackDecode } from "@msgpack/msgpack";
-import { Connection, type ConnectionOptions, type ConnectionOwner, type ProtocolOption } from "./connection.js";
+import { Connection, type ConnectionOptions, type ConnectionOwner, type ProtocolOption, type WriteMeter } from "./connection.js";
 import type { DialectName } from "./dialect.js";
 import { IDENTITY_SIZE } from "./dialect.js";
 import { AiomsgError, ProtocolError, UsageError } from "./errors.js";
@@ -170,8 +170,8 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
   /** Messages waiting for a peer, in send order. */
   private queue: Outgoing[] = [];
   private queueHead = 0;
-  /** Bytes accepted by send() and not yet written to the kernel (or queued). */
-  private outstanding = 0;
+  /** Bytes accepted by send() and not yet written to the kernel, queued ones included. */
+  readonly meter: WriteMeter = { bytes: 0 };
   private roomWaiters: Array<() => void> = [];
 
   private readonly pending = new Map<string, Reliable>();
@@ -406,7 +406,7 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
     else if (identity !== undefined) this.sendTo(identity, payload);
     else if (this.open.length === 0 || this.queueHead < this.queue.length) this.enqueue(payload);
     else this.route(payload);
-    if (this.outstanding <= this.highWaterMark) return RESOLVED;
+    if (this.meter.bytes <= this.highWaterMark) return RESOLVED;
     return this.waitForRoom(options?.signal);
   }
 
@@ -445,9 +445,9 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
   private route(payload: Buffer): void {
     if (this.sendMode === SendMode.PUBLISH) {
       const open = this.open;
-      for (let i = 0; i < open.length; i++) this.outstanding += open[i]!.writeData(payload);
+      for (let i = 0; i < open.length; i++) open[i]!.writeData(payload);
     } else {
-      this.outstanding += this.nextPeer().writeData(payload);
+      this.nextPeer().writeData(payload);
     }
   }
 
@@ -464,12 +464,12 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
       this.drop("ERR_AIOMSG_NOT_CONNECTED", payload, identity);
       return;
     }
-    this.outstanding += conn.writeData(payload);
+    conn.writeData(payload);
   }
 
   private enqueue(item: Outgoing): void {
     this.queue.push(item);
-    this.outstanding += (Buffer.isBuffer(item) ? item.length : item.payload.length) + QUEUE_OVERHEAD;
+    this.meter.bytes += (Buffer.isBuffer(item) ? item.length : item.payload.length) + QUEUE_OVERHEAD;
   }
 
   /** Hand queued messages to peers, in send order, while any peer is open. */
@@ -477,7 +477,7 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
     while (this.queueHead < this.queue.length && this.open.length > 0) {
       const item = this.queue[this.queueHead]!;
       this.queue[this.queueHead++] = undefined as unknown as Outgoing;
-      this.outstanding -= (Buffer.isBuffer(item) ? item.length : item.payload.length) + QUEUE_OVERHEAD;
+      this.meter.bytes -= (Buffer.isBuffer(item) ? item.length : item.payload.length) + QUEUE_OVERHEAD;
       if (Buffer.isBuffer(item)) this.route(item);
       else this.transmit(item, true);
     }
@@ -506,7 +506,7 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
       conn = this.nextPeer();
     }
     entry.conn = conn;
-    if (conn !== undefined) this.outstanding += conn.writeRequest(entry.msgId, entry.payload);
+    if (conn !== undefined) conn.writeRequest(entry.msgId, entry.payload);
     entry.deadline = performance.now() + this.resendInterval;
     this.resendFifo.push(entry);
     this.resendSeqs.push(++entry.seq);
@@ -642,7 +642,7 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
     const acks = this.acks;
     this.acks = [];
     for (const [conn, msgId] of acks) {
-      if (conn.isOpen) this.outstanding += conn.writeAck(msgId);
+      if (conn.isOpen) conn.writeAck(msgId);
     }
   };
 
@@ -654,10 +654,9 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
     if (this.pending.size === 0) this.checkIdle();
   }
 
-  released(bytes: number): void {
-    this.outstanding -= bytes;
+  released(): void {
     this.checkRoom();
-    if (this.outstanding === 0) this.checkIdle();
+    if (this.meter.bytes === 0) this.checkIdle();
   }
 
   peerClosed(conn: Connection, reason: AiomsgError | undefined): void {
@@ -699,14 +698,14 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
   };
 
   private checkRoom(): void {
-    if (this.roomWaiters.length === 0 || this.outstanding > this.highWaterMark) return;
+    if (this.roomWaiters.length === 0 || this.meter.bytes > this.highWaterMark) return;
     const ws = this.roomWaiters;
     this.roomWaiters = [];
     for (const w of ws) w();
   }
 
   private get idle(): boolean {
-    return this.queueHead >= this.queue.length && this.outstanding <= 0 && this.pending.size === 0;
+    return this.queueHead >= this.queue.length && this.meter.bytes <= 0 && this.pending.size === 0;
   }
 
   private checkIdle(): void {

@@ -112,3 +112,8 @@ export async function loadVector(name: string): Promise<VectorLine[]> {
 export function streamOf(lines: VectorLine[], dir: "c2b" | "b2c"): Buffer[] {
   return lines.filter((l) => l.dir === dir).map((l) => hexBuf(l.hex));
 }
+
+/** Hex of one framed body given as hex. */
+export function encodeFrameHex(bodyHex: string): string {
+  return encodeFrame(hexBuf(bodyHex)).toString("hex");
+}
