@@ -150,30 +150,32 @@ export class Connection implements FrameSink {
   // --- write path -----------------------------------------------------------
 
   writeData(payload: Uint8Array): void {
-    this.enqueue(this.dialect!.dataHead, payload);
+    this.enqueue(this.dialect!.dataHead, EMPTY, payload);
   }
 
   writeRequest(msgId: Uint8Array, payload: Uint8Array): void {
-    this.enqueue(this.dialect!.requestHead(msgId), payload);
+    const d = this.dialect!;
+    this.enqueue(d.requestHead(msgId), d.requestMid(msgId), payload);
   }
 
   writeAck(msgId: Uint8Array): void {
-    this.enqueue(this.dialect!.ack(msgId), EMPTY);
+    const d = this.dialect!;
+    this.enqueue(d.ackHead(msgId), d.ackMid(msgId), EMPTY);
   }
 
   private sendHeartbeat(): void {
     if (this.state !== State.OPEN) return;
     debug("heartbeat -> %s", this.describe());
-    this.enqueue(this.dialect!.heartbeat, EMPTY);
+    this.enqueue(this.dialect!.heartbeat, EMPTY, EMPTY);
   }
 
-  /** Queue one frame, charged to the owner's write meter until it reaches the kernel. */
-  private enqueue(head: Uint8Array, payload: Uint8Array): void {
-    const headLen = head.length;
-    const bodyLen = headLen + payload.length;
+  /** Queue one frame (head + mid + payload), charged to the owner's write meter until it reaches the kernel. */
+  private enqueue(head: Uint8Array, mid: Uint8Array, payload: Uint8Array): void {
+    const fixed = head.length + mid.length;
+    const bodyLen = fixed + payload.length;
     const total = PREFIX_SIZE + bodyLen;
     const byRef = payload.length >= COPY_LIMIT;
-    const need = byRef ? PREFIX_SIZE + headLen : total;
+    const need = byRef ? PREFIX_SIZE + fixed : total;
     if (this.slab.length - this.slabOff < need) {
       this.cutSlab();
       this.slab = Buffer.allocUnsafe(Math.max(SLAB_SIZE, need));
@@ -183,21 +185,14 @@ export class Connection implements FrameSink {
     const slab = this.slab;
     let off = this.slabOff;
     slab.writeUInt32BE(bodyLen, off);
-    off += PREFIX_SIZE;
-    if (headLen === 1) slab[off++] = head[0]!;
-    else if (headLen > 0) {
-      slab.set(head, off);
-      off += headLen;
-    }
+    off = put(slab, off + PREFIX_SIZE, head);
+    if (mid.length > 0) off = put(slab, off, mid);
     if (byRef) {
       this.slabOff = off;
       this.cutSlab();
       this.chunks.push(Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
     } else {
-      const n = payload.length;
-      if (n < 32) for (let i = 0; i < n; i++) slab[off + i] = payload[i]!;
-      else slab.set(payload, off);
-      this.slabOff = off + n;
+      this.slabOff = put(slab, off, payload);
     }
     this.pendingBytes += total;
     this.meter.bytes += total;
@@ -295,7 +290,7 @@ export class Connection implements FrameSink {
 
   private speak(dialect: Dialect): void {
     this.dialect = dialect;
-    this.enqueue(dialect.hello(this.owner.identity), EMPTY);
+    this.enqueue(dialect.hello(this.owner.identity), EMPTY, EMPTY);
   }
 
   private handshake(body: Buffer): void {
@@ -366,6 +361,17 @@ export class Connection implements FrameSink {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** Copy `src` into `dst` at `off`; short copies by hand (cheaper than a native call). */
+function put(dst: Buffer, off: number, src: Uint8Array): number {
+  const n = src.length;
+  if (n < 32) {
+    for (let i = 0; i < n; i++) dst[off + i] = src[i]!;
+  } else {
+    dst.set(src, off);
+  }
+  return off + n;
+}
 
 function asAiomsgError(err: unknown): AiomsgError {
   if (err instanceof AiomsgError) return err;

@@ -22,10 +22,15 @@ export interface Dialect {
   readonly heartbeat: Buffer;
   /** Bytes written before an at-most-once payload (may be empty). */
   readonly dataHead: Buffer;
-  /** Bytes written before an at-least-once payload. */
-  requestHead(msgId: Uint8Array): Buffer;
-  /** Whole body of an acknowledgement. */
-  ack(msgId: Uint8Array): Buffer;
+  /**
+   * An at-least-once frame body is requestHead(id) + requestMid(id) + payload,
+   * and an acknowledgement is ackHead(id) + ackMid(id): the parts are constants
+   * or the id itself, so nothing is allocated per message.
+   */
+  requestHead(msgId: Uint8Array): Uint8Array;
+  requestMid(msgId: Uint8Array): Uint8Array;
+  ackHead(msgId: Uint8Array): Uint8Array;
+  ackMid(msgId: Uint8Array): Uint8Array;
   /** Classify a frame after the handshake; throws ProtocolError when the connection must close. */
   dispatch(body: Buffer, sink: FrameSink): void;
 }

@@ -7,6 +7,7 @@
 import { EventEmitter } from "node:events";
 import * as net from "node:net";
 import * as tls from "node:tls";
+import { randomFillSync } from "node:crypto";
 import { v4 as uuidv4 } from "uuid";
 import { encode as msgpackEncode, decode as msgpackDecode } from "@msgpack/msgpack";
 import { Connection, type ConnectionOptions, type ConnectionOwner, type ProtocolOption, type WriteMeter } from "./connection.js";
@@ -14,6 +15,7 @@ import type { DialectName } from "./dialect.js";
 import { IDENTITY_SIZE } from "./dialect.js";
 import { AiomsgError, ProtocolError, UsageError } from "./errors.js";
 import { ReceiveQueue } from "./queue.js";
+import { COUNTER_MASK, PendingWindow } from "./pending.js";
 import { debug, hex } from "./log.js";
 
 export const SendMode = {
@@ -114,7 +116,7 @@ export interface SocketEvents {
 
 /** An at-least-once message until it is acknowledged or given up. */
 class Reliable {
-  readonly key: string;
+  readonly key: number;
   resends = 0;
   done = false;
   conn: Connection | undefined = undefined;
@@ -126,7 +128,7 @@ class Reliable {
     readonly payload: Buffer,
     readonly identity: Buffer | undefined,
   ) {
-    this.key = msgId.toString("latin1");
+    this.key = msgKey(msgId);
   }
 }
 
@@ -174,13 +176,15 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
   readonly meter: WriteMeter = { bytes: 0 };
   private roomWaiters: Array<() => void> = [];
 
-  private readonly pending = new Map<string, Reliable>();
+  private readonly pending = new PendingWindow<Reliable>();
   private resendFifo: Reliable[] = [];
   private resendSeqs: number[] = [];
   private resendHead = 0;
   private resendTimer: NodeJS.Timeout | undefined;
 
-  private acks: Array<[Connection, Buffer]> = [];
+  // Acknowledgements waiting for ackDelay: connection and message id (a view) side by side.
+  private ackConns: Connection[] = [];
+  private ackIds: Buffer[] = [];
   private ackTimer: NodeJS.Timeout | undefined;
 
   private readonly inbox: ReceiveQueue;
@@ -402,12 +406,19 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
         return Promise.reject(err);
       }
     }
-    if (this.reliable) this.transmit(new Reliable(newMsgId(), payload, identity));
+    if (this.reliable) this.sendReliable(payload, identity);
     else if (identity !== undefined) this.sendTo(identity, payload);
     else if (this.open.length === 0 || this.queueHead < this.queue.length) this.enqueue(payload);
     else this.route(payload);
     if (this.meter.bytes <= this.highWaterMark) return RESOLVED;
     return this.waitForRoom(options?.signal);
+  }
+
+  /** Register a new at-least-once message (its id carries its window counter) and send it. */
+  private sendReliable(payload: Buffer, identity: Buffer | undefined): void {
+    const entry = new Reliable(newMsgId(this.pending.nextCounter), payload, identity);
+    this.pending.add(entry);
+    this.transmit(entry);
   }
 
   sendString(text: string, options?: SendOptions): Promise<void> {
@@ -493,7 +504,6 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
    * `fromQueue`: the entry comes off the queue head, so it must not queue behind others.
    */
   private transmit(entry: Reliable, fromQueue = false): void {
-    this.pending.set(entry.key, entry);
     let conn: Connection | undefined;
     if (entry.identity !== undefined) {
       conn = this.peers.get(entry.identity.toString("latin1"));
@@ -631,7 +641,8 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
     this.peerData(conn, payload);
     // Acknowledge shortly after the payload is handed over, on the same
     // connection (wire.md): one timer serves every pending ACK.
-    this.acks.push([conn, Buffer.from(msgId)]);
+    this.ackConns.push(conn);
+    this.ackIds.push(msgId);
     if (this.ackTimer === undefined) {
       this.ackTimer = setTimeout(this.flushAcks, this.ackDelay);
     }
@@ -639,16 +650,19 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
 
   private readonly flushAcks = (): void => {
     this.ackTimer = undefined;
-    const acks = this.acks;
-    this.acks = [];
-    for (const [conn, msgId] of acks) {
-      if (conn.isOpen) conn.writeAck(msgId);
+    const conns = this.ackConns;
+    const ids = this.ackIds;
+    this.ackConns = [];
+    this.ackIds = [];
+    for (let i = 0; i < conns.length; i++) {
+      const conn = conns[i]!;
+      if (conn.isOpen) conn.writeAck(ids[i]!);
     }
   };
 
   peerAck(_conn: Connection, msgId: Buffer): void {
-    const entry = this.pending.get(msgId.toString("latin1"));
-    if (entry === undefined) return;
+    const entry = this.pending.get(msgKey(msgId));
+    if (entry === undefined || !entry.msgId.equals(msgId)) return;
     entry.done = true;
     this.pending.delete(entry.key);
     if (this.pending.size === 0) this.checkIdle();
@@ -826,6 +840,28 @@ function nonNegative(value: number | undefined, fallback: number, name: string):
   return value;
 }
 
-function newMsgId(): Buffer {
-  return uuidv4(undefined, Buffer.allocUnsafe(16));
+// Message ids are UUIDv4-shaped: 12 bytes cut from a pool of random bytes (one
+// randomFill per 4096 ids), then the 30-bit counter of the PendingWindow in the
+// last 4 bytes, so that an ACK finds its message by index. Peers only
+// echo ids back, so their layout is this end's business.
+const ID_POOL_IDS = 4096;
+let idPool = Buffer.alloc(0);
+let idPoolOff = 0;
+
+function newMsgId(counter: number): Buffer {
+  if (idPoolOff >= idPool.length) {
+    idPool = randomFillSync(Buffer.allocUnsafe(16 * ID_POOL_IDS));
+    idPoolOff = 0;
+  }
+  const id = idPool.subarray(idPoolOff, idPoolOff + 16);
+  idPoolOff += 16;
+  id[6] = (id[6]! & 0x0f) | 0x40; // version 4
+  id[8] = (id[8]! & 0x3f) | 0x80; // RFC 4122 variant
+  id.writeUInt32BE(counter, 12);
+  return id;
+}
+
+/** The counter part of an id: a small-integer map key (the full id is compared on lookup). */
+function msgKey(id: Uint8Array): number {
+  return (((id[12]! << 24) | (id[13]! << 16) | (id[14]! << 8) | id[15]!) & COUNTER_MASK) >>> 0;
 }

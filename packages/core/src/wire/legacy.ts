@@ -33,6 +33,9 @@ function header(msgId: Uint8Array, kind: number): Buffer {
   return out;
 }
 
+const REQ_SUFFIX = Buffer.from([0, R, E, Q, 0]);
+const REP_SUFFIX = Buffer.from([0, R, E, P, 0]);
+
 export function requestHeader(msgId: Uint8Array): Buffer {
   return header(msgId, Q);
 }
@@ -69,8 +72,10 @@ export const legacyDialect: Dialect = {
   },
   heartbeat: HEARTBEAT,
   dataHead: Buffer.alloc(0),
-  requestHead: requestHeader,
-  ack: reply,
+  requestHead: (msgId) => msgId,
+  requestMid: () => REQ_SUFFIX,
+  ackHead: (msgId) => msgId,
+  ackMid: () => REP_SUFFIX,
   dispatch(body: Buffer, sink: FrameSink) {
     if (body.length === 0) {
       // A 2019 reader takes an empty frame for end of stream and hangs up.

@@ -90,6 +90,9 @@ function malformed(what: string, len: number): ProtocolError {
 }
 
 const DATA_HEAD = Buffer.from([V1Type.DATA]);
+const REQ_HEAD = Buffer.from([V1Type.DATA_REQ]);
+const ACK_HEAD = Buffer.from([V1Type.ACK]);
+const same = (msgId: Uint8Array): Uint8Array => msgId;
 
 export const v1Dialect: Dialect = {
   name: "v1",
@@ -111,13 +114,10 @@ export const v1Dialect: Dialect = {
   },
   heartbeat: heartbeat(),
   dataHead: DATA_HEAD,
-  requestHead(msgId) {
-    const out = Buffer.allocUnsafe(1 + MSG_ID_SIZE);
-    out[0] = V1Type.DATA_REQ;
-    out.set(msgId, 1);
-    return out;
-  },
-  ack,
+  requestHead: () => REQ_HEAD,
+  requestMid: same,
+  ackHead: () => ACK_HEAD,
+  ackMid: same,
   dispatch(body: Buffer, sink: FrameSink) {
     // Unknown types and empty frames are skipped (wire.md, forward compatibility).
     if (body.length === 0) return;
