@@ -10,6 +10,7 @@ import { FrameDecoder, PREFIX_SIZE } from "./wire/frame.js";
 import { Heartbeat } from "./heartbeat.js";
 import { detectDialect, dialectFor } from "./wire/detect.js";
 import { debug, hex } from "./log.js";
+import { WsClose, WsError, WsServerSession, binaryFrameHeader, closeFrame } from "./ws.js";
 
 export type ProtocolOption = DialectName | "auto";
 
@@ -77,6 +78,10 @@ export class Connection implements FrameSink {
   private inflightBytes = 0;
   private flushQueued = false;
   private paused = false;
+  /** A v1/auto bind end has not yet seen the first byte. */
+  private sniffing = false;
+  private ws: WsServerSession | undefined;
+  private wsOpen = false;
   private resolveDone!: () => void;
   /** Settles when the connection has closed (for whatever reason). */
   readonly done = new Promise<void>((resolve) => {
@@ -117,9 +122,14 @@ export class Connection implements FrameSink {
     }, opts.handshakeTimeout);
     this.handshakeTimer.unref();
 
-    if (opts.protocol !== "auto") {
+    if (direction === "bind" && opts.protocol !== "legacy") {
+      // As Python 2026.7.1 bind ends do: look at the first byte before greeting,
+      // since a 'G' starts a WebSocket upgrade (wire.md "WebSocket sub-transport").
+      // 2019 bind ends greet at once, and so does a legacy bind end here.
+      this.sniffing = true;
+    } else if (opts.protocol !== "auto") {
       this.speak(dialectFor(opts.protocol));
-    } else if (direction === "connect") {
+    } else {
       // Listen first: a Python bind end (either generation) greets at once, and
       // its greeting tells which dialect to answer in. A silent peer gets v1.
       this.autoTimer = setTimeout(() => {
@@ -231,6 +241,8 @@ export class Connection implements FrameSink {
       this.meter.bytes -= bytes;
       this.owner.released();
     };
+    // Over WebSocket the batch travels as one binary message.
+    if (this.wsOpen) chunks.unshift(binaryFrameHeader(bytes));
     if (chunks.length === 1) {
       this.sock.write(chunks[0]!, done);
     } else {
@@ -262,11 +274,41 @@ export class Connection implements FrameSink {
   private readonly onData = (chunk: Buffer): void => {
     this.heartbeat.received();
     try {
-      this.decoder.push(chunk);
+      if (this.ws !== undefined) this.ws.push(chunk);
+      else if (this.sniffing) this.sniff(chunk);
+      else this.decoder.push(chunk);
     } catch (err) {
       this.close(asAiomsgError(err));
     }
   };
+
+  /** First bytes on a v1/auto bind end: raw aiomsg (0x00) or a WebSocket upgrade ('G'). */
+  private sniff(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.sniffing = false;
+    const first = chunk[0];
+    if (first === 0x47) {
+      this.ws = new WsServerSession({
+        writeRaw: (bytes) => this.sock.write(bytes),
+        stream: (bytes) => this.decoder.push(bytes),
+        opened: () => {
+          this.wsOpen = true;
+          if (this.opts.protocol !== "auto") this.speak(dialectFor(this.opts.protocol));
+        },
+        closedByPeer: () => this.close(undefined),
+      });
+      this.ws.push(chunk);
+      return;
+    }
+    if (first !== 0x00) {
+      throw new ProtocolError(
+        "ERR_AIOMSG_UNKNOWN_DIALECT",
+        `first byte 0x${first!.toString(16).padStart(2, "0")} starts neither an aiomsg frame nor a WebSocket upgrade`,
+      );
+    }
+    if (this.opts.protocol !== "auto") this.speak(dialectFor(this.opts.protocol));
+    this.decoder.push(chunk);
+  }
 
   private readonly onFrame = (body: Buffer): void => {
     if (this.state === State.OPEN) {
@@ -343,7 +385,15 @@ export class Connection implements FrameSink {
     this.pendingBytes = 0;
     this.inflightBytes = 0;
     this.chunks = [];
-    if (reason) {
+    if (reason && this.ws !== undefined) {
+      debug("closing %s: %s %s", this.describe(), reason.code, reason.message);
+      // Say why before hanging up: an HTTP status before the upgrade, a close code after.
+      const code = reason instanceof WsError ? reason.wsClose : reason instanceof ProtocolError ? WsClose.PROTOCOL_ERROR : 1001;
+      if (this.wsOpen) this.sock.write(closeFrame(code));
+      else this.sock.write("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+      this.sock.end(() => this.sock.destroy());
+      setTimeout(() => this.sock.destroy(), 2000).unref();
+    } else if (reason) {
       debug("closing %s: %s %s", this.describe(), reason.code, reason.message);
       this.sock.destroy();
     } else {

@@ -510,6 +510,7 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
       // Not connected: keep it and retry at the deadline (the peer may come back).
     } else if (this.open.length === 0 || (!fromQueue && this.queueHead < this.queue.length)) {
       entry.conn = undefined;
+      entry.seq++; // its resend slot, if any, is void while it waits in the queue
       this.enqueue(entry);
       return;
     } else {

@@ -250,11 +250,13 @@ describe("at-least-once", () => {
 
 describe("bad input", () => {
   const cases: Array<[string, string, string]> = [
-    ["oversized length prefix", "ffffffff", "ERR_AIOMSG_FRAME_TOO_LARGE"],
+    ["oversized length prefix first", "00ffffff", "ERR_AIOMSG_FRAME_TOO_LARGE"],
+    ["0xFFFFFFFF length prefix after HELLO", encodeFrameHex("0101" + "cc".repeat(16)) + "ffffffff", "ERR_AIOMSG_FRAME_TOO_LARGE"],
     ["wrong HELLO version", encodeFrameHex("0102" + "cc".repeat(16)), "ERR_AIOMSG_BAD_VERSION"],
     ["short HELLO", encodeFrameHex("0101cccc"), "ERR_AIOMSG_BAD_HELLO"],
     ["non-HELLO first frame", encodeFrameHex("0368656c6c6f"), "ERR_AIOMSG_NO_HELLO"],
-    ["garbage", "474554202f20485454502f312e310d0a0d0a", "ERR_AIOMSG_FRAME_TOO_LARGE"],
+    ["garbage", "fe5a3bc10077", "ERR_AIOMSG_UNKNOWN_DIALECT"],
+    ["an HTTP request that is not a WebSocket upgrade", Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n").toString("hex"), "ERR_AIOMSG_WEBSOCKET"],
     ["a second HELLO", encodeFrameHex("0101" + "cc".repeat(16)) + encodeFrameHex("0101" + "cc".repeat(16)), "ERR_AIOMSG_UNEXPECTED_HELLO"],
     ["a frame cut by EOF", encodeFrameHex("0101" + "cc".repeat(16)) + "0000000a0368", "ERR_AIOMSG_TRUNCATED_FRAME"],
   ];
