@@ -63,7 +63,7 @@ export interface SocketOptions {
   linger?: number;
   /** Bind ends refuse connections beyond this many (handshaking or open). Default unlimited. */
   maxPeers?: number;
-  /** protocol "auto" on a connect end: wait this long for the peer to greet first. Default 1000. */
+  /** protocol "auto" on a connect end: wait this long for the peer to greet first (2019 bind ends do), then speak v1. Default 500. */
   autoDetectDelay?: number;
 }
 
@@ -233,7 +233,7 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
       heartbeatTimeout,
       handshakeTimeout: positive(options.handshakeTimeout, heartbeatTimeout, "handshakeTimeout"),
       maxFrameSize: positive(options.maxFrameSize, 16 * 1024 * 1024, "maxFrameSize"),
-      autoDetectDelay: positive(options.autoDetectDelay, 1_000, "autoDetectDelay"),
+      autoDetectDelay: positive(options.autoDetectDelay, 500, "autoDetectDelay"),
     };
     if (this.connOpts.maxFrameSize > 0xffffffff) {
       throw new UsageError("ERR_AIOMSG_INVALID_OPTION", "maxFrameSize cannot exceed 0xFFFFFFFF (the u32 length prefix)");
