@@ -10,6 +10,7 @@ import { FrameDecoder, PREFIX_SIZE } from "./wire/frame.js";
 import { Heartbeat } from "./heartbeat.js";
 import { detectDialect, dialectFor } from "./wire/detect.js";
 import { debug, hex } from "./log.js";
+import { HELLO_SIZE } from "./wire/v1.js";
 import { WsClose, WsError, WsServerSession, binaryFrameHeader, closeFrame } from "./ws.js";
 
 export type ProtocolOption = DialectName | "auto";
@@ -75,9 +76,16 @@ export class Connection implements FrameSink {
   private slabOff = 0;
   private chunks: Buffer[] = [];
   private pendingBytes = 0;
+  // At-most-once payloads written but not yet confirmed by a write callback:
+  // unconfirmed[unconfirmedHead..] with absolute index unconfirmedBase for unconfirmed[0].
+  private unconfirmed: Buffer[] = [];
+  private unconfirmedHead = 0;
+  private unconfirmedBase = 0;
   private inflightBytes = 0;
   private flushQueued = false;
   private paused = false;
+  /** A frame completed during the current chunk (see onData). */
+  private framesSeen = false;
   /** A v1/auto bind end has not yet seen the first byte. */
   private sniffing = false;
   private ws: WsServerSession | undefined;
@@ -97,6 +105,13 @@ export class Connection implements FrameSink {
     this.meter = owner.meter;
     this.remote = `${sock.remoteAddress ?? "?"}:${sock.remotePort ?? "?"}`;
     this.decoder = new FrameDecoder(this.onFrame, opts.maxFrameSize);
+    this.decoder.limit = {
+      size: HELLO_SIZE,
+      refuse: (length) =>
+        this.dialect === undefined
+          ? new ProtocolError("ERR_AIOMSG_UNKNOWN_DIALECT", `first frame (${length} bytes) is longer than any handshake`)
+          : new ProtocolError("ERR_AIOMSG_BAD_HELLO", `first frame (${length} bytes) is longer than a ${this.dialect.name} handshake`),
+    };
     this.heartbeat = new Heartbeat(
       opts.heartbeatInterval,
       opts.heartbeatTimeout,
@@ -159,8 +174,39 @@ export class Connection implements FrameSink {
 
   // --- write path -----------------------------------------------------------
 
-  writeData(payload: Uint8Array): void {
+  writeData(payload: Buffer): void {
     this.enqueue(this.dialect!.dataHead, EMPTY, payload);
+    this.unconfirmed.push(payload);
+  }
+
+  /**
+   * At-most-once payloads handed to this connection whose write has not
+   * completed, taken out so the owner can report them when the connection
+   * goes (a batch cut mid-write may have partly reached the peer).
+   */
+  takeUnwritten(): Buffer[] {
+    const out = this.unconfirmedHead === 0 ? this.unconfirmed : this.unconfirmed.slice(this.unconfirmedHead);
+    this.unconfirmedBase += this.unconfirmed.length;
+    this.unconfirmed = [];
+    this.unconfirmedHead = 0;
+    return out;
+  }
+
+  /** Every payload before absolute index `upTo` reached the kernel. */
+  private confirm(upTo: number): void {
+    const head = upTo - this.unconfirmedBase;
+    if (head <= this.unconfirmedHead) return;
+    if (head >= this.unconfirmed.length) {
+      this.unconfirmedBase += this.unconfirmed.length;
+      this.unconfirmed = [];
+      this.unconfirmedHead = 0;
+    } else if (head >= 4096 && head * 2 >= this.unconfirmed.length) {
+      this.unconfirmed.splice(0, head);
+      this.unconfirmedBase += head;
+      this.unconfirmedHead = 0;
+    } else {
+      this.unconfirmedHead = head;
+    }
   }
 
   writeRequest(msgId: Uint8Array, payload: Uint8Array): void {
@@ -234,9 +280,11 @@ export class Connection implements FrameSink {
     this.chunks = [];
     this.pendingBytes = 0;
     this.inflightBytes += bytes;
+    const upTo = this.unconfirmedBase + this.unconfirmed.length;
     const done = (): void => {
-      // After close the bytes were already released in bulk.
+      // After close the bytes were already released (and unwritten payloads taken) in bulk.
       if (this.state === State.CLOSED) return;
+      this.confirm(upTo);
       this.inflightBytes -= bytes;
       this.meter.bytes -= bytes;
       this.owner.released();
@@ -272,13 +320,18 @@ export class Connection implements FrameSink {
   }
 
   private readonly onData = (chunk: Buffer): void => {
-    this.heartbeat.received();
     try {
       if (this.ws !== undefined) this.ws.push(chunk);
       else if (this.sniffing) this.sniff(chunk);
       else this.decoder.push(chunk);
     } catch (err) {
       this.close(asAiomsgError(err));
+    }
+    // Liveness counts whole frames (as Python's per-frame timeout does), so a
+    // peer trickling one endless frame is still silent. One clock read per chunk.
+    if (this.framesSeen) {
+      this.framesSeen = false;
+      this.heartbeat.received();
     }
   };
 
@@ -311,6 +364,7 @@ export class Connection implements FrameSink {
   }
 
   private readonly onFrame = (body: Buffer): void => {
+    this.framesSeen = true;
     if (this.state === State.OPEN) {
       this.dialect!.dispatch(body, this);
     } else if (this.state === State.HANDSHAKE) {
@@ -342,6 +396,7 @@ export class Connection implements FrameSink {
       this.speak(detectDialect(body));
     }
     const identity = this.dialect!.parseHello(body);
+    this.decoder.limit = undefined;
     this.peerIdentity = identity;
     this.key = identity.toString("latin1");
     if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);

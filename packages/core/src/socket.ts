@@ -676,6 +676,10 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
 
   peerClosed(conn: Connection, reason: AiomsgError | undefined): void {
     this.conns.delete(conn);
+    // At-most-once messages that never fully left this process: reported, not silently lost.
+    const unwritten = conn.takeUnwritten();
+    const code = this.closedFlag ? "ERR_AIOMSG_CLOSE_LINGER" : "ERR_AIOMSG_PEER_LOST";
+    for (const payload of unwritten) this.drop(code, payload, conn.peerIdentity);
     const registered = conn.key !== "" && this.peers.get(conn.key) === conn;
     if (registered) {
       this.peers.delete(conn.key);
@@ -804,7 +808,11 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
     this.dialing.clear();
     for (const wake of [...this.sleepers]) wake();
     const serversClosed = this.servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve())));
-    for (const c of [...this.conns]) c.close(undefined);
+    for (const c of [...this.conns]) {
+      // A peer that did not take what it was sent within linger is cut off;
+      // what it did not get is reported by peerClosed.
+      c.close(c.queuedBytes > 0 ? new AiomsgError("ERR_AIOMSG_CLOSE_LINGER", `${c.describe()} did not take its data within linger`) : undefined);
+    }
     this.inbox.end();
     for (const w of this.roomWaiters) w();
     this.roomWaiters = [];

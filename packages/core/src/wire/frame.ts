@@ -26,6 +26,12 @@ export class FrameDecoder {
   /** Body length of the frame being assembled, or -1 while its prefix is incomplete. */
   private need = -1;
   private stopped = false;
+  /**
+   * While set, a frame longer than `size` is refused with the error `refuse`
+   * builds: during a handshake only HELLO-sized frames are allowed, so a peer
+   * cannot make the socket buffer megabytes before it has said who it is.
+   */
+  limit: { size: number; refuse(length: number): ProtocolError } | undefined;
 
   constructor(
     private readonly onFrame: FrameHandler,
@@ -132,6 +138,10 @@ export class FrameDecoder {
         "ERR_AIOMSG_FRAME_TOO_LARGE",
         `frame of ${len} bytes exceeds maxFrameSize ${this.maxFrameSize}`,
       );
+    }
+    if (this.limit !== undefined && len > this.limit.size) {
+      this.stop();
+      throw this.limit.refuse(len);
     }
   }
 }
