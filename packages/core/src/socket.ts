@@ -315,7 +315,13 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
       try {
         conn = await this.dial(target);
       } catch (err) {
-        debug("connect to %s:%d failed: %s", target.host, target.port, (err as Error).message);
+        // Routine while a peer is down, so only reported to an attached
+        // "error" listener (a TLS verification failure shows up here too).
+        this.report(
+          new AiomsgError("ERR_AIOMSG_CONNECT_FAILED", `connect to ${target.host}:${target.port} failed: ${(err as Error).message}`, {
+            cause: err,
+          }),
+        );
       }
       if (conn) await conn.done;
       if (this.closedFlag) break;

@@ -42,10 +42,15 @@ describe("TLS through node:tls on both ends", () => {
     cleanups.push(() => client.close({ linger: 0 }));
     let connected = false;
     client.on("peerConnected", () => (connected = true));
+    const clientErrors: string[] = [];
+    client.on("error", (e) => clientErrors.push(`${e.code}: ${e.message}`));
     await client.connect("127.0.0.1", server.port!, { tls: {}, connectTimeout: 500 }); // no CA given
     // The client keeps retrying; the server sees each TLS handshake fail.
     await waitFor(() => tlsErrors.length >= 2, 5000, "two refused TLS handshakes");
     expect(connected).toBe(false);
     expect(server.peerCount).toBe(0);
+    // The connect end says why, to an attached error listener.
+    await waitFor(() => clientErrors.length > 0, 5000, "a connect error on the client");
+    expect(clientErrors[0]).toMatch(/^ERR_AIOMSG_CONNECT_FAILED: .*(certificate|self.signed)/i);
   });
 });

@@ -78,8 +78,9 @@ export function decode(body: Buffer): V1Envelope {
       if (body.length < 1 + MSG_ID_SIZE) throw malformed("DATA_REQ", body.length);
       return { type: "data_req", msgId: body.subarray(1, 1 + MSG_ID_SIZE), payload: body.subarray(1 + MSG_ID_SIZE) };
     case V1Type.ACK:
-      if (body.length !== 1 + MSG_ID_SIZE) throw malformed("ACK", body.length);
-      return { type: "ack", msgId: body.subarray(1) };
+      // Trailing bytes after the id are ignored, as dispatch() (and Python) do.
+      if (body.length < 1 + MSG_ID_SIZE) throw malformed("ACK", body.length);
+      return { type: "ack", msgId: body.subarray(1, 1 + MSG_ID_SIZE) };
     default:
       return { type: "unknown", code: body[0] };
   }
