@@ -2,18 +2,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { once } from "node:events";
 import { AiomsgError, Socket, type SocketOptions } from "../src/index.js";
-import { RawPeer, encodeFrameHex, rawServer, waitFor } from "./helpers.js";
+import { RawPeer, cleanupRegistry, encodeFrameHex, rawServer, waitFor } from "./helpers.js";
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-function sock(opts: SocketOptions = {}): Socket {
-  const s = new Socket(opts);
-  cleanups.push(() => s.close({ linger: 0 }));
-  return s;
-}
+const { track, sock } = cleanupRegistry(afterEach);
 
 async function connect(server: Socket, opts: SocketOptions): Promise<Socket> {
   const s = sock(opts);
@@ -110,7 +101,7 @@ describe("auto on a bind socket", () => {
 describe("auto on a connect socket", () => {
   it("answers a legacy greeting in legacy", async () => {
     const server = await rawServer();
-    cleanups.push(() => server.close());
+    track(() => server.close());
     const client = sock({ protocol: "auto" });
     await client.connect("127.0.0.1", server.port);
     const raw = await server.next();

@@ -1,7 +1,7 @@
 /** Test helpers: conditions with deadlines (never bare sleeps) and a raw TCP peer. */
 import * as net from "node:net";
 import { once } from "node:events";
-import { FrameDecoder, encodeFrame } from "../src/index.js";
+import { FrameDecoder, Socket, encodeFrame, type SocketOptions } from "../src/index.js";
 
 export async function waitFor(cond: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -116,4 +116,26 @@ export function streamOf(lines: VectorLine[], dir: "c2b" | "b2c"): Buffer[] {
 /** Hex of one framed body given as hex. */
 export function encodeFrameHex(bodyHex: string): string {
   return encodeFrame(hexBuf(bodyHex)).toString("hex");
+}
+
+/**
+ * Per-file cleanup registry: `track()` a closer, and every closer runs (newest
+ * first) after each test. `sock()` makes a Socket closed that way.
+ */
+export function cleanupRegistry(afterEach: (fn: () => Promise<void>) => void): {
+  track(fn: () => unknown): void;
+  sock(opts?: SocketOptions): Socket;
+} {
+  const closers: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const c of closers.splice(0).reverse()) await c();
+  });
+  return {
+    track: (fn) => closers.push(fn),
+    sock(opts = {}) {
+      const s = new Socket(opts);
+      closers.push(() => s.close({ linger: 0 }));
+      return s;
+    },
+  };
 }

@@ -2,18 +2,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { once } from "node:events";
 import { AiomsgError, Socket, type SocketOptions, UsageError } from "../src/index.js";
-import { RawPeer, encodeFrameHex, waitFor } from "./helpers.js";
+import { RawPeer, cleanupRegistry, encodeFrameHex, waitFor } from "./helpers.js";
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-function sock(opts: SocketOptions = {}): Socket {
-  const s = new Socket(opts);
-  cleanups.push(() => s.close({ linger: 0 }));
-  return s;
-}
+const { track, sock } = cleanupRegistry(afterEach);
 
 async function bound(opts: SocketOptions = {}): Promise<Socket> {
   const s = sock(opts);
@@ -166,7 +157,7 @@ describe("heartbeats", () => {
   it("sends a heartbeat after heartbeatInterval of send-idle", async () => {
     const server = await bound({ heartbeatInterval: 100 });
     const raw = await RawPeer.connect(server.port!);
-    cleanups.push(() => raw.destroy());
+    track(() => raw.destroy());
     raw.frame("0101" + "cc".repeat(16));
     const frames = await raw.waitFrames(3); // HELLO + 2 heartbeats
     expect(frames.slice(1, 3).map((f) => f.toString("hex"))).toEqual(["02", "02"]);
@@ -193,7 +184,7 @@ describe("heartbeats", () => {
     // Idle for well past the timeout, measured by heartbeats seen rather than a sleep:
     // a raw observer answers each heartbeat so that it stays connected too.
     const raw = await RawPeer.connect(server.port!);
-    cleanups.push(() => raw.destroy());
+    track(() => raw.destroy());
     raw.frame("0101" + "dd".repeat(16));
     raw.sock.on("data", () => raw.frame("02"));
     await waitFor(() => raw.frames.length >= 20, 5000, "20 heartbeats at the raw observer");
@@ -222,7 +213,7 @@ describe("at-least-once", () => {
   it("resends every resendInterval, maxResends times, then reports the drop", async () => {
     const server = await bound({ deliveryGuarantee: "at-least-once", resendInterval: 50, maxResends: 3 });
     const raw = await RawPeer.connect(server.port!);
-    cleanups.push(() => raw.destroy());
+    track(() => raw.destroy());
     raw.frame("0101" + "cc".repeat(16));
     await waitFor(() => server.peerCount === 1);
     const dropped = once(server, "dropped");
@@ -297,7 +288,7 @@ describe("bad input", () => {
   it("skips unknown envelope types and empty frames (v1)", async () => {
     const server = await bound();
     const raw = await RawPeer.connect(server.port!);
-    cleanups.push(() => raw.destroy());
+    track(() => raw.destroy());
     raw.write(encodeFrameHex("0101" + "cc".repeat(16)) + encodeFrameHex("7fabcdef") + "00000000" + encodeFrameHex("036f6b"));
     expect((await server.recv()).toString()).toBe("ok");
     expect(server.peerCount).toBe(1);
@@ -306,7 +297,7 @@ describe("bad input", () => {
   it("delivers every frame pipelined behind HELLO in the same write", async () => {
     const server = await bound();
     const raw = await RawPeer.connect(server.port!);
-    cleanups.push(() => raw.destroy());
+    track(() => raw.destroy());
     raw.write(encodeFrameHex("0101" + "cc".repeat(16)) + range(10).map((m) => encodeFrameHex("03" + Buffer.from(m).toString("hex"))).join(""));
     expect(await recvN(server, 10)).toEqual(range(10));
   });
@@ -368,7 +359,7 @@ describe("flow control and close", () => {
   it("send() waits at the high-water mark while the peer does not read, and resumes when it does", async () => {
     const server = await bound({ highWaterMark: 256 * 1024 });
     const raw = await RawPeer.connect(server.port!);
-    cleanups.push(() => raw.destroy());
+    track(() => raw.destroy());
     raw.frame("0101" + "cc".repeat(16));
     await waitFor(() => server.peerCount === 1);
     raw.sock.pause();
