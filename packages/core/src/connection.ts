@@ -76,11 +76,12 @@ export class Connection implements FrameSink {
   private slabOff = 0;
   private chunks: Buffer[] = [];
   private pendingBytes = 0;
-  // At-most-once payloads written but not yet confirmed by a write callback:
-  // unconfirmed[unconfirmedHead..] with absolute index unconfirmedBase for unconfirmed[0].
-  private unconfirmed: Buffer[] = [];
-  private unconfirmedHead = 0;
-  private unconfirmedBase = 0;
+  // Batches Node had to buffer (the kernel did not take them at once), oldest
+  // first, until their write callback: the only frames that can be lost in
+  // this process if the connection dies. Nothing is kept per message.
+  private unwritten: Array<{ seq: number; chunks: Buffer[] }> = [];
+  private batchSeq = 0;
+  private lost: Buffer[] = [];
   private inflightBytes = 0;
   private flushQueued = false;
   private paused = false;
@@ -176,37 +177,43 @@ export class Connection implements FrameSink {
 
   writeData(payload: Buffer): void {
     this.enqueue(this.dialect!.dataHead, EMPTY, payload);
-    this.unconfirmed.push(payload);
   }
 
   /**
-   * At-most-once payloads handed to this connection whose write has not
-   * completed, taken out so the owner can report them when the connection
-   * goes (a batch cut mid-write may have partly reached the peer).
+   * At-most-once payloads that never fully left this process before the
+   * connection died (a batch cut mid-write may have partly reached the peer),
+   * for the owner to report. Empty after an orderly close.
    */
   takeUnwritten(): Buffer[] {
-    const out = this.unconfirmedHead === 0 ? this.unconfirmed : this.unconfirmed.slice(this.unconfirmedHead);
-    this.unconfirmedBase += this.unconfirmed.length;
-    this.unconfirmed = [];
-    this.unconfirmedHead = 0;
+    const out = this.lost;
+    this.lost = [];
     return out;
   }
 
-  /** Every payload before absolute index `upTo` reached the kernel. */
-  private confirm(upTo: number): void {
-    const head = upTo - this.unconfirmedBase;
-    if (head <= this.unconfirmedHead) return;
-    if (head >= this.unconfirmed.length) {
-      this.unconfirmedBase += this.unconfirmed.length;
-      this.unconfirmed = [];
-      this.unconfirmedHead = 0;
-    } else if (head >= 4096 && head * 2 >= this.unconfirmed.length) {
-      this.unconfirmed.splice(0, head);
-      this.unconfirmedBase += head;
-      this.unconfirmedHead = 0;
-    } else {
-      this.unconfirmedHead = head;
-    }
+  /** Recover the data payloads of frames that were queued or buffered but not written. */
+  private collectUnwritten(): Buffer[] {
+    this.cutSlab();
+    const batches = this.unwritten.map((b) => b.chunks);
+    if (this.chunks.length > 0) batches.push(this.chunks);
+    if (batches.length === 0 || this.dialect === undefined) return [];
+    // The stream's first frame is our HELLO: skip it if the oldest batch is the first one.
+    let skip = (this.unwritten.length > 0 ? this.unwritten[0]!.seq : this.batchSeq) === 0 ? 1 : 0;
+    const out: Buffer[] = [];
+    const sink: FrameSink = { data: (p) => out.push(p), request: () => undefined, ack: () => undefined };
+    const dialect = this.dialect;
+    const decoder = new FrameDecoder((body) => {
+      if (skip > 0) {
+        skip--;
+        return;
+      }
+      try {
+        dialect.dispatch(body, sink);
+      } catch {
+        // our own control frames (none is data)
+      }
+    });
+    for (const chunks of batches) for (const c of chunks) decoder.push(c);
+    return out;
   }
 
   writeRequest(msgId: Uint8Array, payload: Uint8Array): void {
@@ -280,26 +287,27 @@ export class Connection implements FrameSink {
     this.chunks = [];
     this.pendingBytes = 0;
     this.inflightBytes += bytes;
-    const upTo = this.unconfirmedBase + this.unconfirmed.length;
+    const seq = this.batchSeq++;
     const done = (): void => {
-      // After close the bytes were already released (and unwritten payloads taken) in bulk.
+      // After close the bytes were already released in bulk.
       if (this.state === State.CLOSED) return;
-      this.confirm(upTo);
+      while (this.unwritten.length > 0 && this.unwritten[0]!.seq <= seq) this.unwritten.shift();
       this.inflightBytes -= bytes;
       this.meter.bytes -= bytes;
       this.owner.released();
     };
     // Over WebSocket the batch travels as one binary message.
-    if (this.wsOpen) chunks.unshift(binaryFrameHeader(bytes));
-    if (chunks.length === 1) {
-      this.sock.write(chunks[0]!, done);
+    const out = this.wsOpen ? [binaryFrameHeader(bytes), ...chunks] : chunks;
+    if (out.length === 1) {
+      this.sock.write(out[0]!, done);
     } else {
       this.sock.cork();
-      const last = chunks.length - 1;
-      for (let i = 0; i < last; i++) this.sock.write(chunks[i]!);
-      this.sock.write(chunks[last]!, done);
+      const last = out.length - 1;
+      for (let i = 0; i < last; i++) this.sock.write(out[i]!);
+      this.sock.write(out[last]!, done);
       this.sock.uncork();
     }
+    if (this.sock.writableLength > 0) this.unwritten.push({ seq, chunks });
     this.heartbeat.sent();
   }
 
@@ -436,6 +444,9 @@ export class Connection implements FrameSink {
     this.heartbeat.cancel();
     if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
     if (this.autoTimer !== undefined) clearTimeout(this.autoTimer);
+    // Frames still in this process die with an abrupt close: keep their payloads to report.
+    if (reason !== undefined || this.sock.destroyed) this.lost = this.collectUnwritten();
+    this.unwritten = [];
     const held = this.pendingBytes + this.inflightBytes;
     this.pendingBytes = 0;
     this.inflightBytes = 0;

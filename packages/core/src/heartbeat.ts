@@ -9,6 +9,7 @@ export class Heartbeat {
   private lastSent = 0;
   private lastRecv = 0;
   private timer: NodeJS.Timeout | undefined;
+  private recheck: NodeJS.Immediate | undefined;
   private suspended = false;
 
   constructor(
@@ -27,7 +28,9 @@ export class Heartbeat {
 
   cancel(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.recheck !== undefined) clearImmediate(this.recheck);
     this.timer = undefined;
+    this.recheck = undefined;
   }
 
   sent(): void {
@@ -44,6 +47,16 @@ export class Heartbeat {
     if (!on) this.received();
   }
 
+  private readonly confirmSilence = (): void => {
+    this.recheck = undefined;
+    const now = performance.now();
+    if (this.suspended || now - this.lastRecv < this.timeout) {
+      this.arm(Math.min(this.lastSent + this.interval, this.lastRecv + this.timeout) - now);
+      return;
+    }
+    this.onSilence();
+  };
+
   private arm(ms: number): void {
     this.timer = setTimeout(this.tick, Math.max(1, Math.ceil(ms)));
     this.timer.unref();
@@ -54,7 +67,10 @@ export class Heartbeat {
     const now = performance.now();
     if (this.suspended) this.lastRecv = now;
     if (now - this.lastRecv >= this.timeout) {
-      this.onSilence();
+      // Timers run before the loop polls sockets: after a long stretch of
+      // JavaScript the peer's frames may be waiting unread. Let one poll
+      // phase pass before calling the peer silent.
+      if (this.recheck === undefined) this.recheck = setImmediate(this.confirmSilence);
       return;
     }
     if (now - this.lastSent >= this.interval) {

@@ -137,6 +137,10 @@ type Outgoing = Buffer | Reliable;
 /** Accounting charge of a message waiting in the socket queue. */
 const QUEUE_OVERHEAD = 32;
 const RESOLVED: Promise<void> = Promise.resolve();
+/** send() lets the event loop turn at least once per this many bytes. */
+const YIELD_BYTES = 1 << 20;
+/** Accounting charge of an unacknowledged at-least-once message beyond its payload. */
+const RELIABLE_OVERHEAD = 128;
 
 interface Target {
   host: string;
@@ -175,6 +179,9 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
   /** Bytes accepted by send() and not yet written to the kernel, queued ones included. */
   readonly meter: WriteMeter = { bytes: 0 };
   private roomWaiters: Array<() => void> = [];
+  /** Bytes sent since send() last let the event loop turn. */
+  private spinBytes = 0;
+  private turn: Promise<void> | undefined;
 
   private readonly pending = new PendingWindow<Reliable>();
   private resendFifo: Reliable[] = [];
@@ -416,14 +423,27 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
     else if (identity !== undefined) this.sendTo(identity, payload);
     else if (this.open.length === 0 || this.queueHead < this.queue.length) this.enqueue(payload);
     else this.route(payload);
-    if (this.meter.bytes <= this.highWaterMark) return RESOLVED;
-    return this.waitForRoom(options?.signal);
+    if (this.meter.bytes > this.highWaterMark) return this.waitForRoom(options?.signal);
+    // A producer that never has to wait would never let the event loop read
+    // its sockets (heartbeats, ACKs): every YIELD_BYTES it waits for one turn.
+    this.spinBytes += payload.length;
+    if (this.spinBytes < YIELD_BYTES) return RESOLVED;
+    return (this.turn ??= new Promise<void>((resolve) =>
+      setImmediate(() => {
+        this.spinBytes = 0;
+        this.turn = undefined;
+        resolve();
+      }),
+    ));
   }
 
   /** Register a new at-least-once message (its id carries its window counter) and send it. */
   private sendReliable(payload: Buffer, identity: Buffer | undefined): void {
     const entry = new Reliable(newMsgId(this.pending.nextCounter), payload, identity);
     this.pending.add(entry);
+    // Unacknowledged messages count against the high-water mark, so a fast
+    // producer waits for acknowledgements instead of growing memory.
+    this.meter.bytes += payload.length + RELIABLE_OVERHEAD;
     this.transmit(entry);
   }
 
@@ -552,8 +572,7 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
       }
       this.popResend();
       if (entry.resends >= this.maxResends) {
-        this.pending.delete(entry.key);
-        entry.done = true;
+        this.settle(entry);
         debug("message %s unacknowledged after %d resends: dropped", hex(entry.msgId), entry.resends);
         this.drop("ERR_AIOMSG_RETRIES_EXHAUSTED", entry.payload, entry.identity);
         continue;
@@ -670,9 +689,20 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
   peerAck(_conn: Connection, msgId: Buffer): void {
     const entry = this.pending.get(msgKey(msgId));
     if (entry === undefined || !entry.msgId.equals(msgId)) return;
+    this.settle(entry);
+    // Acknowledged entries at the head of the resend FIFO go now, not at their deadline.
+    const fifo = this.resendFifo;
+    while (this.resendHead < fifo.length && (fifo[this.resendHead]!.done || this.resendSeqs[this.resendHead] !== fifo[this.resendHead]!.seq)) {
+      this.popResend();
+    }
+  }
+
+  /** An at-least-once message is acknowledged or given up: release its charge. */
+  private settle(entry: Reliable): void {
     entry.done = true;
     this.pending.delete(entry.key);
-    if (this.pending.size === 0) this.checkIdle();
+    this.meter.bytes -= entry.payload.length + RELIABLE_OVERHEAD;
+    this.released();
   }
 
   released(): void {
@@ -807,8 +837,10 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
     }
     this.queue = [];
     this.queueHead = 0;
-    for (const entry of this.pending.values()) this.drop("ERR_AIOMSG_CLOSE_LINGER", entry.payload, entry.identity);
-    this.pending.clear();
+    for (const entry of [...this.pending.values()]) {
+      this.settle(entry);
+      this.drop("ERR_AIOMSG_CLOSE_LINGER", entry.payload, entry.identity);
+    }
 
     for (const s of this.dialing) s.destroy();
     this.dialing.clear();
