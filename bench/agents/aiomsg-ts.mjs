@@ -1,0 +1,148 @@
+// aiomsg-ts bench agent: the same roles and JSON lines as the other agents,
+// written as an application would use the public API (await send(), for await).
+import { once } from "node:events";
+import { Socket } from "aiomsg-ts";
+import {
+  parseArgs, nowNs, peakRssKb, sleeps, emit, stdinClosed, stdinWord, latencySummary, payload, fail,
+} from "./common.mjs";
+
+const args = parseArgs();
+
+function makeSocket() {
+  const opts = { sendMode: "roundrobin", deliveryGuarantee: args.delivery };
+  if (args.hwm !== undefined) opts.highWaterMark = args.hwm;
+  return new Socket(opts);
+}
+
+async function bindTo(sock) {
+  await sock.bind(args.host, 0);
+  emit({ ev: "ready", port: sock.port });
+}
+
+async function connectTo(sock) {
+  const up = once(sock, "peerConnected");
+  await sock.connect(args.host, args.port);
+  await up;
+}
+
+async function sink() {
+  const sock = makeSocket();
+  await bindTo(sock);
+  let count = 0;
+  let tFirst = 0n;
+  for await (const msg of sock.messages()) {
+    if (msg.length === 0) break;
+    if (count++ === 0) tFirst = nowNs();
+  }
+  const tLast = nowNs();
+  emit({ ev: "result", count, tFirst, tLast, rss_kb: peakRssKb(), vcsw: sleeps() });
+  // at-least-once: stay up until the last ACKs are out (the orchestrator waits
+  // for the source to see them, then closes our stdin).
+  if (args.delivery === "at-least-once") await stdinClosed();
+  process.exit(0);
+}
+
+async function source() {
+  const sock = makeSocket();
+  let dropped = 0;
+  sock.on("dropped", () => dropped++);
+  await connectTo(sock);
+  const body = payload(args.size);
+  let sent = 0;
+  const t0 = nowNs();
+  emit({ ev: "start", t0 });
+  const deadline = t0 + BigInt(Math.round(args.duration * 1e9));
+  while (nowNs() < deadline) {
+    for (let i = 0; i < 256; i++) await sock.send(body);
+    sent += 256;
+  }
+  await sock.send(new Uint8Array(0)); // empty payload = end of run
+  emit({ ev: "sent", count: sent });
+  if (args.delivery === "at-least-once") {
+    // close() lingers until every message is acknowledged (or reports drops).
+    await sock.close({ linger: 60_000 });
+    emit({ ev: "acked", tAcked: nowNs(), dropped });
+  }
+  await stdinClosed();
+  emit({ ev: "exit", rss_kb: peakRssKb(), vcsw: sleeps(), dropped });
+  process.exit(0);
+}
+
+async function echo() {
+  const sock = makeSocket();
+  await bindTo(sock);
+  stdinClosed().then(() => {
+    emit({ ev: "exit", rss_kb: peakRssKb(), vcsw: sleeps() });
+    process.exit(0);
+  });
+  for await (const [identity, msg] of sock.identityMessages()) {
+    await sock.send(msg, { identity });
+  }
+}
+
+async function ping() {
+  const sock = makeSocket();
+  await connectTo(sock);
+  const body = payload(args.size);
+  const roundTrip = async () => {
+    await sock.send(body);
+    await sock.recv();
+  };
+  const warmEnd = nowNs() + BigInt(Math.round(args.warmup * 1e9));
+  while (nowNs() < warmEnd) await roundTrip();
+  const rtts = new Float64Array(4_000_000);
+  let n = 0;
+  const end = nowNs() + BigInt(Math.round(args.duration * 1e9));
+  for (let t = nowNs(); t < end && n < rtts.length; ) {
+    await roundTrip();
+    const t2 = nowNs();
+    rtts[n++] = Number(t2 - t);
+    t = t2;
+  }
+  emit({ ev: "result", ...latencySummary(rtts, n), rss_kb: peakRssKb(), vcsw: sleeps() });
+  process.exit(0);
+}
+
+/** Bounded memory: offer `total` bytes (64 KiB messages) to a peer that the
+ * orchestrator has SIGSTOPped; report accepted bytes and peak RSS when the
+ * time is up (a stopped peer can never take 2 GB). */
+async function hwmSource() {
+  const sock = makeSocket();
+  await connectTo(sock);
+  emit({ ev: "connected" });
+  await stdinWord("go");
+  const body = payload(args.size);
+  let accepted = 0;
+  let peakSampled = 0;
+  let blockedSince = null;
+  const sample = () => {
+    peakSampled = Math.max(peakSampled, process.memoryUsage.rss());
+  };
+  const sampler = setInterval(sample, 50);
+  const t0 = nowNs();
+  setTimeout(() => {
+    clearInterval(sampler);
+    sample();
+    emit({
+      ev: "result",
+      offered_bytes: args.total,
+      accepted_bytes: accepted,
+      blocked_for_s: blockedSince === null ? 0 : Number(nowNs() - blockedSince) / 1e9,
+      peak_rss_kb: Math.max(peakRssKb(), Math.round(peakSampled / 1024)),
+      elapsed_s: Number(nowNs() - t0) / 1e9,
+    });
+    process.exit(0);
+  }, args.duration * 1000);
+  while (accepted < args.total) {
+    const p = sock.send(body);
+    blockedSince = nowNs();
+    await p;
+    blockedSince = null;
+    accepted += body.length;
+  }
+  emit({ ev: "log", msg: "all offered bytes accepted before the deadline" });
+}
+
+const roles = { sink, source, echo, ping, "hwm-source": hwmSource };
+if (!roles[args.role]) fail(`unknown role ${args.role}`);
+roles[args.role]().catch(fail);

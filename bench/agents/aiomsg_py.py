@@ -1,0 +1,175 @@
+"""Python aiomsg (PyPI 2026.7.1) bench agent: same roles and JSON lines as the
+Node agents (sink / source / echo / ping). Run by bench/run.mjs inside bench/.venv.
+
+Python aiomsg's send() never waits (its queues are unbounded), so the source
+sleeps (1 ms steps, not a busy yield that would steal the loop from aiomsg's own
+tasks) once its socket queue plus the connection write queue hold more than
+~16 MiB (64..4096 messages), until they are half drained: the same pipeline,
+never starved, with bounded memory. This
+reads private attributes (_user_send_queue, _connections); only the bench does.
+"""
+import argparse
+import asyncio
+import os
+import json
+import resource
+import sys
+import time
+
+from aiomsg import DeliveryGuarantee, SendMode, Søcket
+
+PACE_BYTES = 16 * 1024 * 1024
+
+
+def queued(sock):
+    return sock._user_send_queue.qsize() + sum(
+        c.writer_queue.qsize() for c in sock._connections.values()
+    )
+
+
+def finish(obj):
+    """Last line of a role: report, then leave without asyncio teardown (closing
+    aiomsg's tasks can wait on a peer that is gone or stopped)."""
+    emit(obj)
+    os._exit(0)
+
+
+def emit(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def peak_rss_kb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+
+
+def sleeps():
+    """Voluntary context switches (ru_nvcsw): how often this process waited."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
+
+
+def parse():
+    p = argparse.ArgumentParser()
+    p.add_argument("--role", required=True)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--duration", type=float, default=1.5)
+    p.add_argument("--warmup", type=float, default=0.3)
+    p.add_argument("--delivery", default="at-most-once")
+    return p.parse_args()
+
+
+def make_socket(args):
+    guarantee = (
+        DeliveryGuarantee.AT_LEAST_ONCE
+        if args.delivery == "at-least-once"
+        else DeliveryGuarantee.AT_MOST_ONCE
+    )
+    return Søcket(send_mode=SendMode.ROUNDROBIN, delivery_guarantee=guarantee)
+
+
+async def bind(sock, args):
+    await sock.bind(args.host, args.port)
+    emit({"ev": "ready", "port": sock.server.sockets[0].getsockname()[1]})
+
+
+async def stdin_closed():
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.read)
+
+
+async def sink(args):
+    sock = make_socket(args)
+    await bind(sock, args)
+    count = 0
+    t_first = 0
+    while True:
+        msg = await sock.recv()
+        if not msg:
+            break
+        if count == 0:
+            t_first = time.monotonic_ns()
+        count += 1
+    t_last = time.monotonic_ns()
+    finish({"ev": "result", "count": count, "tFirst": t_first, "tLast": t_last,
+          "rss_kb": peak_rss_kb(), "vcsw": sleeps()})
+
+
+async def connected(sock, args):
+    await sock.connect(args.host, args.port)
+    await sock.at_least_one_connection.wait()
+
+
+async def source(args):
+    sock = make_socket(args)
+    await connected(sock, args)
+    body = b"a" * args.size
+    high = max(64, min(4096, PACE_BYTES // max(1, args.size)))
+    sent = 0
+    t0 = time.monotonic_ns()
+    emit({"ev": "start", "t0": t0})
+    deadline = t0 + int(args.duration * 1e9)
+    while time.monotonic_ns() < deadline:
+        for _ in range(64):
+            await sock.send(body)
+        sent += 64
+        if queued(sock) > high:
+            while queued(sock) > high // 2:
+                await asyncio.sleep(0.001)
+    await sock.send(b"")  # empty payload = end of run
+    emit({"ev": "sent", "count": sent})
+    await stdin_closed()
+    finish({"ev": "exit", "rss_kb": peak_rss_kb(), "vcsw": sleeps()})
+
+
+async def echo(args):
+    sock = make_socket(args)
+    await bind(sock, args)
+
+    async def serve():
+        async for ident, msg in sock.identity_messages():
+            await sock.send(msg, identity=ident)
+
+    task = asyncio.create_task(serve())
+    await stdin_closed()
+    task.cancel()
+    finish({"ev": "exit", "rss_kb": peak_rss_kb(), "vcsw": sleeps()})
+
+
+async def ping(args):
+    sock = make_socket(args)
+    await connected(sock, args)
+    body = b"a" * args.size
+    warm_end = time.monotonic_ns() + int(args.warmup * 1e9)
+    while time.monotonic_ns() < warm_end:
+        await sock.send(body)
+        await sock.recv()
+    rtts = []
+    end = time.monotonic_ns() + int(args.duration * 1e9)
+    t = time.monotonic_ns()
+    while t < end:
+        await sock.send(body)
+        await sock.recv()
+        t2 = time.monotonic_ns()
+        rtts.append(t2 - t)
+        t = t2
+    rtts.sort()
+    n = len(rtts)
+
+    def pct(p):
+        return rtts[max(0, min(n - 1, -(-p * n // 100) - 1))] / 1e3
+
+    finish({"ev": "result", "rtts": n, "p50_us": pct(50), "p99_us": pct(99),
+          "mean_us": sum(rtts) / n / 1e3, "max_us": rtts[-1] / 1e3,
+          "rss_kb": peak_rss_kb(), "vcsw": sleeps()})
+
+
+def main():
+    args = parse()
+    role = {"sink": sink, "source": source, "echo": echo, "ping": ping}[args.role]
+    asyncio.run(role(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+// Shared plumbing for the Node bench agents: flags, JSON-lines reporting to the
+// orchestrator, the cross-process clock and per-process peak RSS.
+// Diagnostics go to stderr; stdout carries only JSON lines for bench/run.mjs.
+import { once } from "node:events";
+
+export function parseArgs(argv = process.argv.slice(2)) {
+  const out = {};
+  for (let i = 0; i < argv.length; i += 2) {
+    if (!argv[i].startsWith("--")) throw new TypeError(`bad flag ${argv[i]}`);
+    out[argv[i].slice(2)] = argv[i + 1];
+  }
+  return {
+    role: out.role,
+    host: out.host ?? "127.0.0.1",
+    port: Number(out.port ?? 0),
+    size: Number(out.size ?? 64),
+    duration: Number(out.duration ?? 1.5),
+    warmup: Number(out.warmup ?? 0.3),
+    delivery: out.delivery ?? "at-most-once",
+    total: Number(out.total ?? 0),
+    hwm: out.hwm === undefined ? undefined : Number(out.hwm),
+    raw: out,
+  };
+}
+
+/** CLOCK_MONOTONIC in ns: the same clock as Python's time.monotonic_ns(), so
+ * a sender's start and a receiver's finish can be subtracted across processes. */
+export const nowNs = () => process.hrtime.bigint();
+
+/** Peak resident set of this process so far, in KiB (getrusage ru_maxrss). */
+export const peakRssKb = () => process.resourceUsage().maxRSS;
+
+/** Times this process went to sleep waiting (getrusage ru_nvcsw): a receiver
+ * that is woken per packet shows about one per message. */
+export const sleeps = () => process.resourceUsage().voluntaryContextSwitches;
+
+export function emit(obj) {
+  process.stdout.write(
+    JSON.stringify(obj, (_k, v) => (typeof v === "bigint" ? v.toString() : v)) + "\n",
+  );
+}
+
+/** Resolves when the orchestrator closes our stdin (its "you may exit now"). */
+export function stdinClosed() {
+  process.stdin.resume();
+  return once(process.stdin, "end");
+}
+
+/** Resolves on the next stdin line equal to `word` (e.g. "go"). */
+export function stdinWord(word) {
+  return new Promise((resolve) => {
+    let buf = "";
+    const onData = (d) => {
+      buf += d;
+      const lines = buf.split("\n");
+      buf = lines.pop();
+      if (lines.some((l) => l.trim() === word)) {
+        process.stdin.off("data", onData);
+        resolve();
+      }
+    };
+    process.stdin.setEncoding("utf8");
+    process.stdin.on("data", onData);
+  });
+}
+
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  const idx = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return sorted[Math.max(0, idx)];
+}
+
+/** Summarise round-trip times (ns, Float64Array) into µs figures. */
+export function latencySummary(rtts, n) {
+  const s = rtts.subarray(0, n).sort();
+  return {
+    rtts: n,
+    p50_us: percentile(s, 50) / 1e3,
+    p99_us: percentile(s, 99) / 1e3,
+    mean_us: s.reduce((a, b) => a + b, 0) / n / 1e3,
+    max_us: s[n - 1] / 1e3,
+  };
+}
+
+export function payload(size, fill = 0x61) {
+  return new Uint8Array(size).fill(fill);
+}
+
+export function fail(err) {
+  process.stderr.write(`${err?.stack ?? err}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,134 @@
+// Raw-Node baseline: length-prefixed frames over a bare `net` socket.
+// Throughput: the source packs ready frames into ~64 KiB batches (one write
+// each) and waits for 'drain' when write() says so. Latency: one frame in
+// flight, TCP_NODELAY on.
+import net from "node:net";
+import { once } from "node:events";
+import {
+  parseArgs, nowNs, peakRssKb, sleeps, emit, stdinClosed, latencySummary, payload, fail,
+} from "./common.mjs";
+import { FrameDecoder, frameOf } from "./raw-frames.mjs";
+
+const args = parseArgs();
+const BATCH = 64 * 1024;
+
+async function listen() {
+  const server = net.createServer({ noDelay: true });
+  server.listen(0, args.host);
+  await once(server, "listening");
+  emit({ ev: "ready", port: server.address().port });
+  return server;
+}
+
+async function sink() {
+  const server = await listen();
+  const [sock] = await once(server, "connection");
+  server.close();
+  let count = 0;
+  let tFirst = 0n;
+  const dec = new FrameDecoder((frame) => {
+    if (frame.length === 0) {
+      const tLast = nowNs();
+      emit({ ev: "result", count, tFirst, tLast, rss_kb: peakRssKb(), vcsw: sleeps() });
+      sock.destroy();
+      process.exit(0);
+    }
+    if (count++ === 0) tFirst = nowNs();
+  });
+  sock.on("data", (chunk) => dec.push(chunk));
+}
+
+async function source() {
+  const sock = net.connect({ host: args.host, port: args.port, noDelay: true });
+  await once(sock, "connect");
+  const body = payload(args.size);
+  const frameLen = 4 + args.size;
+  let sent = 0;
+  const t0 = nowNs();
+  emit({ ev: "start", t0 });
+  const deadline = t0 + BigInt(Math.round(args.duration * 1e9));
+  if (frameLen <= BATCH / 2) {
+    const perBatch = Math.floor(BATCH / frameLen);
+    while (nowNs() < deadline) {
+      const batch = Buffer.allocUnsafe(perBatch * frameLen);
+      for (let i = 0, off = 0; i < perBatch; i++, off += frameLen) {
+        batch.writeUInt32BE(args.size, off);
+        batch.set(body, off + 4);
+      }
+      sent += perBatch;
+      if (!sock.write(batch)) await once(sock, "drain");
+    }
+  } else {
+    const hdr = Buffer.allocUnsafe(4);
+    hdr.writeUInt32BE(args.size, 0);
+    while (nowNs() < deadline) {
+      sock.cork();
+      for (let i = 0; i < 4; i++) {
+        sock.write(hdr);
+        sock.write(body);
+      }
+      sent += 4;
+      sock.uncork();
+      if (sock.writableNeedDrain) await once(sock, "drain");
+    }
+  }
+  sock.write(Buffer.alloc(4)); // zero-length frame = end of run
+  emit({ ev: "sent", count: sent });
+  await stdinClosed();
+  emit({ ev: "exit", rss_kb: peakRssKb(), vcsw: sleeps() });
+  sock.destroy();
+  process.exit(0);
+}
+
+async function echo() {
+  const server = await listen();
+  server.on("connection", (sock) => {
+    const dec = new FrameDecoder((frame) => {
+      const hdr = Buffer.allocUnsafe(4);
+      hdr.writeUInt32BE(frame.length, 0);
+      sock.write(hdr);
+      sock.write(frame);
+    });
+    sock.on("data", (chunk) => {
+      sock.cork();
+      dec.push(chunk);
+      sock.uncork();
+    });
+    sock.on("error", () => {});
+  });
+  await stdinClosed();
+  emit({ ev: "exit", rss_kb: peakRssKb(), vcsw: sleeps() });
+  process.exit(0);
+}
+
+async function ping() {
+  const sock = net.connect({ host: args.host, port: args.port, noDelay: true });
+  await once(sock, "connect");
+  const frame = frameOf(payload(args.size));
+  let waiter = null;
+  const dec = new FrameDecoder(() => waiter());
+  sock.on("data", (chunk) => dec.push(chunk));
+  const roundTrip = () =>
+    new Promise((resolve) => {
+      waiter = resolve;
+      sock.write(frame);
+    });
+  const warmEnd = nowNs() + BigInt(Math.round(args.warmup * 1e9));
+  while (nowNs() < warmEnd) await roundTrip();
+  const rtts = new Float64Array(4_000_000);
+  let n = 0;
+  const end = nowNs() + BigInt(Math.round(args.duration * 1e9));
+  for (let t = nowNs(); t < end && n < rtts.length; ) {
+    await roundTrip();
+    const t2 = nowNs();
+    rtts[n++] = Number(t2 - t);
+    t = t2;
+  }
+  emit({ ev: "result", ...latencySummary(rtts, n), rss_kb: peakRssKb(), vcsw: sleeps() });
+  sock.destroy();
+  process.exit(0);
+}
+
+const roles = { sink, source, echo, ping };
+if (!roles[args.role]) fail(`unknown role ${args.role}`);
+roles[args.role]().catch(fail);

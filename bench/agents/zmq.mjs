@@ -1,0 +1,93 @@
+// zeromq.js v6 (libzmq) over loopback TCP: PUSH/PULL one-way, REQ/REP echo.
+import * as zmq from "zeromq";
+import {
+  parseArgs, nowNs, peakRssKb, sleeps, emit, stdinClosed, latencySummary, payload, fail,
+} from "./common.mjs";
+
+const args = parseArgs();
+
+async function bindTo(sock) {
+  await sock.bind(`tcp://${args.host}:*`);
+  emit({ ev: "ready", port: Number(sock.lastEndpoint.split(":").pop()) });
+}
+
+function connected(sock) {
+  return new Promise((resolve) => {
+    sock.events.on("connect", () => resolve());
+  });
+}
+
+async function sink() {
+  const pull = new zmq.Pull();
+  await bindTo(pull);
+  let count = 0;
+  let tFirst = 0n;
+  for await (const [msg] of pull) {
+    if (msg.length === 0) break;
+    if (count++ === 0) tFirst = nowNs();
+  }
+  const tLast = nowNs();
+  emit({ ev: "result", count, tFirst, tLast, rss_kb: peakRssKb(), vcsw: sleeps() });
+  process.exit(0);
+}
+
+async function source() {
+  const push = new zmq.Push({ linger: 10_000 });
+  const up = connected(push);
+  push.connect(`tcp://${args.host}:${args.port}`);
+  await up;
+  const body = payload(args.size);
+  let sent = 0;
+  const t0 = nowNs();
+  emit({ ev: "start", t0 });
+  const deadline = t0 + BigInt(Math.round(args.duration * 1e9));
+  while (nowNs() < deadline) {
+    for (let i = 0; i < 256; i++) await push.send(body);
+    sent += 256;
+  }
+  await push.send(Buffer.alloc(0)); // empty message = end of run
+  emit({ ev: "sent", count: sent });
+  await stdinClosed();
+  emit({ ev: "exit", rss_kb: peakRssKb(), vcsw: sleeps() });
+  process.exit(0);
+}
+
+async function echo() {
+  const rep = new zmq.Reply();
+  await bindTo(rep);
+  const done = stdinClosed().then(() => {
+    emit({ ev: "exit", rss_kb: peakRssKb(), vcsw: sleeps() });
+    process.exit(0);
+  });
+  for await (const [msg] of rep) await rep.send(msg);
+  await done;
+}
+
+async function ping() {
+  const req = new zmq.Request();
+  const up = connected(req);
+  req.connect(`tcp://${args.host}:${args.port}`);
+  await up;
+  const body = payload(args.size);
+  const roundTrip = async () => {
+    await req.send(body);
+    await req.receive();
+  };
+  const warmEnd = nowNs() + BigInt(Math.round(args.warmup * 1e9));
+  while (nowNs() < warmEnd) await roundTrip();
+  const rtts = new Float64Array(4_000_000);
+  let n = 0;
+  const end = nowNs() + BigInt(Math.round(args.duration * 1e9));
+  for (let t = nowNs(); t < end && n < rtts.length; ) {
+    await roundTrip();
+    const t2 = nowNs();
+    rtts[n++] = Number(t2 - t);
+    t = t2;
+  }
+  emit({ ev: "result", ...latencySummary(rtts, n), rss_kb: peakRssKb(), vcsw: sleeps() });
+  process.exit(0);
+}
+
+const roles = { sink, source, echo, ping };
+if (!roles[args.role]) fail(`unknown role ${args.role}`);
+roles[args.role]().catch(fail);

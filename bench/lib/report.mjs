@@ -1,0 +1,240 @@
+// Targets (computed from this run's medians) and the markdown report.
+import { fmtCount, fmtNum, fmtDuration } from "./stats.mjs";
+
+const MB = 1e6;
+const rssMB = (kb) => (Number.isFinite(kb) ? `${Math.round((kb * 1024) / MB)}` : "n/a");
+const sizeName = (s) => (s >= 1024 ? `${s / 1024} KiB` : `${s} B`);
+
+const PAIR_LABEL = {
+  "raw->raw": "raw Node `net` (batched frames)",
+  "zmq->zmq": "zeromq.js PUSH → PULL",
+  "ts->ts": "**aiomsg-ts → aiomsg-ts**",
+  "py->py": "Python aiomsg → Python aiomsg",
+  "ts->py": "aiomsg-ts → Python aiomsg",
+  "py->ts": "Python aiomsg → aiomsg-ts",
+};
+const ECHO_LABEL = {
+  raw: "raw Node `net` (one frame in flight)",
+  zmq: "zeromq.js REQ ↔ REP",
+  ts: "**aiomsg-ts ↔ aiomsg-ts**",
+  py: "Python aiomsg ↔ Python aiomsg",
+};
+
+function s(byId, id) {
+  return byId[id]?.summary;
+}
+
+/**
+ * Each target: measured value, the bound, and a margin relative to the bound
+ * (positive = headroom, negative = short of it).
+ */
+export function evaluateTargets(byId) {
+  const t = [];
+  const add = (id, what, op, required, measured, shown, unit = "×") => {
+    const ok = Number.isFinite(measured);
+    const margin = !ok ? NaN : op === ">=" ? measured / required - 1 : 1 - measured / required;
+    t.push({
+      id,
+      what,
+      op,
+      required,
+      measured: ok ? +measured.toPrecision(4) : null,
+      unit,
+      shown: ok ? shown : "not measured",
+      status: !ok ? "n/a" : margin >= 0 ? "pass" : "miss",
+      margin: ok ? +margin.toFixed(3) : null,
+    });
+  };
+  const ratio = (a, b) => (a && b ? a / b : NaN);
+
+  const ts64 = s(byId, "oneway/ts->ts/64");
+  const raw64 = s(byId, "oneway/raw->raw/64");
+  add("oneway-64-vs-raw", "TS→TS one-way 64 B ≥ 1/5 of raw Node (msg/s)", ">=", 0.2,
+    ratio(ts64?.msgs_per_s, raw64?.msgs_per_s),
+    `${fmtCount(ts64?.msgs_per_s)} vs ${fmtCount(raw64?.msgs_per_s)} msg/s`);
+  add("oneway-64-abs", "TS→TS one-way 64 B ≥ 1.5 M msg/s", ">=", 1.5e6, ts64?.msgs_per_s ?? NaN,
+    `${fmtCount(ts64?.msgs_per_s)} msg/s`, "msg/s");
+  const ts64k = s(byId, "oneway/ts->ts/65536");
+  const raw64k = s(byId, "oneway/raw->raw/65536");
+  add("oneway-64k-vs-raw", "TS→TS one-way 64 KiB ≥ 70% of raw Node (MB/s)", ">=", 0.7,
+    ratio(ts64k?.mb_per_s, raw64k?.mb_per_s),
+    `${fmtNum(ts64k?.mb_per_s)} vs ${fmtNum(raw64k?.mb_per_s)} MB/s`);
+  for (const [pl, where] of [["cross", "client and server on two cores"], ["same", "both on one core"]]) {
+    const eTs = s(byId, `echo/ts/${pl}`);
+    const eRaw = s(byId, `echo/raw/${pl}`);
+    add(`echo-p50-${pl}`, `echo TS↔TS p50 ≤ 1.15 × raw Node echo (${where})`, "<=", 1.15, ratio(eTs?.p50_us, eRaw?.p50_us),
+      `${fmtNum(eTs?.p50_us)} vs ${fmtNum(eRaw?.p50_us)} µs`);
+    add(`echo-p99-${pl}`, `echo TS↔TS p99 ≤ 1.5 × raw Node echo (${where})`, "<=", 1.5, ratio(eTs?.p99_us, eRaw?.p99_us),
+      `${fmtNum(eTs?.p99_us)} vs ${fmtNum(eRaw?.p99_us)} µs`);
+  }
+  const alo = s(byId, "alo/ts->ts/64");
+  add("alo-vs-amo", "at-least-once TS→TS 64 B ≥ 1/5 of at-most-once", ">=", 0.2, ratio(alo?.msgs_per_s, ts64?.msgs_per_s),
+    `${fmtCount(alo?.msgs_per_s)} vs ${fmtCount(ts64?.msgs_per_s)} msg/s`);
+  for (const size of [64, 1024, 65536]) {
+    const pp = s(byId, `oneway/py->py/${size}`);
+    for (const [pair, label] of [["ts->py", "TS→Python"], ["py->ts", "Python→TS"]]) {
+      const x = s(byId, `oneway/${pair}/${size}`);
+      add(`${pair}-${size}`, `${label} ≥ Python→Python, ${sizeName(size)} (msg/s)`, ">=", 1, ratio(x?.msgs_per_s, pp?.msgs_per_s),
+        `${fmtCount(x?.msgs_per_s)} vs ${fmtCount(pp?.msgs_per_s)} msg/s`);
+    }
+  }
+  const hwm = s(byId, "hwm/ts");
+  const hwmMB = hwm ? (hwm.peak_rss_kb * 1024) / MB : NaN;
+  add("hwm-rss", "sender peak RSS < 300 MB offering 2 GB to a stalled peer", "<=", 300, hwmMB,
+    `${fmtNum(hwmMB)} MB`, "MB");
+  return t;
+}
+
+function fmtMeasured(t) {
+  if (t.measured === null) return "—";
+  if (t.unit === "×") return `${t.measured.toFixed(2)}×`;
+  if (t.unit === "msg/s") return `${fmtCount(t.measured)} msg/s`;
+  return `${fmtNum(t.measured)} ${t.unit}`;
+}
+
+function fmtRequired(t) {
+  const op = t.op === ">=" ? "≥" : "≤";
+  if (t.unit === "×") return `${op} ${+t.required.toFixed(2)}×`;
+  if (t.unit === "msg/s") return `${op} ${fmtCount(t.required)} msg/s`;
+  return `${op} ${t.required} ${t.unit}`;
+}
+
+function fmtStatus(t) {
+  if (t.status === "n/a") return "n/a";
+  const pct = Math.abs(t.margin * 100);
+  const p = pct >= 10 ? pct.toFixed(0) : pct.toFixed(1);
+  return t.status === "pass" ? `✅ pass (${p}% headroom)` : `❌ miss (${p}% short)`;
+}
+
+export function renderMarkdown(report, { SIZES }) {
+  const m = report.machine;
+  const sc = report.scenarios;
+  const L = [];
+  const date = report.date.replace("T", " ").replace(/\.\d+Z$/, " UTC");
+  L.push("# aiomsg-ts benchmark");
+  L.push("");
+  L.push(`${date} · \`${report.command}\` · ${report.config.runs} run(s) per figure, median shown · whole run took ${fmtDuration(report.wall_time_s)}`);
+  L.push("");
+  L.push(`Machine: ${m.cpu}, ${m.cores} cores, ${m.memory_gib} GiB, ${m.os} · Node ${m.node} · Python ${m.python} · ` +
+    `Python aiomsg ${m.aiomsg_python} (PyPI) · aiomsg-ts ${m.aiomsg_ts} (${m.git}) · zeromq.js ${m.zeromq_js} (libzmq ${m.libzmq}) · ` +
+    `load average (1/5/15 min) ${m.loadavg_at_start.join(" / ")} at start, ${(m.loadavg_at_end ?? []).join(" / ")} at end`);
+  L.push("");
+  const d = m.disturbance;
+  if (d) {
+    const noisy = d.other_cores > 0.1 || d.steal_cores > 0.1;
+    L.push(`${noisy ? "> ⚠️ " : ""}During the run, processes other than the bench used ${d.other_cores} core(s) on average and the hypervisor stole ${d.steal_cores}${noisy ? ": figures are noisier than usual." : " (a quiet machine)."}`);
+    L.push("");
+  }
+
+  L.push("## Targets");
+  L.push("");
+  L.push("| target | measured | required | status | figures |");
+  L.push("|---|---:|---:|---|---|");
+  for (const t of report.targets) L.push(`| ${t.what} | ${fmtMeasured(t)} | ${fmtRequired(t)} | ${fmtStatus(t)} | ${t.shown} |`);
+  L.push("");
+  L.push("Headroom / short: distance from the bound, relative to the bound.");
+  L.push("");
+
+  const pairs = ["raw->raw", "zmq->zmq", "ts->ts", "py->py", "ts->py", "py->ts"].filter((p) => SIZES.some((z) => sc[`oneway/${p}/${z}`]));
+  if (pairs.length) {
+    L.push("## One-way throughput (at-most-once)");
+    L.push("");
+    L.push(`| sender → receiver | ${SIZES.map((z) => `${sizeName(z)} msg/s | ${sizeName(z)} MB/s`).join(" | ")} |`);
+    L.push(`|---|${SIZES.map(() => "---:|---:").join("|")}|`);
+    for (const p of pairs) {
+      const cells = SIZES.map((z) => {
+        const x = sc[`oneway/${p}/${z}`];
+        if (!x) return "— | —";
+        if (!x.summary) return "failed | failed";
+        const loss = x.summary.lost ? ` (${x.summary.lost} lost)` : "";
+        return `${fmtCount(x.summary.msgs_per_s)}${loss} | ${fmtNum(x.summary.mb_per_s)}`;
+      });
+      L.push(`| ${PAIR_LABEL[p]} | ${cells.join(" | ")} |`);
+    }
+    L.push("");
+    L.push("Peak RSS (MB) of each process, sender / receiver (the largest over the runs):");
+    L.push("");
+    L.push(`| sender → receiver | ${SIZES.map(sizeName).join(" | ")} |`);
+    L.push(`|---|${SIZES.map(() => "---:").join("|")}|`);
+    for (const p of pairs) {
+      const cells = SIZES.map((z) => {
+        const x = sc[`oneway/${p}/${z}`]?.summary;
+        return x ? `${rssMB(x.rss_sender_kb)} / ${rssMB(x.rss_receiver_kb)}` : "—";
+      });
+      L.push(`| ${PAIR_LABEL[p]} | ${cells.join(" | ")} |`);
+    }
+    L.push("");
+  }
+
+  const echoes = ["raw", "zmq", "ts", "py"].filter((i) => sc[`echo/${i}/cross`] || sc[`echo/${i}/same`]);
+  if (echoes.length) {
+    const pinned = report.config.echo_pinned;
+    L.push("## Echo round trip (64 B, one message in flight)");
+    L.push("");
+    L.push(pinned
+      ? "Client and server pinned with `taskset`: on two cores (as two hosts would be), and both on one core. On this VM a wake-up across cores costs tens of µs, so the two placements differ more than the implementations do; unpinned runs flip between them."
+      : "Unpinned (no `taskset` or a single core): each run lands where the scheduler puts it, so expect spread.");
+    L.push("");
+    L.push("| client ↔ echo server | two cores p50 µs | p99 µs | round trips/s | one core p50 µs | p99 µs | round trips/s | peak RSS MB client / server |");
+    L.push("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (const i of echoes) {
+      const cells = ["cross", "same"].map((pl) => {
+        const x = sc[`echo/${i}/${pl}`]?.summary;
+        return x ? `${fmtNum(x.p50_us)} | ${fmtNum(x.p99_us)} | ${fmtCount(x.round_trips_per_s)}` : "— | — | —";
+      });
+      const rs = ["cross", "same"].map((pl) => sc[`echo/${i}/${pl}`]?.summary).filter(Boolean);
+      const rc = Math.max(...rs.map((x) => x.rss_client_kb));
+      const rv = Math.max(...rs.map((x) => x.rss_server_kb));
+      L.push(`| ${ECHO_LABEL[i]} | ${cells.join(" | ")} | ${rs.length ? `${rssMB(rc)} / ${rssMB(rv)}` : "—"} |`);
+    }
+    L.push("");
+  }
+
+  const alo = sc["alo/ts->ts/64"];
+  if (alo) {
+    const x = alo.summary;
+    const amo = sc["oneway/ts->ts/64"]?.summary;
+    L.push("## At-least-once (aiomsg-ts → aiomsg-ts, 64 B, every message acknowledged)");
+    L.push("");
+    L.push("| msg/s | MB/s | vs at-most-once | dropped | peak RSS MB sender / receiver |");
+    L.push("|---:|---:|---:|---:|---:|");
+    L.push(x
+      ? `| ${fmtCount(x.msgs_per_s)} | ${fmtNum(x.mb_per_s)} | ${amo ? `${(x.msgs_per_s / amo.msgs_per_s).toFixed(2)}×` : "—"} | ${x.dropped} | ${rssMB(x.rss_sender_kb)} / ${rssMB(x.rss_receiver_kb)} |`
+      : "| failed | | | | |");
+    L.push("");
+  }
+
+  const hwm = sc["hwm/ts"];
+  if (hwm) {
+    const x = hwm.summary;
+    L.push("## Bounded memory (`--only hwm`)");
+    L.push("");
+    L.push(`An aiomsg-ts sender (default \`highWaterMark\`) offers 2 GB in 64 KiB messages to a receiving process stopped with SIGSTOP, for ${report.config.hwm_seconds} s.`);
+    L.push("");
+    L.push("| offered | accepted by send() | send() blocked at the end for | peak sender RSS MB | bound |");
+    L.push("|---:|---:|---:|---:|---:|");
+    L.push(x
+      ? `| ${(x.offered_bytes / MB).toFixed(0)} MB | ${(x.accepted_bytes / MB).toFixed(1)} MB | ${fmtNum(x.blocked_for_s)} s | ${rssMB(x.peak_rss_kb)} | < 300 |`
+      : "| failed | | | | |");
+    L.push("");
+  }
+
+  const errs = Object.values(sc).filter((x) => x.errors.length);
+  if (errs.length) {
+    L.push("## Failed runs");
+    L.push("");
+    for (const x of errs) for (const e of new Set(x.errors)) L.push(`- \`${x.id}\`: ${e.split("\n")[0]}`);
+    L.push("");
+  }
+
+  L.push("## How it is measured");
+  L.push("");
+  L.push("- Every endpoint is its own process, spawned by `bench/run.mjs`; peak RSS is each process's own `getrusage` maximum.");
+  L.push("- One-way: the sender sends for " + `${report.config.duration_s} s` + " as fast as `send()` accepts, then an empty message; the rate is messages received ÷ (receiver's clock at that end marker − sender's clock at its first send), both on CLOCK_MONOTONIC. MB = 10⁶ bytes of payload.");
+  L.push("- Raw Node baseline: `u32` length + body frames packed into ~64 KiB writes, honouring `drain`; the receiver decodes every frame. zeromq.js: one `await send()` at a time (its API allows no more).");
+  L.push("- Python aiomsg's `send()` never blocks (unbounded queues), so the Python sender sleeps 1 ms while more than ~16 MiB (≤ 4096 messages) wait in its queues: same pipeline, bounded memory.");
+  L.push("- Echo: a client sends one message and awaits the echo, after 0.3 s of warm-up; p50/p99 over every round trip.");
+  L.push("- At-least-once: the rate counts until the later of the last delivery and the sender's `close()` returning with every message acknowledged (aiomsg's ACK is deferred ~20 ms).");
+  L.push("");
+  return L.join("\n");
+}

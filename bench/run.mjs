@@ -1,0 +1,328 @@
+#!/usr/bin/env node
+// `pnpm bench`: one command, one run, every figure side by side.
+//
+//   node bench/run.mjs [--quick] [--runs N] [--duration S] [--only LIST] [--out PATH]
+//
+// Each endpoint is its own process (spawned here), so sender and receiver get a
+// core each and RSS is per process. Every figure is the median of --runs runs,
+// interleaved (run 1 of every scenario, then run 2, ...) so that drift in the
+// machine's load hits all implementations alike. Ratios and targets are
+// computed from those medians, in this run.
+import os from "node:os";
+import path from "node:path";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { Agent } from "./lib/proc.mjs";
+import { provisionPython } from "./lib/python.mjs";
+import { machineInfo, cpuSnapshot, otherLoad } from "./lib/machine.mjs";
+import { median, max, fmtCount, fmtNum } from "./lib/stats.mjs";
+import { evaluateTargets, renderMarkdown } from "./lib/report.mjs";
+
+const benchDir = path.dirname(fileURLToPath(import.meta.url));
+const repoDir = path.dirname(benchDir);
+
+// --- options ----------------------------------------------------------------------
+
+function parseCli(argv) {
+  const o = { quick: false, runs: undefined, duration: undefined, only: [], out: undefined, hwmSeconds: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--") continue;
+    else if (a === "--quick") o.quick = true;
+    else if (a === "--runs") o.runs = Number(argv[++i]);
+    else if (a === "--duration") o.duration = Number(argv[++i]);
+    else if (a === "--hwm-seconds") o.hwmSeconds = Number(argv[++i]);
+    else if (a === "--only") o.only.push(...argv[++i].split(",").filter(Boolean));
+    else if (a === "--out") o.out = argv[++i];
+    else if (a === "--help" || a === "-h") {
+      console.log(`usage: node bench/run.mjs [--quick] [--runs N] [--duration S] [--hwm-seconds S] [--only LIST] [--out PATH]
+
+  --quick        1 run per figure, 0.5 s each, 5 s for hwm (a smoke run, ~1 min)
+  --runs N       runs per figure, median reported (default 5)
+  --duration S   seconds each sender sends / each echo client measures (default 1.5)
+  --only LIST    comma list of groups (oneway, echo, alo, hwm), implementations
+                 (raw, zmq, ts, py) or scenario ids (e.g. ts->py, echo/raw)
+  --out PATH     report path without extension (default bench/results/latest for a
+                 full run, bench/results/tmp/<date> for --quick or --only)`);
+      process.exit(0);
+    } else throw new Error(`unknown option ${a} (see --help)`);
+  }
+  o.runs ??= o.quick ? 1 : 5;
+  o.duration ??= o.quick ? 0.5 : 1.5;
+  o.hwmSeconds ??= o.quick ? 5 : 12;
+  if (!(o.runs >= 1) || !(o.duration > 0) || !(o.hwmSeconds > 0)) throw new Error("bad --runs/--duration/--hwm-seconds");
+  return o;
+}
+
+// --- scenarios ----------------------------------------------------------------------
+
+export const IMPL = {
+  raw: { name: "raw Node", script: "agents/raw.mjs", node: true },
+  zmq: { name: "zeromq.js", script: "agents/zmq.mjs", node: true },
+  ts: { name: "aiomsg-ts", script: "agents/aiomsg-ts.mjs", node: true },
+  py: { name: "aiomsg (Python)", script: "agents/aiomsg_py.py", node: false },
+};
+export const SIZES = [64, 1024, 65536];
+const PAIRS = [
+  ["raw", "raw"],
+  ["zmq", "zmq"],
+  ["ts", "ts"],
+  ["py", "py"],
+  ["ts", "py"],
+  ["py", "ts"],
+];
+const HWM_TOTAL = 2e9;
+const ECHO_SETTLE_MS = 200;
+// Echo pinning needs taskset (util-linux) and two cores; without them echo runs unpinned.
+const PINNING = os.availableParallelism() >= 2 && spawnSync("taskset", ["-c", "0", "true"]).status === 0;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const HWM_MSG = 65536;
+
+function scenarios() {
+  const list = [];
+  for (const size of SIZES) {
+    for (const [src, dst] of PAIRS) {
+      list.push({ id: `oneway/${src}->${dst}/${size}`, group: "oneway", kind: "oneway", src, dst, size, delivery: "at-most-once", impls: [src, dst] });
+    }
+  }
+  for (const placement of ["cross", "same"]) {
+    for (const impl of ["raw", "zmq", "ts", "py"]) {
+      list.push({ id: `echo/${impl}/${placement}`, group: "echo", kind: "echo", impl, placement, size: 64, impls: [impl] });
+    }
+  }
+  list.push({ id: "alo/ts->ts/64", group: "alo", kind: "oneway", src: "ts", dst: "ts", size: 64, delivery: "at-least-once", impls: ["ts"] });
+  list.push({ id: "hwm/ts", group: "hwm", kind: "hwm", once: true, impls: ["ts"] });
+  return list;
+}
+
+function selected(sc, only) {
+  if (only.length === 0) return true;
+  return only.some((t) => sc.group === t || sc.impls.includes(t) || sc.id.includes(t));
+}
+
+// --- running one measurement ---------------------------------------------------
+
+let python;
+
+function agent(impl, label, args, cpu) {
+  const spec = IMPL[impl];
+  const cmd = spec.node ? process.execPath : python.python;
+  const argv = [spec.script, ...args.map(String)];
+  if (cpu !== undefined && PINNING) return new Agent(label, "taskset", ["-c", String(cpu), cmd, ...argv], { cwd: benchDir });
+  return new Agent(label, cmd, argv, { cwd: benchDir });
+}
+
+async function runOneway(sc, opts) {
+  const common = ["--size", sc.size, "--delivery", sc.delivery, "--duration", opts.duration];
+  const sink = agent(sc.dst, `${sc.dst} sink`, ["--role", "sink", ...common]);
+  let source;
+  try {
+    const { port } = await sink.waitFor("ready", 20_000);
+    source = agent(sc.src, `${sc.src} source`, ["--role", "source", "--port", port, ...common]);
+    const { t0 } = await source.waitFor("start", 20_000);
+    const { count: sent } = await source.waitFor("sent", opts.duration * 1000 + 60_000);
+    const res = await sink.waitFor("result", 60_000);
+    let tEnd = BigInt(res.tLast);
+    let acked;
+    if (sc.delivery === "at-least-once") {
+      acked = await source.waitFor("acked", 70_000);
+      if (BigInt(acked.tAcked) > tEnd) tEnd = BigInt(acked.tAcked);
+    }
+    source.closeStdin();
+    const { rss_kb: srcRss, dropped, vcsw: srcSleeps } = await source.waitFor("exit", 20_000);
+    sink.closeStdin();
+    await Promise.all([source.finish(), sink.finish()]);
+    const elapsed = Number(tEnd - BigInt(t0)) / 1e9;
+    const delivered = sc.delivery === "at-least-once" ? sent - (dropped ?? 0) : res.count;
+    return {
+      msgs_per_s: delivered / elapsed,
+      mb_per_s: (delivered * sc.size) / elapsed / 1e6,
+      elapsed_s: elapsed,
+      sent,
+      received: res.count,
+      lost: Math.max(0, sent - res.count),
+      dropped: dropped ?? 0,
+      rss_sender_kb: srcRss,
+      rss_receiver_kb: res.rss_kb,
+      // Voluntary context switches per message: how often each side slept.
+      sender_sleeps_per_msg: srcSleeps / sent,
+      receiver_sleeps_per_msg: res.vcsw / res.count,
+    };
+  } finally {
+    source?.kill();
+    sink.kill();
+  }
+}
+
+async function runEcho(sc, opts) {
+  // Placement decides latency here more than any implementation does: on this
+  // kind of VM a wake-up across vCPUs costs tens of µs, so an unpinned echo is
+  // bimodal run to run. Client and server are pinned (taskset): on two cores
+  // ("cross", like two hosts) or both on one ("same").
+  await sleep(ECHO_SETTLE_MS);
+  const [serverCpu, clientCpu] = sc.placement === "same" ? [0, 0] : [1, 0];
+  const server = agent(sc.impl, `${sc.impl} echo`, ["--role", "echo", "--size", sc.size], serverCpu);
+  let client;
+  try {
+    const { port } = await server.waitFor("ready", 20_000);
+    client = agent(sc.impl, `${sc.impl} ping`, ["--role", "ping", "--port", port, "--size", sc.size, "--duration", opts.duration, "--warmup", 0.3], clientCpu);
+    const res = await client.waitFor("result", opts.duration * 1000 + 30_000);
+    server.closeStdin();
+    const { rss_kb: serverRss } = await server.waitFor("exit", 20_000);
+    await Promise.all([client.finish(), server.finish()]);
+    return {
+      p50_us: res.p50_us,
+      p99_us: res.p99_us,
+      mean_us: res.mean_us,
+      round_trips_per_s: res.rtts / opts.duration,
+      rss_client_kb: res.rss_kb,
+      rss_server_kb: serverRss,
+    };
+  } finally {
+    client?.kill();
+    server.kill();
+  }
+}
+
+async function runHwm(_sc, opts) {
+  const sink = agent("ts", "ts stalled sink", ["--role", "sink", "--size", HWM_MSG]);
+  let source;
+  let stopped = false;
+  try {
+    const { port } = await sink.waitFor("ready", 20_000);
+    source = agent("ts", "ts hwm source", ["--role", "hwm-source", "--port", port, "--size", HWM_MSG, "--total", HWM_TOTAL, "--duration", opts.hwmSeconds]);
+    await source.waitFor("connected", 20_000);
+    sink.signal("SIGSTOP");
+    stopped = true;
+    source.write("go\n");
+    const res = await source.waitFor("result", opts.hwmSeconds * 1000 + 30_000);
+    await source.finish();
+    return { ...res, message_size: HWM_MSG };
+  } finally {
+    source?.kill();
+    if (stopped) sink.signal("SIGCONT");
+    sink.kill();
+  }
+}
+
+const RUNNERS = { oneway: runOneway, echo: runEcho, hwm: runHwm };
+
+function describe(sc, r) {
+  if (r.error) return `error: ${r.error.split("\n")[0]}`;
+  if (sc.kind === "oneway") {
+    const extra = r.lost ? `, ${r.lost} lost` : r.dropped ? `, ${r.dropped} dropped` : "";
+    return `${fmtCount(r.msgs_per_s)} msg/s, ${fmtNum(r.mb_per_s)} MB/s${extra} (RSS ${Math.round(r.rss_sender_kb / 1024)}/${Math.round(r.rss_receiver_kb / 1024)} MiB)`;
+  }
+  if (sc.kind === "echo") return `p50 ${fmtNum(r.p50_us)} µs, p99 ${fmtNum(r.p99_us)} µs`;
+  return `accepted ${(r.accepted_bytes / 2 ** 20).toFixed(0)} MiB of ${(HWM_TOTAL / 1e9).toFixed(0)} GB, peak RSS ${(r.peak_rss_kb / 1024).toFixed(0)} MiB`;
+}
+
+// --- aggregation ---------------------------------------------------------------------
+
+function aggregate(sc, runs) {
+  const ok = runs.filter((r) => !r.error);
+  const errors = runs.filter((r) => r.error).map((r) => r.error);
+  const pick = (k) => ok.map((r) => r[k]);
+  let summary;
+  if (ok.length === 0) summary = undefined;
+  else if (sc.kind === "oneway") {
+    summary = {
+      msgs_per_s: median(pick("msgs_per_s")),
+      mb_per_s: median(pick("mb_per_s")),
+      lost: ok.reduce((a, r) => a + r.lost, 0),
+      dropped: ok.reduce((a, r) => a + r.dropped, 0),
+      rss_sender_kb: max(pick("rss_sender_kb")),
+      rss_receiver_kb: max(pick("rss_receiver_kb")),
+    };
+  } else if (sc.kind === "echo") {
+    summary = {
+      p50_us: median(pick("p50_us")),
+      p99_us: median(pick("p99_us")),
+      round_trips_per_s: median(pick("round_trips_per_s")),
+      rss_client_kb: max(pick("rss_client_kb")),
+      rss_server_kb: max(pick("rss_server_kb")),
+    };
+  } else summary = { ...ok[0] };
+  return { ...sc, runs, summary, errors };
+}
+
+// --- main ---------------------------------------------------------------------------
+
+async function main() {
+  const opts = parseCli(process.argv.slice(2));
+  const started = Date.now();
+  const cpuStart = cpuSnapshot();
+  const log = (s) => console.log(s);
+  const all = scenarios().filter((sc) => selected(sc, opts.only));
+  if (all.length === 0) throw new Error(`--only ${opts.only.join(",")} selects nothing`);
+
+  python = all.some((sc) => sc.impls.includes("py")) ? await provisionPython(benchDir, log) : { skipped: true };
+  if (python.error) log(`Python scenarios skipped: ${python.error}`);
+  let libzmq = "unknown";
+  try {
+    libzmq = (await import("zeromq")).version;
+  } catch (err) {
+    log(`zeromq.js unavailable: ${err.message}`);
+  }
+  const machine = machineInfo(repoDir, {
+    python: python.pythonVersion ?? "n/a",
+    aiomsg_python: python.aiomsg ?? "n/a",
+    libzmq,
+  });
+  log(`aiomsg-ts bench: ${opts.runs} run(s) per figure, ${opts.duration} s each; ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, python ${machine.python}`);
+
+  const unavailable = (sc) => (sc.impls.includes("py") && python.error ? python.error : sc.impls.includes("zmq") && libzmq === "unknown" ? "zeromq.js did not load" : undefined);
+  const results = new Map(all.map((sc) => [sc.id, []]));
+  for (let r = 1; r <= opts.runs; r++) {
+    for (const sc of all) {
+      if (sc.once && r > 1) continue;
+      const why = unavailable(sc);
+      let res;
+      if (why) res = { error: `skipped: ${why}` };
+      else {
+        try {
+          res = await RUNNERS[sc.kind](sc, opts);
+        } catch (err) {
+          res = { error: err.message };
+        }
+      }
+      results.get(sc.id).push(res);
+      log(`[${r}/${opts.runs}] ${sc.id.padEnd(22)} ${describe(sc, res)}`);
+    }
+  }
+
+  const scen = all.map((sc) => aggregate(sc, results.get(sc.id)));
+  const byId = Object.fromEntries(scen.map((s) => [s.id, s]));
+  const targets = evaluateTargets(byId);
+  const wall = (Date.now() - started) / 1000;
+  machine.loadavg_at_end = os.loadavg().map((x) => +x.toFixed(2));
+  // Figures are only as good as the machine was quiet: CPU that other processes
+  // used during the run (our agents are reaped children, so they count as ours).
+  machine.disturbance = otherLoad(cpuStart, cpuSnapshot());
+  const report = {
+    schema: 1,
+    date: new Date(started).toISOString(),
+    wall_time_s: +wall.toFixed(1),
+    command: `node bench/run.mjs ${process.argv.slice(2).join(" ")}`.trim(),
+    config: { echo_pinned: PINNING, runs: opts.runs, duration_s: opts.duration, hwm_seconds: opts.hwmSeconds, hwm_offered_bytes: HWM_TOTAL, quick: opts.quick, only: opts.only },
+    machine,
+    targets,
+    scenarios: byId,
+  };
+  const md = renderMarkdown(report, { IMPL, SIZES });
+
+  const partial = opts.quick || opts.only.length > 0;
+  const out = opts.out ?? (partial ? path.join(benchDir, "results", "tmp", new Date(started).toISOString().replace(/[:.]/g, "-")) : path.join(benchDir, "results", "latest"));
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(`${out}.json`, JSON.stringify(report, null, 2) + "\n");
+  writeFileSync(`${out}.md`, md);
+  log("");
+  log(md);
+  log(`wrote ${path.relative(process.cwd(), out)}.{json,md} in ${wall.toFixed(0)} s`);
+}
+
+main().catch((err) => {
+  console.error(err?.stack ?? err);
+  process.exit(1);
+});
