@@ -1,7 +1,7 @@
 /** Loopback TS<->TS behaviour, with short intervals instead of real timeouts. */
 import { afterEach, describe, expect, it } from "vitest";
 import { once } from "node:events";
-import { AiomsgError, Socket, type SocketOptions, UsageError } from "../src/index.js";
+import { AiomsgError, type DroppedMessage, Socket, type SocketOptions, UsageError } from "../src/index.js";
 import { RawPeer, cleanupRegistry, encodeFrameHex, waitFor } from "./helpers.js";
 
 const { track, sock } = cleanupRegistry(afterEach);
@@ -375,6 +375,30 @@ describe("flow control and close", () => {
     expect(sent).toBeLessThan(2000); // bounded well below 128 MB
     raw.sock.resume();
     await blocked;
+  });
+
+  it("reports the at-most-once messages still in this process when their peer dies", async () => {
+    const server = await bound({ highWaterMark: 64 * 1024 * 1024 });
+    const raw = await RawPeer.connect(server.port!);
+    raw.frame("0101" + "cc".repeat(16));
+    await waitFor(() => server.peerCount === 1);
+    raw.sock.pause(); // stops reading: kernel buffers fill, then Node's
+    const dropped: DroppedMessage[] = [];
+    server.on("dropped", (d) => dropped.push(d));
+    const N = 1024;
+    for (let i = 0; i < N; i++) {
+      const p = Buffer.alloc(64 * 1024, 0x61);
+      p.writeUInt32BE(i, 0);
+      await server.send(p);
+    }
+    const gone = once(server, "peerDisconnected");
+    raw.destroy();
+    await gone;
+    expect(dropped.length).toBeGreaterThan(0);
+    expect(dropped.every((d) => d.code === "ERR_AIOMSG_PEER_LOST" && d.identity?.toString("hex") === "cc".repeat(16))).toBe(true);
+    // The reported ones are the tail of the send order, ending with the last message.
+    const ids = dropped.map((d) => d.payload.readUInt32BE(0));
+    expect(ids).toEqual(ids.map((_, i) => N - ids.length + i));
   });
 
   it("close() flushes what send() accepted while a peer was connected", async () => {
