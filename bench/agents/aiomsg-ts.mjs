@@ -3,7 +3,7 @@
 import { once } from "node:events";
 import { Socket } from "aiomsg-ts";
 import {
-  parseArgs, nowNs, peakRssKb, sleeps, emit, stdinClosed, stdinWord, latencySummary, payload, fail,
+  parseArgs, nowNs, peakRssKb, sleeps, emit, stdinClosed, stdinWord, measureRoundTrips, payload, fail,
 } from "./common.mjs";
 
 const args = parseArgs();
@@ -88,18 +88,7 @@ async function ping() {
     await sock.send(body);
     await sock.recv();
   };
-  const warmEnd = nowNs() + BigInt(Math.round(args.warmup * 1e9));
-  while (nowNs() < warmEnd) await roundTrip();
-  const rtts = new Float64Array(4_000_000);
-  let n = 0;
-  const end = nowNs() + BigInt(Math.round(args.duration * 1e9));
-  for (let t = nowNs(); t < end && n < rtts.length; ) {
-    await roundTrip();
-    const t2 = nowNs();
-    rtts[n++] = Number(t2 - t);
-    t = t2;
-  }
-  emit({ ev: "result", ...latencySummary(rtts, n), rss_kb: peakRssKb(), vcsw: sleeps() });
+  await measureRoundTrips(args, roundTrip);
   process.exit(0);
 }
 

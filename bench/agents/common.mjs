@@ -82,6 +82,26 @@ export function latencySummary(rtts, n) {
   };
 }
 
+/**
+ * The echo client's measurement, shared by every implementation: warm up for
+ * `args.warmup` s, then time each `roundTrip()` for `args.duration` s and emit
+ * the latency summary with this process's peak RSS and sleeps.
+ */
+export async function measureRoundTrips(args, roundTrip) {
+  const warmEnd = nowNs() + BigInt(Math.round(args.warmup * 1e9));
+  while (nowNs() < warmEnd) await roundTrip();
+  const rtts = new Float64Array(4_000_000);
+  let n = 0;
+  const end = nowNs() + BigInt(Math.round(args.duration * 1e9));
+  for (let t = nowNs(); t < end && n < rtts.length; ) {
+    await roundTrip();
+    const t2 = nowNs();
+    rtts[n++] = Number(t2 - t);
+    t = t2;
+  }
+  emit({ ev: "result", ...latencySummary(rtts, n), rss_kb: peakRssKb(), vcsw: sleeps() });
+}
+
 export function payload(size, fill = 0x61) {
   return new Uint8Array(size).fill(fill);
 }

@@ -5,7 +5,7 @@
 import net from "node:net";
 import { once } from "node:events";
 import {
-  parseArgs, nowNs, peakRssKb, sleeps, emit, stdinClosed, latencySummary, payload, fail,
+  parseArgs, nowNs, peakRssKb, sleeps, emit, stdinClosed, measureRoundTrips, payload, fail,
 } from "./common.mjs";
 import { FrameDecoder, frameOf } from "./raw-frames.mjs";
 
@@ -113,18 +113,7 @@ async function ping() {
       waiter = resolve;
       sock.write(frame);
     });
-  const warmEnd = nowNs() + BigInt(Math.round(args.warmup * 1e9));
-  while (nowNs() < warmEnd) await roundTrip();
-  const rtts = new Float64Array(4_000_000);
-  let n = 0;
-  const end = nowNs() + BigInt(Math.round(args.duration * 1e9));
-  for (let t = nowNs(); t < end && n < rtts.length; ) {
-    await roundTrip();
-    const t2 = nowNs();
-    rtts[n++] = Number(t2 - t);
-    t = t2;
-  }
-  emit({ ev: "result", ...latencySummary(rtts, n), rss_kb: peakRssKb(), vcsw: sleeps() });
+  await measureRoundTrips(args, roundTrip);
   sock.destroy();
   process.exit(0);
 }

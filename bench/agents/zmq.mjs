@@ -1,7 +1,7 @@
 // zeromq.js v6 (libzmq) over loopback TCP: PUSH/PULL one-way, REQ/REP echo.
 import * as zmq from "zeromq";
 import {
-  parseArgs, nowNs, peakRssKb, sleeps, emit, stdinClosed, latencySummary, payload, fail,
+  parseArgs, nowNs, peakRssKb, sleeps, emit, stdinClosed, measureRoundTrips, payload, fail,
 } from "./common.mjs";
 
 const args = parseArgs();
@@ -73,18 +73,7 @@ async function ping() {
     await req.send(body);
     await req.receive();
   };
-  const warmEnd = nowNs() + BigInt(Math.round(args.warmup * 1e9));
-  while (nowNs() < warmEnd) await roundTrip();
-  const rtts = new Float64Array(4_000_000);
-  let n = 0;
-  const end = nowNs() + BigInt(Math.round(args.duration * 1e9));
-  for (let t = nowNs(); t < end && n < rtts.length; ) {
-    await roundTrip();
-    const t2 = nowNs();
-    rtts[n++] = Number(t2 - t);
-    t = t2;
-  }
-  emit({ ev: "result", ...latencySummary(rtts, n), rss_kb: peakRssKb(), vcsw: sleeps() });
+  await measureRoundTrips(args, roundTrip);
   process.exit(0);
 }
 
