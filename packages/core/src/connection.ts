@@ -451,18 +451,15 @@ export class Connection implements FrameSink {
     this.pendingBytes = 0;
     this.inflightBytes = 0;
     this.chunks = [];
-    if (reason && this.ws !== undefined) {
-      debug("closing %s: %s %s", this.describe(), reason.code, reason.message);
-      // Say why before hanging up: an HTTP status before the upgrade, a close code after.
-      const code = reason instanceof WsError ? reason.wsClose : reason instanceof ProtocolError ? WsClose.PROTOCOL_ERROR : 1001;
-      if (this.wsOpen) this.sock.write(closeFrame(code));
-      else this.sock.write("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
-      this.sock.end(() => this.sock.destroy());
-      setTimeout(() => this.sock.destroy(), 2000).unref();
-    } else if (reason) {
-      debug("closing %s: %s %s", this.describe(), reason.code, reason.message);
+    if (reason !== undefined) debug("closing %s: %s %s", this.describe(), reason.code, reason.message);
+    if (reason !== undefined && this.ws === undefined) {
       this.sock.destroy();
     } else {
+      if (reason !== undefined) {
+        // Over WebSocket, say why before hanging up: an HTTP status before the upgrade, a close code after.
+        const code = reason instanceof WsError ? reason.wsClose : reason instanceof ProtocolError ? WsClose.PROTOCOL_ERROR : 1001;
+        this.sock.write(this.wsOpen ? closeFrame(code) : "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+      }
       this.sock.end(() => this.sock.destroy());
       // A peer that never reads must not keep the socket forever.
       setTimeout(() => this.sock.destroy(), 2000).unref();

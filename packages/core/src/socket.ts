@@ -447,14 +447,15 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
     this.transmit(entry);
   }
 
+  /** send() already encodes strings as UTF-8; this is the Python-shaped name for it. */
   sendString(text: string, options?: SendOptions): Promise<void> {
-    return this.send(Buffer.from(text, "utf8"), options);
+    return this.send(text, options);
   }
 
   sendJson(value: unknown, options?: SendOptions): Promise<void> {
     const text = JSON.stringify(value);
     if (text === undefined) return Promise.reject(new UsageError("ERR_AIOMSG_INVALID_OPTION", "value is not JSON-serialisable"));
-    return this.send(Buffer.from(text, "utf8"), options);
+    return this.send(text, options);
   }
 
   sendMsgpack(value: unknown, options?: SendOptions): Promise<void> {

@@ -22,26 +22,16 @@ const E = 0x45;
 const Q = 0x51;
 const P = 0x50;
 
-function header(msgId: Uint8Array, kind: number): Buffer {
-  const out = Buffer.allocUnsafe(HEADER_SIZE);
-  out.set(msgId.subarray(0, MSG_ID_SIZE), 0);
-  out[16] = 0;
-  out[17] = R;
-  out[18] = E;
-  out[19] = kind;
-  out[20] = 0;
-  return out;
-}
-
+// What follows the 16-byte id in an at-least-once header.
 const REQ_SUFFIX = Buffer.from([0, R, E, Q, 0]);
 const REP_SUFFIX = Buffer.from([0, R, E, P, 0]);
 
 export function requestHeader(msgId: Uint8Array): Buffer {
-  return header(msgId, Q);
+  return Buffer.concat([msgId.subarray(0, MSG_ID_SIZE), REQ_SUFFIX]);
 }
 
 export function reply(msgId: Uint8Array): Buffer {
-  return header(msgId, P);
+  return Buffer.concat([msgId.subarray(0, MSG_ID_SIZE), REP_SUFFIX]);
 }
 
 export function request(msgId: Uint8Array, payload: Uint8Array): Buffer {
@@ -81,7 +71,7 @@ export const legacyDialect: Dialect = {
       // A 2019 reader takes an empty frame for end of stream and hangs up.
       throw new ProtocolError("ERR_AIOMSG_EMPTY_FRAME", "empty frame on the legacy wire");
     }
-    if (body.length === HEARTBEAT.length && HEARTBEAT.equals(body)) return;
+    if (isHeartbeat(body)) return;
     switch (headerKind(body)) {
       case "REQ":
         sink.request(body.subarray(0, MSG_ID_SIZE), body.subarray(HEADER_SIZE));
