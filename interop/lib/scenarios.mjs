@@ -97,6 +97,7 @@ function start(ctx, name, kind, wire, o) {
     "send-mode": o.sendMode ?? "roundrobin",
     behavior: o.behavior,
     count: o.count,
+    forever: o.forever ? "true" : undefined,
     prefix: o.prefix,
     delivery: o.delivery ?? "at-most-once",
     identity: o.identity,
@@ -378,8 +379,8 @@ function restartScenarios(wire) {
     timeoutMs: delivery === "at-least-once" ? 90_000 : 45_000,
     async run(ctx) {
       const port = await freePort();
-      // count 0: the sinks never exit by themselves; the harness decides when all arrived.
-      const sinkOpts = { role: "bind", port, behavior: "sink", count: 0, delivery };
+      // forever: the sinks never exit by themselves; the harness decides when all arrived.
+      const sinkOpts = { role: "bind", port, behavior: "sink", forever: true, delivery };
       const sink1 = start(ctx, "py-sink-1", py, wire, sinkOpts);
       await sink1.waitReady();
       const source = start(ctx, "ts-source", "ts", wire, {
@@ -439,9 +440,9 @@ function idleScenarios(wire) {
           role: "bind", port, behavior: "source", count: 4, pauseAfter: 2, pause: 20,
         });
         await source.waitReady();
-        // count 0: the sink stays up after the 4th line, so the connection counts
+        // forever: the sink stays up after the 4th line, so the connection counts
         // below cannot race with its orderly exit.
-        const sink = start(ctx, `${sinkLabel}-sink`, sinkKind, wire, { role: "connect", port, behavior: "sink", count: 0 });
+        const sink = start(ctx, `${sinkLabel}-sink`, sinkKind, wire, { role: "connect", port, behavior: "sink", forever: true });
         await sink.waitLines(4, { timeoutMs: 40_000 });
         for (const a of [source, sink]) {
           const c = a.eventsNamed("peer-connected").length;
@@ -469,8 +470,8 @@ function idleScenarios(wire) {
       timeoutMs: 45_000,
       async run(ctx) {
         const port = await freePort();
-        const tsOpts = { role: tsRole, port, behavior: "sink", count: 0, heartbeatTimeout: HB_TIMEOUT };
-        const pyOpts = { role: other(tsRole), port, behavior: "sink", count: 0 };
+        const tsOpts = { role: tsRole, port, behavior: "sink", forever: true, heartbeatTimeout: HB_TIMEOUT };
+        const pyOpts = { role: other(tsRole), port, behavior: "sink", forever: true };
         let ts;
         let peer;
         if (tsRole === "bind") {

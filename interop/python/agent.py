@@ -15,9 +15,11 @@ including machine-readable progress lines of the form ``EVENT <name> [args]``:
     EVENT sent <n>                  a source/request queued its n-th (last) message
     EVENT done                      the behaviour finished; closing down
 
-A sink (or requester) with ``--count 0`` runs until it is killed.
+A sink with ``--count 0`` exits at once (the contract); ``--forever true`` keeps a
+sink (or requester) printing until it is killed.
 
 Extensions to the contract (all optional, used by the interop harness):
+    --forever true      sink/request: print received payloads until killed
     --ports p1,p2,...   bind on / connect to every listed port with one socket
     --wait-peers N      source/request: wait until N peers are connected before
                         the first send (needed for publish / round-robin shares)
@@ -73,7 +75,9 @@ def parse_bool(text: str) -> bool:
     return text == "true"
 
 
-def parse_identity(text: str) -> bytes:
+def parse_identity(text: str):
+    if text == "":
+        return None  # the contract: empty means "generate one"
     try:
         raw = bytes.fromhex(text)
     except ValueError:
@@ -99,6 +103,7 @@ def parse_args(argv):
         "--delivery", choices=["at-most-once", "at-least-once"], default="at-most-once"
     )
     p.add_argument("--identity", type=parse_identity, default=None)
+    p.add_argument("--forever", type=parse_bool, default=False)
     p.add_argument("--linger", type=float, default=1.0)
     p.add_argument("--tls", type=parse_bool, default=False)
     p.add_argument("--tls-cert")
@@ -203,9 +208,9 @@ async def send_all(sock, changed, args) -> None:
     event("sent", args.count)
 
 
-async def receive_and_print(sock, count: int) -> None:
+async def receive_and_print(sock, count: int, forever: bool) -> None:
     received = 0
-    while count <= 0 or received < count:
+    while forever or received < count:
         payload = await sock.recv()
         print_payload(payload)
         received += 1
@@ -251,7 +256,7 @@ async def run(args) -> int:
         await send_all(sock, changed, args)
         await asyncio.sleep(args.linger)
     elif args.behavior == "sink":
-        await receive_and_print(sock, args.count)
+        await receive_and_print(sock, args.count, args.forever)
         if args.delivery == "at-least-once":
             # The receiver's ACK/REP goes out ~20 ms after the payload is handed
             # over (wire.md): stay up a moment so the last one is not lost.
@@ -264,7 +269,7 @@ async def run(args) -> int:
         await asyncio.sleep(args.linger)
     elif args.behavior == "request":
         sender = asyncio.get_running_loop().create_task(send_all(sock, changed, args))
-        await receive_and_print(sock, args.count)
+        await receive_and_print(sock, args.count, args.forever)
         await sender
         await asyncio.sleep(max(args.linger, 0.2 if args.delivery == "at-least-once" else 0))
 
