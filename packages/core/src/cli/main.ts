@@ -4,9 +4,13 @@
  * status 0 success, 1 failure, 2 usage error (a bad flag or address).
  */
 import { agentCommand } from "./agent.js";
+import { bridgeCommand } from "./bridge.js";
+import { pingCommand } from "./ping.js";
+import { recvCommand } from "./recv.js";
+import { sendCommand } from "./send.js";
 import { CliFailure, CliUsageError, type Command } from "./common.js";
 
-const COMMANDS: Command[] = [agentCommand];
+const COMMANDS: Command[] = [recvCommand, sendCommand, bridgeCommand, pingCommand, agentCommand];
 
 const USAGE = `Usage: aiomsg-ts <command> [flags]
 

@@ -1,0 +1,212 @@
+/**
+ * `aiomsg-ts bridge`: relay every message between two sockets, both ways, for
+ * example a 2019 (legacy) fleet on one side and v1 services on the other. On a
+ * terminal it keeps a live status line; otherwise it writes plain log lines.
+ */
+import { Socket, type ProtocolOption } from "../index.js";
+import { formatAddress, parseAddress, type Address } from "./address.js";
+import {
+  bindTls, choice, CliFailure, CliUsageError, COMMON_HELP, connectTls, onStop, parseFlags, protocolFlag, secondsFlag,
+  tlsFlags, type Command, type FlagValues, type TlsFlags,
+} from "./common.js";
+
+const HELP = `Usage: aiomsg-ts bridge (--from ADDR | --from-bind ADDR) (--to ADDR | --to-bind ADDR) [flags]
+
+Relay every message received on one side to the other side, both ways.
+ADDR is host:port or tcp://host:port.
+
+  --from ADDR, --to ADDR          connect that side to a bind end at ADDR
+  --from-bind ADDR, --to-bind ADDR
+                                  listen on ADDR for that side's peers instead
+  --protocol P                    wire of both sides: v1 (default), legacy or auto
+  --from-protocol P, --to-protocol P
+                                  one side's wire (overrides --protocol)
+  --mode M                        how each side sends: roundrobin (default) or publish
+  --at-least-once                 each side resends until acknowledged (not with publish)
+  --tls-side from|to|both         the side(s) the TLS flags apply to (default both)
+  --stats-interval S              without a terminal: a stats line every S seconds when
+                                  traffic moved (default 10; 0: only at exit)
+${COMMON_HELP}
+
+On a terminal, stdout shows peer events and a status line (peers per side and
+wire, messages each way, rate over the last second), redrawn 4 times a second.
+Otherwise stdout gets one log line per event and the stats lines.
+SIGINT/SIGTERM: close both sides (up to 2 s for undelivered messages), print the
+totals and exit 0.`;
+
+interface SideSpec {
+  name: "from" | "to";
+  addr: Address;
+  bind: boolean;
+  protocol: ProtocolOption | undefined;
+}
+
+function side(values: FlagValues, name: "from" | "to", common: ProtocolOption | undefined): SideSpec {
+  const connect = values[name] as string | undefined;
+  const bind = values[`${name}-bind`] as string | undefined;
+  if ((connect === undefined) === (bind === undefined)) {
+    throw new CliUsageError(`give exactly one of --${name} ADDR (connect) or --${name}-bind ADDR (listen)`);
+  }
+  return {
+    name,
+    addr: connect !== undefined ? parseAddress(connect, `--${name}`) : parseAddress(bind!, `--${name}-bind`),
+    bind: bind !== undefined,
+    protocol: protocolFlag(values[`${name}-protocol`] as string | undefined, `--${name}-protocol`) ?? common,
+  };
+}
+
+/** Messages relayed one way, and the rate over about the last second. */
+class Flow {
+  count = 0;
+  private samples: Array<[number, number]> = [];
+  rate(now: number): number {
+    this.samples.push([now, this.count]);
+    while (this.samples.length > 2 && now - this.samples[1]![0] >= 1000) this.samples.shift();
+    const [t0, c0] = this.samples[0]!;
+    return now - t0 > 0 ? ((this.count - c0) * 1000) / (now - t0) : 0;
+  }
+}
+
+function peerSummary(sock: Socket, dialects: Map<string, string>): string {
+  const n = sock.peerCount;
+  const by = new Map<string, number>();
+  for (const id of sock.peerIdentities) {
+    const d = dialects.get(id.toString("hex")) ?? "?";
+    by.set(d, (by.get(d) ?? 0) + 1);
+  }
+  const parts = [...by].sort().map(([d, c]) => `${d} ${c}`).join(", ");
+  return `${n} peer${n === 1 ? "" : "s"}${n ? ` (${parts})` : ""}`;
+}
+
+async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(argv, {
+    from: { type: "string" },
+    to: { type: "string" },
+    "from-bind": { type: "string" },
+    "to-bind": { type: "string" },
+    "from-protocol": { type: "string" },
+    "to-protocol": { type: "string" },
+    mode: { type: "string" },
+    "at-least-once": { type: "boolean" },
+    "tls-side": { type: "string" },
+    "stats-interval": { type: "string" },
+  }, true);
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  if (positionals.length) throw new CliUsageError(`unexpected argument ${positionals[0]}`);
+  const common = protocolFlag(values.protocol as string | undefined);
+  const specs = [side(values, "from", common), side(values, "to", common)] as const;
+  const mode = choice(values.mode as string | undefined, ["publish", "roundrobin"] as const, "--mode") ?? "roundrobin";
+  const reliable = Boolean(values["at-least-once"]);
+  if (reliable && mode === "publish") throw new CliUsageError("--at-least-once cannot be combined with --mode publish");
+  const tlsSide = choice(values["tls-side"] as string | undefined, ["from", "to", "both"] as const, "--tls-side") ?? "both";
+  const statsMs = secondsFlag(values["stats-interval"] as string | undefined, "--stats-interval") ?? 10_000;
+  const tls = tlsFlags(values);
+
+  const tty = Boolean(process.stdout.isTTY);
+  let status = "";
+  const out = (line: string): void => {
+    if (tty) process.stdout.write(`\r\x1b[2K${line}\n${status}`);
+    else process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  };
+
+  const dialects = new Map<string, string>();
+  const socks = specs.map((s) => {
+    const sock = new Socket({
+      protocol: s.protocol,
+      sendMode: mode,
+      deliveryGuarantee: reliable ? "at-least-once" : "at-most-once",
+    });
+    sock.on("peerConnected", (p) => {
+      dialects.set(p.identity.toString("hex"), p.protocol);
+      out(`${s.name}: peer ${p.identity.toString("hex")} connected (${p.protocol}, ${p.remote})`);
+    });
+    sock.on("peerDisconnected", (p) => out(`${s.name}: peer ${p.identity.toString("hex")} disconnected (${p.reason?.code ?? "orderly"})`));
+    let lastErr = "";
+    sock.on("peerConnected", () => void (lastErr = ""));
+    sock.on("error", (e) => {
+      const text = `${e.code}: ${e.message}`;
+      if (text !== lastErr) out(`${s.name}: ${text}`);
+      lastErr = text;
+    });
+    return sock;
+  }) as [Socket, Socket];
+  const dropped = [0, 0];
+  socks.forEach((sock, i) => sock.on("dropped", () => dropped[i]!++));
+
+  for (const [i, s] of specs.entries()) {
+    const sock = socks[i]!;
+    const t: TlsFlags | undefined = tlsSide === "both" || tlsSide === s.name ? tls : undefined;
+    if (s.bind) {
+      let port = s.addr.port;
+      sock.once("listening", (l) => (port = l.port));
+      const opts = bindTls(t);
+      try {
+        await sock.bind(s.addr.host, s.addr.port, opts ? { tls: opts } : {});
+      } catch (err) {
+        await Promise.all(socks.map((x) => x.close({ linger: 0 })));
+        throw new CliFailure(`${s.name}: cannot listen on ${formatAddress(s.addr)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+      out(`${s.name}: listening on ${formatAddress({ host: s.addr.host, port })} (${s.protocol ?? "v1"})`);
+    } else {
+      const opts = connectTls(t);
+      await sock.connect(s.addr.host, s.addr.port, opts ? { tls: opts } : {});
+      out(`${s.name}: connecting to ${formatAddress(s.addr)} (${s.protocol ?? "v1"})`);
+    }
+  }
+
+  const flows = [new Flow(), new Flow()] as const; // [from->to, to->from]
+  const line = (now: number): string => {
+    const [ft, tf] = flows;
+    return [
+      `from ${peerSummary(socks[0], dialects)}`,
+      `to ${peerSummary(socks[1], dialects)}`,
+      `from→to ${ft.count} (${ft.rate(now).toFixed(0)}/s)`,
+      `to→from ${tf.count} (${tf.rate(now).toFixed(0)}/s)`,
+      ...(dropped[0]! + dropped[1]! > 0 ? [`dropped ${dropped[0]! + dropped[1]!}`] : []),
+    ].join(" | ");
+  };
+
+  let ticker: NodeJS.Timeout | undefined;
+  if (tty) {
+    const draw = (): void => {
+      const cols = process.stdout.columns || 80;
+      status = line(Date.now()).slice(0, cols - 1);
+      process.stdout.write(`\r\x1b[2K${status}`);
+    };
+    draw();
+    ticker = setInterval(draw, 250);
+  } else if (statsMs > 0) {
+    let lastTotal = 0;
+    ticker = setInterval(() => {
+      const total = flows[0].count + flows[1].count;
+      if (total !== lastTotal) out(`stats ${line(Date.now())}`);
+      lastTotal = total;
+    }, statsMs);
+  }
+
+  const pump = async (src: Socket, dst: Socket, flow: Flow): Promise<void> => {
+    for await (const msg of src.messages()) {
+      await dst.send(msg);
+      flow.count++;
+    }
+  };
+  let stopping = false;
+  const pumps = Promise.all([pump(socks[0], socks[1], flows[0]), pump(socks[1], socks[0], flows[1])]).catch((err: Error) => {
+    // After a stop, a send racing the close is expected to fail.
+    if (!stopping) out(`relay stopped: ${err.message}`);
+  });
+
+  await new Promise<void>((resolve) => onStop(() => resolve()));
+  stopping = true;
+  clearInterval(ticker);
+  await Promise.all(socks.map((s) => s.close()));
+  await pumps;
+  status = "";
+  out(`stopped: ${line(Date.now())}`);
+  return 0;
+}
+
+export const bridgeCommand: Command = { name: "bridge", summary: "relay messages between two sockets, both ways (live status on a terminal)", help: HELP, run };

@@ -1,0 +1,67 @@
+/**
+ * --bind / --connect: where a command's socket listens or dials, with the TLS
+ * flags applied the way each end needs them.
+ */
+import type { Socket } from "../index.js";
+import { formatAddress, parseAddress, type Address } from "./address.js";
+import { bindTls, CliFailure, CliUsageError, connectTls, type FlagValues, type TlsFlags } from "./common.js";
+
+export interface Endpoints {
+  binds: Address[];
+  connects: Address[];
+}
+
+export const ENDPOINT_OPTIONS = {
+  bind: { type: "string", multiple: true },
+  connect: { type: "string", multiple: true },
+} as const;
+
+export function endpointFlags(values: FlagValues): Endpoints {
+  const binds = ((values.bind as string[] | undefined) ?? []).map((a) => parseAddress(a, "--bind"));
+  const connects = ((values.connect as string[] | undefined) ?? []).map((a) => parseAddress(a, "--connect"));
+  if (binds.length + connects.length === 0) throw new CliUsageError("give --connect ADDR or --bind ADDR");
+  return { binds, connects };
+}
+
+/** Binds and connects; returns the bound addresses (real ports after port 0). */
+export async function openEndpoints(sock: Socket, ep: Endpoints, tls: TlsFlags | undefined): Promise<string[]> {
+  const listening: string[] = [];
+  let last: { host: string; port: number } | undefined;
+  const onListening = (l: { host: string; port: number }): void => void (last = l);
+  sock.on("listening", onListening);
+  const bindOpts = bindTls(ep.binds.length ? tls : undefined);
+  const connectOpts = connectTls(ep.connects.length ? tls : undefined);
+  try {
+    for (const a of ep.binds) {
+      last = undefined;
+      try {
+        await sock.bind(a.host, a.port, bindOpts ? { tls: bindOpts } : {});
+      } catch (err) {
+        throw new CliFailure(`cannot listen on ${formatAddress(a)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+      listening.push(formatAddress(last ?? a));
+    }
+  } finally {
+    sock.off("listening", onListening);
+  }
+  for (const a of ep.connects) await sock.connect(a.host, a.port, connectOpts ? { tls: connectOpts } : {});
+  return listening;
+}
+
+/** Peer comings and goings as stderr lines (diagnostics, never stdout). */
+export function logPeers(sock: Socket, say: (text: string) => void): void {
+  sock.on("peerConnected", (p) => say(`peer ${p.identity.toString("hex")} connected (${p.protocol}, ${p.direction} ${p.remote})`));
+  sock.on("peerDisconnected", (p) =>
+    say(`peer ${p.identity.toString("hex")} disconnected (${p.reason ? p.reason.code : "orderly"})`),
+  );
+  // Network trouble (refused connects, bad peers) is reported, not thrown. A
+  // connect end retries every 100 ms: say the same thing once, not ten times a second.
+  let last = "";
+  sock.on("peerConnected", () => void (last = ""));
+  sock.on("error", (err) => {
+    const text = `${err.code}: ${err.message}`;
+    if (text === last) return;
+    last = text;
+    say(err.code === "ERR_AIOMSG_CONNECT_FAILED" ? `${text} (retrying)` : text);
+  });
+}

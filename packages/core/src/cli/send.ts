@@ -1,0 +1,127 @@
+/** `aiomsg-ts send`: send messages and exit once they are delivered. */
+import { createInterface } from "node:readline";
+import { Socket, type DroppedMessage } from "../index.js";
+import {
+  choice, CliFailure, CliUsageError, COMMON_HELP, countFlag, identityFlag, note, parseFlags, protocolFlag,
+  secondsFlag, tlsFlags, type Command,
+} from "./common.js";
+import { ENDPOINT_OPTIONS, endpointFlags, logPeers, openEndpoints } from "./endpoints.js";
+
+const HELP = `Usage: aiomsg-ts send (--connect ADDR | --bind ADDR)... [flags] [MESSAGE...]
+
+Send each MESSAGE (UTF-8), or each line of stdin when no MESSAGE is given, then
+exit 0 once every message is delivered: acknowledged by a peer with
+--at-least-once, written to a peer's connection otherwise.
+ADDR is host:port or tcp://host:port.
+
+  --connect ADDR        connect to a bind end; may repeat
+  --bind ADDR           listen and send to the peers that connect; may repeat
+  --mode M              roundrobin (default: each message to the next peer) or publish (every peer)
+  --at-least-once       resend until acknowledged (not with publish)
+  --peers N             wait for N connected peers before sending (default 0: messages
+                        wait in the socket for the first peer)
+  --timeout S           give up after S seconds (default 10; 0: never): a send that waits
+                        S seconds for room, or messages still undelivered S seconds after
+                        the input ended (or S seconds waiting for --peers), exit 1
+  --identity HEX        this socket's identity (default: random)
+  -q, --quiet           no peer lines on stderr
+${COMMON_HELP}`;
+
+async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(argv, {
+    ...ENDPOINT_OPTIONS,
+    mode: { type: "string" },
+    "at-least-once": { type: "boolean" },
+    peers: { type: "string" },
+    timeout: { type: "string" },
+    identity: { type: "string" },
+    quiet: { type: "boolean", short: "q" },
+  }, true);
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const endpoints = endpointFlags(values);
+  const mode = choice(values.mode as string | undefined, ["publish", "roundrobin"] as const, "--mode") ?? "roundrobin";
+  const reliable = Boolean(values["at-least-once"]);
+  if (reliable && mode === "publish") throw new CliUsageError("--at-least-once cannot be combined with --mode publish (acknowledgements are per peer)");
+  const peersWanted = countFlag(values.peers as string | undefined, "--peers") ?? 0;
+  const timeoutMs = secondsFlag(values.timeout as string | undefined, "--timeout") ?? 10_000;
+  const limit = timeoutMs === 0 ? 2 ** 31 - 1 : timeoutMs;
+  const seconds = `${timeoutMs / 1000} s`;
+  const tls = tlsFlags(values);
+  const say = (t: string): void => (values.quiet ? undefined : note("send", t));
+
+  const sock = new Socket({
+    protocol: protocolFlag(values.protocol as string | undefined),
+    identity: identityFlag(values.identity as string | undefined),
+    sendMode: mode,
+    deliveryGuarantee: reliable ? "at-least-once" : "at-most-once",
+  });
+  logPeers(sock, say);
+  const dropped: DroppedMessage[] = [];
+  sock.on("dropped", (d) => dropped.push(d));
+  let everConnected = 0;
+  sock.on("peerConnected", () => everConnected++);
+  for (const addr of await openEndpoints(sock, endpoints, tls)) say(`listening on ${addr}`);
+
+  const fail = async (why: string): Promise<never> => {
+    await sock.close({ linger: 0 });
+    throw new CliFailure(why);
+  };
+
+  if (peersWanted > 0 && sock.peerCount < peersWanted) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const t = setTimeout(() => done(false), limit);
+      const on = (): void => void (sock.peerCount >= peersWanted && done(true));
+      function done(v: boolean): void {
+        clearTimeout(t);
+        sock.off("peerConnected", on);
+        resolve(v);
+      }
+      sock.on("peerConnected", on);
+    });
+    if (!ok) await fail(`timed out after ${seconds}: ${sock.peerCount} of ${peersWanted} peers connected`);
+  }
+
+  // One timer for "a send waited too long for room", refreshed per message.
+  const stall = new AbortController();
+  const stallTimer = setTimeout(() => stall.abort(), limit);
+  let total = 0;
+  const sendOne = async (text: string): Promise<void> => {
+    total++;
+    stallTimer.refresh();
+    try {
+      await sock.send(text, { signal: stall.signal });
+    } catch (err) {
+      if ((err as { code?: string }).code === "ERR_AIOMSG_ABORTED") {
+        await fail(`timed out after ${seconds}: no room to send (${sock.peerCount} peers connected, not taking messages)`);
+      }
+      throw err;
+    }
+  };
+  if (positionals.length) {
+    for (const m of positionals) await sendOne(m);
+  } else {
+    const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+    for await (const line of lines) await sendOne(line);
+  }
+  clearTimeout(stallTimer);
+
+  // close() waits up to linger for delivery and reports what it gave up on.
+  await sock.close({ linger: limit });
+  if (dropped.length > 0) {
+    const why = everConnected === 0
+      ? "no peer connected"
+      : reliable
+        ? "not acknowledged"
+        : "not written to a peer";
+    const codes = [...new Set(dropped.map((d) => d.code))];
+    const head = codes.every((c) => c === "ERR_AIOMSG_CLOSE_LINGER") ? `timed out after ${seconds}: ` : "";
+    throw new CliFailure(`${head}${dropped.length} of ${total} messages not delivered (${why}; ${codes.join(", ")})`);
+  }
+  say(`delivered ${total} message${total === 1 ? "" : "s"}`);
+  return 0;
+}
+
+export const sendCommand: Command = { name: "send", summary: "send messages (arguments or stdin lines), exit once delivered", help: HELP, run };
