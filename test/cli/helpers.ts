@@ -39,8 +39,9 @@ export class Proc {
   exited = false;
   readonly exit: Promise<void>;
 
-  constructor(readonly label: string, file: string, args: string[], opts: { stdin?: string; env?: NodeJS.ProcessEnv } = {}) {
+  constructor(readonly label: string, file: string, args: string[], opts: { stdin?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}) {
     this.child = spawn(file, args, {
+      cwd: opts.cwd,
       stdio: [opts.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
       env: { ...process.env, PYTHONUNBUFFERED: "1", ...opts.env },
     });

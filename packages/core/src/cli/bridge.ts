@@ -55,17 +55,21 @@ function side(values: FlagValues, name: "from" | "to", common: ProtocolOption | 
   };
 }
 
-/** Messages relayed one way, and the rate over about the last second. */
+/** Messages relayed one way, and the rate over about the last second (sampled every TICK_MS). */
 class Flow {
   count = 0;
-  private samples: Array<[number, number]> = [];
-  rate(now: number): number {
+  private samples: Array<[number, number]> = [[Date.now(), 0]];
+  sample(now: number): void {
     this.samples.push([now, this.count]);
     while (this.samples.length > 2 && now - this.samples[1]![0] >= 1000) this.samples.shift();
+  }
+  rate(now: number): number {
     const [t0, c0] = this.samples[0]!;
     return now - t0 > 0 ? ((this.count - c0) * 1000) / (now - t0) : 0;
   }
 }
+
+const TICK_MS = 250;
 
 function peerSummary(sock: Socket, dialects: Map<string, string>): string {
   const n = sock.peerCount;
@@ -169,23 +173,25 @@ async function run(argv: string[]): Promise<number> {
     ].join(" | ");
   };
 
-  let ticker: NodeJS.Timeout | undefined;
-  if (tty) {
-    const draw = (): void => {
+  // Every tick samples both flows (for the rates); on a terminal it also redraws.
+  let lastStats = Date.now();
+  let lastTotal = 0;
+  const tick = (): void => {
+    const now = Date.now();
+    for (const f of flows) f.sample(now);
+    if (tty) {
       const cols = process.stdout.columns || 80;
-      status = line(Date.now()).slice(0, cols - 1);
+      status = line(now).slice(0, cols - 1);
       process.stdout.write(`\r\x1b[2K${status}`);
-    };
-    draw();
-    ticker = setInterval(draw, 250);
-  } else if (statsMs > 0) {
-    let lastTotal = 0;
-    ticker = setInterval(() => {
+    } else if (statsMs > 0 && now - lastStats >= statsMs) {
+      lastStats = now;
       const total = flows[0].count + flows[1].count;
-      if (total !== lastTotal) out(`stats ${line(Date.now())}`);
+      if (total !== lastTotal) out(`stats ${line(now)}`);
       lastTotal = total;
-    }, statsMs);
-  }
+    }
+  };
+  tick();
+  const ticker = setInterval(tick, Math.min(TICK_MS, statsMs || TICK_MS));
 
   const pump = async (src: Socket, dst: Socket, flow: Flow): Promise<void> => {
     for await (const msg of src.messages()) {

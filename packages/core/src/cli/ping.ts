@@ -211,7 +211,8 @@ async function run(argv: string[]): Promise<number> {
     if (i > 0) await delay(intervalMs);
     try {
       const r = await probe(addr, protocol, tlsOpts, timeoutMs, fixedId ?? randomBytes(16));
-      await writeOut(values.json ? `${JSON.stringify(r)}\n` : `${line(r)}\n`);
+      const rounded = { ...r, rttMs: Math.round(r.rttMs * 1000) / 1000, connectMs: Math.round(r.connectMs * 1000) / 1000 };
+      await writeOut(values.json ? `${JSON.stringify(rounded)}\n` : `${line(r)}\n`);
       if (r.framesAfterGreeting > 0) {
         note("ping", `the peer sent ${r.framesAfterGreeting} frame(s) to the probe before it hung up: messages routed to it are lost (at-most-once) or resent (at-least-once)`);
       }
