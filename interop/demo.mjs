@@ -38,7 +38,7 @@ if (opts.docker) {
   containerName = `aiomsg-demo-${randomUUID().slice(0, 8)}`;
   const compose = path.join(INTEROP_DIR, "..", "docker-compose.yml");
   python = execa("docker", ["compose", "-f", compose, "--profile", "interop", "run", "--rm", "-T", "--name", containerName,
-    "py-v1", "python", "/interop/python/time_client.py", ...clientArgs], { reject: false, buffer: false, stdin: "ignore" });
+    "--entrypoint", "python", "py-v1", "/interop/python/time_client.py", ...clientArgs], { reject: false, buffer: false, stdin: "ignore" });
 } else {
   const py = await provisionPython("v1");
   python = execa(py, [path.join(INTEROP_DIR, "python", "time_client.py"), ...clientArgs], {

@@ -8,18 +8,28 @@
 // scenarios (lib/tls.mjs), runs the scenarios of lib/scenarios.mjs a few at a time,
 // prints a table (scenario | result | messages | seconds) and exits 1 if any failed.
 //   --docker        run every agent in the docker compose services instead
-//                   (docker-compose.yml at the repo root; needs a Docker engine)
+//                   (docker-compose.yml at the repo root). Provisions what is missing
+//                   through interop/docker/provision.sh (engine, Compose v2, base
+//                   images) when run as root on Debian; otherwise says what to do.
+//   --docker-ca X   CA bundle the image builds trust: auto (default: the host's),
+//                   none, or a file (for TLS-intercepting proxies)
+//   --json FILE     also write the results as JSON (counts, per-scenario outcome)
+//   --releases all|V1,V2,...
+//                   the release compatibility matrix instead (lib/releases.mjs): every
+//                   aiomsg release on PyPI (or the listed ones), one cached venv each,
+//                   against the TS agent with --protocol legacy, v1 and auto; prints a
+//                   table release x dialect x family (--markdown FILE writes it too)
 //   --ts-as-python  harness self-test: a Python agent stands in for every TS agent
-import { execa } from "execa";
-import { rm } from "node:fs/promises";
-import path from "node:path";
-import { Env, mapLimit, REPO_ROOT, runScenario } from "./lib/harness.mjs";
+import { rm, writeFile } from "node:fs/promises";
+import { Env, mapLimit, runScenario } from "./lib/harness.mjs";
+import { prepareDocker } from "./lib/docker.mjs";
 import { provisionAll } from "./lib/python.mjs";
+import { listReleases, releaseTable, runReleases } from "./lib/releases.mjs";
 import { requirements, selectScenarios } from "./lib/scenarios.mjs";
 import { makeTestPki } from "./lib/tls.mjs";
 
 function parseArgs(argv) {
-  const opts = { filter: undefined, wire: "all", concurrency: 4, docker: false, list: false, tsAsPython: false };
+  const opts = { filter: undefined, wire: "all", concurrency: 4, docker: false, dockerCa: "auto", json: undefined, releases: undefined, markdown: undefined, list: false, tsAsPython: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -35,6 +45,10 @@ function parseArgs(argv) {
       opts.concurrency = Number(value());
       if (!(opts.concurrency >= 1)) usage("--concurrency must be >= 1");
     } else if (a === "--docker") opts.docker = true;
+    else if (a === "--docker-ca") opts.dockerCa = value();
+    else if (a === "--json") opts.json = value();
+    else if (a === "--releases") opts.releases = value();
+    else if (a === "--markdown") opts.markdown = value();
     else if (a === "--list") opts.list = true;
     else if (a === "--ts-as-python") opts.tsAsPython = true;
     else if (a === "--help" || a === "-h") usage();
@@ -46,27 +60,10 @@ function parseArgs(argv) {
 function usage(error) {
   if (error) console.error(`run.mjs: ${error}`);
   console.error(
-    "usage: node interop/run.mjs [--filter <substring>] [--wire v1|legacy|all] [--concurrency N] [--docker] [--list] [--ts-as-python]",
+    "usage: node interop/run.mjs [--filter <substring>] [--wire v1|legacy|all] [--concurrency N] [--docker [--docker-ca auto|none|FILE]] [--json FILE] [--list] [--ts-as-python]\n" +
+      "       node interop/run.mjs --releases all|V1,V2,... [--concurrency N] [--json FILE] [--markdown FILE]",
   );
   process.exit(error ? 2 : 0);
-}
-
-async function prepareDocker() {
-  const info = await execa("docker", ["info", "--format", "{{.ServerVersion}}"], { reject: false });
-  if (info.failed || info.exitCode !== 0) {
-    const why = (info.stderr || info.shortMessage || "").trim().split("\n").slice(-3).join(" ");
-    console.error(`run.mjs --docker: no usable Docker engine (\`docker info\` failed: ${why})`);
-    console.error("Start a Docker engine (or run without --docker to use local Python venvs).");
-    process.exit(2);
-  }
-  const version = await execa("docker", ["compose", "version"], { reject: false });
-  if (version.failed || version.exitCode !== 0) {
-    console.error("run.mjs --docker: the `docker compose` plugin (Compose v2) is not installed");
-    process.exit(2);
-  }
-  const compose = path.join(REPO_ROOT, "docker-compose.yml");
-  console.error(`[interop] docker engine ${info.stdout.trim()}: building images from ${compose}`);
-  await execa("docker", ["compose", "-f", compose, "--profile", "interop", "build"], { stdio: "inherit" });
 }
 
 function table(results) {
@@ -77,8 +74,29 @@ function table(results) {
   return [fmt(head), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.map(fmt)].join("\n");
 }
 
+async function releasesMain(opts) {
+  if (opts.docker) usage("--releases runs local venvs; it does not combine with --docker");
+  const versions = opts.releases === "all" ? await listReleases() : opts.releases.split(",").map((v) => v.trim()).filter(Boolean);
+  console.error(`[interop] aiomsg releases: ${versions.join(", ")}`);
+  const pki = await makeTestPki();
+  const env = new Env({ mode: "local", pki });
+  const result = await runReleases(env, versions, { concurrency: opts.concurrency });
+  await rm(pki.dir, { recursive: true, force: true });
+  const md = releaseTable(result);
+  console.log(md);
+  const cells = result.rows.flatMap((r) => Object.values(r.cells).flatMap((c) => Object.values(c)));
+  const count = (st) => cells.filter((c) => c.status === st).length;
+  const summary = `${result.rows.length} releases, ${result.scenarios} scenarios: ${count("pass")} passed, ${count("fail")} failed, ${count("n/a")} not applicable (${result.seconds.toFixed(1)} s)`;
+  console.log(`\n${summary}`);
+  if (opts.markdown) await writeFile(opts.markdown, `${md}\n\n${summary}\n`);
+  if (opts.json) await writeFile(opts.json, `${JSON.stringify({ ...result, summary }, null, 2)}\n`);
+  // Incompatibilities are findings, not errors: exit 0 whenever the matrix ran.
+  return 0;
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
+  if (opts.releases) return releasesMain(opts);
   const scenarios = selectScenarios({ filter: opts.filter, wire: opts.wire });
   if (opts.list) {
     for (const s of scenarios) console.log(s.name);
@@ -89,7 +107,10 @@ async function main() {
     return 2;
   }
   const need = requirements(scenarios);
-  if (opts.docker) await prepareDocker();
+  if (opts.docker) {
+    const d = await prepareDocker({ ca: opts.dockerCa });
+    console.error(`[interop] docker backend ready in ${d.seconds.toFixed(1)} s`);
+  }
   else await provisionAll(need.wires);
   const pki = need.tls ? await makeTestPki() : undefined;
   const env = new Env({ mode: opts.docker ? "docker" : "local", pki, tsAsPython: opts.tsAsPython });
@@ -113,6 +134,16 @@ async function main() {
   }
   for (const r of failed) console.log(`\nFAILED: ${r.name}\n${r.error}`);
   const secs = ((Date.now() - started) / 1000).toFixed(1);
+  if (opts.json) {
+    const report = {
+      backend: opts.docker ? "docker" : "local",
+      passed: results.length - failed.length,
+      failed: failed.length,
+      seconds: Number(secs),
+      results: results.map(({ name, ok, messages, seconds, notes, error }) => ({ name, ok, messages, seconds, notes, error })),
+    };
+    await writeFile(opts.json, `${JSON.stringify(report, null, 2)}\n`);
+  }
   console.log(`\n${results.length - failed.length} passed, ${failed.length} failed (${secs} s)`);
   return failed.length ? 1 : 0;
 }

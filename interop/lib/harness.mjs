@@ -6,6 +6,7 @@
 //   "ts"          bin/aiomsg-ts-agent (aiomsg-ts, this repo)
 //   "py:v1"       python/agent.py on aiomsg 2026.7.1
 //   "py:legacy"   python/agent.py on aiomsg 2019.12.3
+//   "py@<ver>"    python/agent.py on aiomsg <ver> (release matrix, local mode only)
 //   "raw"         lib/raw-peer.mjs (hand-made bytes, no aiomsg)
 //   "demo"        demo.mjs (the cross-language time-server demo)
 // The Env decides how a kind is run: as a local process, or (with --docker) inside
@@ -16,7 +17,7 @@ import net from "node:net";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { randomUUID } from "node:crypto";
-import { INTEROP_DIR, venvPython } from "./python.mjs";
+import { INTEROP_DIR, releasePython, venvPython } from "./python.mjs";
 
 export const REPO_ROOT = path.resolve(INTEROP_DIR, "..");
 const TS_AGENT = path.join(INTEROP_DIR, "bin", "aiomsg-ts-agent");
@@ -24,14 +25,17 @@ const PY_AGENT = path.join(INTEROP_DIR, "python", "agent.py");
 const RAW_PEER = path.join(INTEROP_DIR, "lib", "raw-peer.mjs");
 const DEMO = path.join(INTEROP_DIR, "demo.mjs");
 
-/** docker compose service per agent kind (see docker-compose.yml). */
+/**
+ * docker compose service per agent kind (see docker-compose.yml). The agent is each
+ * image's entrypoint; `entrypoint` overrides it (the raw peer runs in the ts image).
+ */
 const DOCKER_SERVICES = {
-  ts: { service: "ts", cmd: ["node", "interop/bin/aiomsg-ts-agent"] },
-  raw: { service: "ts", cmd: ["node", "interop/lib/raw-peer.mjs"] },
+  ts: { service: "ts", cmd: [] },
+  raw: { service: "ts", entrypoint: "node", cmd: ["/app/interop/lib/raw-peer.mjs"] },
   // The demo runs on the host and starts its Python client in the py-v1 service itself.
   demo: { local: true, extraArgs: ["--docker", "true"] },
-  "py:v1": { service: "py-v1", cmd: ["python", "/interop/python/agent.py"] },
-  "py:legacy": { service: "py-legacy", cmd: ["python", "/interop/python/agent.py"] },
+  "py:v1": { service: "py-v1", cmd: [] },
+  "py:legacy": { service: "py-legacy", cmd: [] },
 };
 
 export class ScenarioError extends Error {}
@@ -69,6 +73,7 @@ export class Env {
         args: [
           "compose", "-f", path.join(REPO_ROOT, "docker-compose.yml"), "--profile", "interop",
           "run", "--rm", "-T", "--name", containerName, ...volumes,
+          ...(svc.entrypoint ? ["--entrypoint", svc.entrypoint] : []),
           svc.service, ...svc.cmd, ...args,
         ],
         containerName,
@@ -86,6 +91,8 @@ export class Env {
       case "py:legacy":
         return { file: venvPython("legacy"), args: [PY_AGENT, ...args] };
       default:
+        // "py@<version>": any aiomsg release (the release compatibility matrix).
+        if (kind.startsWith("py@")) return { file: releasePython(kind.slice(3)), args: [PY_AGENT, ...args] };
         throw new TypeError(`unknown agent kind ${kind}`);
     }
   }

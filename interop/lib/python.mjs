@@ -29,9 +29,64 @@ export function basePython() {
 export function venvPython(wire) {
   const rel = PYTHON_RELEASES[wire];
   if (!rel) throw new TypeError(`unknown wire ${wire}`);
-  return process.platform === "win32"
-    ? path.join(rel.venv, "Scripts", "python.exe")
-    : path.join(rel.venv, "bin", "python");
+  return pythonIn(rel.venv);
+}
+
+function pythonIn(venv) {
+  return process.platform === "win32" ? path.join(venv, "Scripts", "python.exe") : path.join(venv, "bin", "python");
+}
+
+/** Venvs of the release compatibility matrix: one per aiomsg version (the two wires' own are reused). */
+export const RELEASES_DIR = path.join(INTEROP_DIR, ".venv-releases");
+
+export function releaseVenv(version) {
+  const own = Object.values(PYTHON_RELEASES).find((r) => r.version === version);
+  return own ? own.venv : path.join(RELEASES_DIR, version);
+}
+
+export function releasePython(version) {
+  return pythonIn(releaseVenv(version));
+}
+
+/**
+ * Ensures a cached venv with aiomsg==version. Never throws for a release that
+ * does not install or import: resolves {ok: false, stage, error} instead.
+ * @returns {Promise<{ok: true, python: string} | {ok: false, stage: "install"|"import", error: string}>}
+ */
+export async function provisionRelease(version, opts = {}) {
+  const log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
+  const rel = { version, venv: releaseVenv(version) };
+  const python = pythonIn(rel.venv);
+  if (await isProvisioned(rel, python)) return { ok: true, python };
+  await mkdir(path.dirname(rel.venv), { recursive: true });
+  return withLock(`${rel.venv}.lock`, 10 * 60_000, async () => {
+    if (await isProvisioned(rel, python)) return { ok: true, python };
+    log(`[interop] provisioning ${rel.venv} with aiomsg==${version}`);
+    await rm(rel.venv, { recursive: true, force: true });
+    await execa(basePython(), ["-m", "venv", rel.venv]);
+    const pip = await execa(
+      python,
+      ["-m", "pip", "install", "--disable-pip-version-check", "--quiet", `aiomsg==${version}`],
+      { reject: false, all: true },
+    );
+    if (pip.exitCode !== 0) return { ok: false, stage: "install", error: lastLine(pip.all) };
+    const check = await execa(
+      python,
+      ["-c", "import aiomsg, importlib.metadata as m; print(m.version('aiomsg'))"],
+      { reject: false, all: true },
+    );
+    if (check.exitCode !== 0) return { ok: false, stage: "import", error: lastLine(check.all) };
+    if (check.stdout.trim() !== version) {
+      return { ok: false, stage: "install", error: `expected aiomsg ${version}, got ${check.stdout.trim()}` };
+    }
+    await writeFile(path.join(rel.venv, MARKER), markerText(rel));
+    return { ok: true, python };
+  });
+}
+
+function lastLine(text = "") {
+  const lines = text.split("\n").map((l) => l.trim()).filter(Boolean);
+  return lines.findLast((l) => /error/i.test(l)) ?? lines.at(-1) ?? "";
 }
 
 function markerText(rel) {

@@ -34,6 +34,7 @@ Extensions to the contract (all optional, used by the interop harness):
 import argparse
 import asyncio
 import importlib.metadata
+import inspect
 import logging
 import ssl
 import sys
@@ -58,7 +59,45 @@ def _install_open_connection_shim() -> None:
     asyncio.open_connection = open_connection
 
 
+def _install_loop_argument_shim() -> None:
+    """Releases before 2019.12 also pass ``loop=`` to asyncio.Queue, Event,
+    start_server and sleep, all of which reject it since Python 3.10, so their
+    Søcket cannot even be constructed there (the release compatibility matrix
+    runs them all). The same objects are made without the argument (it always
+    named the running loop). No byte on the wire changes; releases that do not
+    pass ``loop`` (2019.12.x, 2026.7.1) are not affected."""
+    if sys.version_info < (3, 10):
+        return
+
+    def without_loop(cls):
+        class NoLoop(cls):
+            def __init__(self, *args, loop=None, **kwargs):
+                super().__init__(*args, **kwargs)
+
+        NoLoop.__name__ = NoLoop.__qualname__ = cls.__name__
+        return NoLoop
+
+    for name in ("Queue", "Event", "Lock", "Condition", "Semaphore", "BoundedSemaphore"):
+        setattr(asyncio, name, without_loop(getattr(asyncio, name)))
+
+    def drop_loop(fn):
+        def wrapper(*args, loop=None, **kwargs):
+            return fn(*args, **kwargs)
+
+        wrapper.__name__ = fn.__name__
+        return wrapper
+
+    for name in ("start_server", "sleep", "wait_for", "wait", "gather", "shield"):
+        setattr(asyncio, name, drop_loop(getattr(asyncio, name)))
+
+
 _install_open_connection_shim()
+_install_loop_argument_shim()
+
+# Releases before 2019.4.2 call the class SmartSocket and have no DeliveryGuarantee.
+SOCKET_CLASS = getattr(aiomsg, "Søcket", None) or getattr(aiomsg, "SmartSocket")
+DELIVERY = getattr(aiomsg, "DeliveryGuarantee", None)
+UNSUPPORTED_EXIT = 4
 
 
 def log(msg: str) -> None:
@@ -67,6 +106,18 @@ def log(msg: str) -> None:
 
 def event(*parts) -> None:
     log(" ".join(["EVENT", *map(str, parts)]))
+
+
+def hex_identity(identity) -> str:
+    # aiomsg before 2019.4 keeps identities as str (a UUID's text); later as bytes.
+    return identity.hex() if isinstance(identity, (bytes, bytearray)) else str(identity)
+
+
+def unsupported(what: str) -> None:
+    """The release lacks something the scenario needs: say so and exit 4."""
+    event("unsupported", what.replace(" ", "_"))
+    log(f"agent.py: unsupported: {what}")
+    sys.exit(UNSUPPORTED_EXIT)
 
 
 def parse_bool(text: str) -> bool:
@@ -171,12 +222,12 @@ def observe_peers(sock) -> asyncio.Event:
     class ObservedConnections(base):
         def __setitem__(self, key, value):
             super().__setitem__(key, value)
-            event("peer-connected", key.hex())
+            event("peer-connected", hex_identity(key))
             changed.set()
 
         def __delitem__(self, key):
             super().__delitem__(key)
-            event("peer-disconnected", key.hex())
+            event("peer-disconnected", hex_identity(key))
             changed.set()
 
     sock._connections.__class__ = ObservedConnections
@@ -220,18 +271,31 @@ async def run(args) -> int:
     send_mode = (
         aiomsg.SendMode.PUBLISH if args.send_mode == "publish" else aiomsg.SendMode.ROUNDROBIN
     )
-    delivery = (
-        aiomsg.DeliveryGuarantee.AT_LEAST_ONCE
-        if args.delivery == "at-least-once"
-        else aiomsg.DeliveryGuarantee.AT_MOST_ONCE
-    )
-    sock = aiomsg.Søcket(send_mode=send_mode, delivery_guarantee=delivery, identity=args.identity)
+    if DELIVERY is None:
+        if args.delivery == "at-least-once":
+            unsupported(f"aiomsg {AIOMSG_VERSION} has no at-least-once delivery")
+        delivery = None
+    else:
+        delivery = (
+            DELIVERY.AT_LEAST_ONCE if args.delivery == "at-least-once" else DELIVERY.AT_MOST_ONCE
+        )
+    if args.tls and "ssl_context" not in inspect.signature(SOCKET_CLASS.bind).parameters:
+        unsupported(f"aiomsg {AIOMSG_VERSION} has no TLS support")
+    kwargs = {"send_mode": send_mode}
+    if DELIVERY is not None:
+        kwargs["delivery_guarantee"] = delivery
+    if args.identity is not None:
+        kwargs["identity"] = args.identity
+    sock = SOCKET_CLASS(**kwargs)
+    if isinstance(sock.identity, str) and args.identity is not None:
+        unsupported(f"aiomsg {AIOMSG_VERSION} identities are strings, not 16 bytes")
     log(
-        f"agent.py aiomsg {AIOMSG_VERSION} identity {sock.identity.hex()} "
+        f"agent.py aiomsg {AIOMSG_VERSION} identity {hex_identity(sock.identity)} "
         f"role {args.role} behavior {args.behavior} ports {args.port_list}"
     )
     changed = observe_peers(sock)
     ssl_ctx = make_ssl_context(args)
+    tls_kwargs = {"ssl_context": ssl_ctx} if ssl_ctx is not None else {}
 
     ports = []
     # asyncio keeps only weak references to tasks. aiomsg keeps a reference to
@@ -243,11 +307,11 @@ async def run(args) -> int:
     held_tasks = set()
     for port in args.port_list:
         if args.role == "bind":
-            await sock.bind(args.host, port, ssl_context=ssl_ctx)
+            await sock.bind(args.host, port, **tls_kwargs)
             ports.append(sock.server.sockets[0].getsockname()[1])
         else:
             before = asyncio.all_tasks()
-            await sock.connect(args.host, port, ssl_context=ssl_ctx)
+            await sock.connect(args.host, port, **tls_kwargs)
             held_tasks |= asyncio.all_tasks() - before
             ports.append(port)
     event("ready", ",".join(map(str, ports)))
