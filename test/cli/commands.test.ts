@@ -60,6 +60,16 @@ describe("aiomsg-ts recv", () => {
     }
   });
 
+  it("stops cleanly with exit 0 when its reader goes away (`| head -2`) while a Python source keeps sending", async () => {
+    const recv = procs.cli("recv", ["recv", "--bind", "127.0.0.1:0", "-q"]);
+    const port = await listening(recv);
+    procs.py("py source", pyV1, ["--role", "connect", "--port", String(port), "--behavior", "source", "--count", "20000", "--linger", "30"]);
+    await recv.waitOut((l) => l.length >= 2, 15_000, "2 lines");
+    recv.child.stdout!.destroy();
+    expect(await recv.waitExit(10_000)).toBe(0);
+    expect(recv.err.join("\n")).not.toContain("EPIPE");
+  });
+
   it("connects over TLS, verifying the Python bind end's certificate by name, and stops cleanly on SIGTERM (exit 0)", async () => {
     const src = procs.py("py tls source", pyV1, ["--role", "bind", "--port", "0", "--behavior", "source", "--count", "1",
       "--wait-peers", "1", "--linger", "30", "--tls", "true", "--tls-cert", pki.cert, "--tls-key", pki.key]);

@@ -149,7 +149,19 @@ export const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 
 /** Write to stdout, waiting for the pipe to drain (a slow reader slows the command). */
 export async function writeOut(text: string): Promise<void> {
-  if (!process.stdout.write(text)) await once(process.stdout, "drain");
+  // A reader that went away (`| head`) is a stop (see onStop), not a crash.
+  if (process.stdout.destroyed || process.stdout.writableEnded) return;
+  if (process.stdout.write(text)) return;
+  try {
+    await once(process.stdout, "drain");
+  } catch (err) {
+    if (!isClosedPipe(err)) throw err;
+  }
+}
+
+function isClosedPipe(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return code === "EPIPE" || code === "ERR_STREAM_DESTROYED";
 }
 
 /**
@@ -166,7 +178,7 @@ export function onStop(stop: (why: string) => void): void {
   process.on("SIGINT", handler);
   process.on("SIGTERM", handler);
   process.stdout.on("error", (err: NodeJS.ErrnoException) => {
-    if (err.code === "EPIPE") {
+    if (isClosedPipe(err)) {
       if (!stopping) {
         stopping = true;
         stop("EPIPE");

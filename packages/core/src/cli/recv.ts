@@ -73,7 +73,7 @@ async function run(argv: string[]): Promise<number> {
   logPeers(sock, say);
   const stopper = new AbortController();
   onStop(() => stopper.abort());
-  for (const addr of await openEndpoints(sock, endpoints, tls)) say(`listening on ${addr}`);
+  for (const addr of await openEndpoints(sock, endpoints, tls)) note("recv", `listening on ${addr}`);
 
   let received = 0;
   try {

@@ -63,7 +63,7 @@ async function run(argv: string[]): Promise<number> {
   sock.on("dropped", (d) => dropped.push(d));
   let everConnected = 0;
   sock.on("peerConnected", () => everConnected++);
-  for (const addr of await openEndpoints(sock, endpoints, tls)) say(`listening on ${addr}`);
+  for (const addr of await openEndpoints(sock, endpoints, tls)) note("send", `listening on ${addr}`);
 
   const fail = async (why: string): Promise<never> => {
     await sock.close({ linger: 0 });
