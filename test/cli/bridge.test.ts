@@ -5,7 +5,9 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
-import { CLI, freePort, Procs, provisionPython, waitFor } from "./helpers.js";
+import * as path from "node:path";
+import { pathToFileURL } from "node:url";
+import { CLI, freePort, Procs, provisionPython, readyPort, REPO_ROOT, waitFor } from "./helpers.js";
 
 const procs = new Procs();
 afterEach(() => procs.killAll());
@@ -47,6 +49,21 @@ describe("aiomsg-ts bridge", () => {
     expect(bridge.out.join("\n")).toMatch(/to: peer [0-9a-f]{32} connected \(v1, /);
     expect(bridge.out.at(-1)).toMatch(/stopped: from 0 peers \| to 0 peers \| from→to 5 \(\d+\/s\) \| to→from 5 \(\d+\/s\)$/);
     expect(bridge.out.join("\n")).not.toContain("\x1b[");
+  });
+
+  it("--tls-side from: TLS toward a Python TLS bind end on one side, plain TCP to a Python bind end on the other", async () => {
+    const tlsLib = (await import(pathToFileURL(path.join(REPO_ROOT, "interop", "lib", "tls.mjs")).href)) as {
+      makeTestPki(): Promise<{ ca: string; cert: string; key: string; serverName: string }>;
+    };
+    const pki = await tlsLib.makeTestPki();
+    const src = procs.py("py tls source", pyV1, ["--role", "bind", "--port", "0", "--behavior", "source", "--count", "5",
+      "--wait-peers", "1", "--linger", "30", "--tls", "true", "--tls-cert", pki.cert, "--tls-key", pki.key]);
+    const sink = procs.py("py sink", pyV1, ["--role", "bind", "--port", "0", "--behavior", "sink", "--count", "5"]);
+    const [srcPort, sinkPort] = [await readyPort(src), await readyPort(sink)];
+    procs.cli("bridge", ["bridge", "--from", `127.0.0.1:${srcPort}`, "--to", `127.0.0.1:${sinkPort}`,
+      "--tls-side", "from", "--tls-ca", pki.ca, "--tls-server-name", pki.serverName]);
+    expect(await sink.waitExit(20_000)).toBe(0);
+    expect(sink.out).toEqual(seq("m", 5));
   });
 
   it("on a terminal (tmux): a live status line with peers per wire, messages each way and rate; Ctrl-C stops it with exit 0", async () => {

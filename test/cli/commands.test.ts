@@ -3,6 +3,9 @@
  * Python aiomsg processes (2026.7.1 on the v1 wire, 2019.12.3 on the legacy wire).
  */
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { freePort, Proc, Procs, provisionPython, readyPort, REPO_ROOT } from "./helpers.js";
@@ -79,6 +82,20 @@ describe("aiomsg-ts recv", () => {
     expect(recv.out).toEqual(["m0"]);
     recv.kill("SIGTERM");
     expect(await recv.waitExit(10_000)).toBe(0);
+  });
+
+  it("--bind with --tls-ca requires client certificates (mutual TLS): a Python client with one gets through, a client without one is refused", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "aiomsg-cli-mtls-"));
+    execFileSync("sh", [path.join(REPO_ROOT, "examples", "mutual-tls", "make-certs.sh"), dir]);
+    const recv = procs.cli("recv mtls", ["recv", "--bind", "127.0.0.1:0", "--count", "3", "--tls-cert", path.join(dir, "server.pem"),
+      "--tls-key", path.join(dir, "server.key"), "--tls-ca", path.join(dir, "ca.pem")]);
+    const port = await listening(recv);
+    const anon = procs.cli("send without a certificate", ["send", "--connect", `127.0.0.1:${port}`, "--tls-ca", path.join(dir, "ca.pem"),
+      "--timeout", "1", "-q", "intruder"]);
+    expect(await anon.waitExit(10_000)).toBe(1);
+    procs.add(new Proc("py mtls client", pyV1, [path.join(REPO_ROOT, "examples", "mutual-tls", "client.py"), dir, String(port), "3"]));
+    expect(await recv.waitExit(15_000)).toBe(0);
+    expect(recv.out).toEqual([0, 1, 2].map((i) => `hello ${i} over mutual TLS`));
   });
 });
 
