@@ -1,4 +1,5 @@
-# aiomsg-ts and its conformance agent (the CLI contract of every aiomsg agent):
+# aiomsg-ts and its conformance agent, `aiomsg-ts agent` (the CLI contract every
+# aiomsg implementation's agent follows):
 #   docker run --rm --network host aiomsg-ts/agent --role bind --port 25000 --behavior sink --count 10
 # Build from the repository root (the workspace is built inside). NODE_IMAGE: any
 # Node >= 20 image with npm/npx (default the official node:20-slim). The optional
@@ -21,4 +22,6 @@ COPY . .
 RUN --mount=type=secret,id=ca \
     if [ -s /run/secrets/ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca; fi; \
     npx -y pnpm@9.15.4 --filter aiomsg-ts build && rm -rf /root/.npm/_logs
-ENTRYPOINT ["node", "/app/interop/bin/aiomsg-ts-agent"]
+RUN ln -s /app/packages/core/dist/cli/main.js /usr/local/bin/aiomsg-ts && chmod +x /app/packages/core/dist/cli/main.js
+# `aiomsg-ts agent` (the package's CLI); `--entrypoint aiomsg-ts` reaches its other subcommands.
+ENTRYPOINT ["aiomsg-ts", "agent"]

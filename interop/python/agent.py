@@ -64,8 +64,8 @@ def _install_loop_argument_shim() -> None:
     start_server and sleep, all of which reject it since Python 3.10, so their
     Søcket cannot even be constructed there (the release compatibility matrix
     runs them all). The same objects are made without the argument (it always
-    named the running loop). No byte on the wire changes; releases that do not
-    pass ``loop`` (2019.12.x, 2026.7.1) are not affected."""
+    named the running loop). No byte on the wire changes. Installed only for
+    releases before 2019.12 (2019.12.x and 2026.7.1 do not pass ``loop`` there)."""
     if sys.version_info < (3, 10):
         return
 
@@ -92,7 +92,8 @@ def _install_loop_argument_shim() -> None:
 
 
 _install_open_connection_shim()
-_install_loop_argument_shim()
+if tuple(int(x) for x in AIOMSG_VERSION.split(".")[:2]) < (2019, 12):
+    _install_loop_argument_shim()
 
 # Releases before 2019.4.2 call the class SmartSocket and have no DeliveryGuarantee.
 SOCKET_CLASS = getattr(aiomsg, "Søcket", None) or getattr(aiomsg, "SmartSocket")
