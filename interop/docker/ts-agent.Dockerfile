@@ -22,6 +22,6 @@ COPY . .
 RUN --mount=type=secret,id=ca \
     if [ -s /run/secrets/ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca; fi; \
     npx -y pnpm@9.15.4 --filter aiomsg-ts build && rm -rf /root/.npm/_logs
-RUN ln -s /app/packages/core/dist/cli/main.js /usr/local/bin/aiomsg-ts && chmod +x /app/packages/core/dist/cli/main.js
+RUN ln -s /app/packages/core/bin/aiomsg-ts.js /usr/local/bin/aiomsg-ts
 # `aiomsg-ts agent` (the package's CLI); `--entrypoint aiomsg-ts` reaches its other subcommands.
 ENTRYPOINT ["aiomsg-ts", "agent"]
