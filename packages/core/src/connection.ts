@@ -6,7 +6,7 @@
 import type { Socket as NetSocket } from "node:net";
 import type { Dialect, DialectName, FrameSink } from "./dialect.js";
 import { AiomsgError, ProtocolError } from "./errors.js";
-import { FrameDecoder, PREFIX_SIZE } from "./wire/frame.js";
+import { FrameDecoder, PREFIX_SIZE, type FrameBudget } from "./wire/frame.js";
 import { Heartbeat } from "./heartbeat.js";
 import { detectDialect, dialectFor } from "./wire/detect.js";
 import { debug, hex } from "./log.js";
@@ -23,6 +23,8 @@ export interface ConnectionOptions {
   maxFrameSize: number;
   /** connect ends in "auto" mode wait this long for the peer to speak first. */
   autoDetectDelay: number;
+  /** Disconnect a peer whose queued writes make no progress for this long. */
+  stallTimeout: number;
 }
 
 /** Bytes accepted for writing and not yet handed to the kernel, shared by a socket's connections. */
@@ -33,13 +35,17 @@ export interface WriteMeter {
 export interface ConnectionOwner {
   readonly identity: Buffer;
   readonly meter: WriteMeter;
+  /** Shared by the socket's connections: bytes that partial frames may hold. */
+  readonly frameBudget: FrameBudget;
   /** Returns an error to refuse the peer (e.g. its identity is already connected). */
-  peerReady(conn: Connection): ProtocolError | undefined;
+  peerAdmit(conn: Connection): ProtocolError | undefined;
+  /** The handshake is done (after peerAdmit accepted it): the peer is open. */
+  peerReady(conn: Connection): void;
   peerData(conn: Connection, payload: Buffer): void;
   peerRequest(conn: Connection, msgId: Buffer, payload: Buffer): void;
   peerAck(conn: Connection, msgId: Buffer): void;
-  /** Some queued bytes reached the kernel or were discarded (the meter is already updated). */
-  released(): void;
+  /** Some of this connection's queued bytes reached the kernel or were discarded (meters already updated). */
+  released(conn: Connection): void;
   peerClosed(conn: Connection, reason: AiomsgError | undefined): void;
 }
 
@@ -76,6 +82,7 @@ export class Connection implements FrameSink {
   private slabOff = 0;
   private chunks: Buffer[] = [];
   private pendingBytes = 0;
+  private pendingFrames = 0;
   // Batches Node had to buffer (the kernel did not take them at once), oldest
   // first, until their write callback: the only frames that can be lost in
   // this process if the connection dies. Nothing is kept per message.
@@ -83,12 +90,33 @@ export class Connection implements FrameSink {
   private batchSeq = 0;
   private lost: Buffer[] = [];
   private inflightBytes = 0;
+  private inflightFrames = 0;
+  /** When queued writes last moved (performance.now()), for slow-consumer detection. */
+  private lastProgress = 0;
+  /** libuv's count of bytes not yet taken by the kernel, at the last progress check. */
+  private lastWriteQueue = -1;
   private flushQueued = false;
+  /** Reading paused because the socket's receive queue is full. */
   private paused = false;
+  /** Reading paused because a large frame waits for the socket's frame budget. */
+  private blocked = false;
+  private resumeQueued = false;
+  /**
+   * At-least-once messages sent on this connection and not yet acknowledged,
+   * with their bytes: owned by the socket, which charges them to this peer.
+   */
+  readonly unacked = new Set<object>();
+  unackedBytes = 0;
   /** A frame completed during the current chunk (see onData). */
   private framesSeen = false;
   /** A v1/auto bind end has not yet seen the first byte. */
   private sniffing = false;
+  /** Our HELLO is queued. */
+  private greeted = false;
+  /** performance.now() when the handshake completed (0 before). */
+  openedAt = 0;
+  /** Frames received after the handshake. */
+  framesAfterHello = 0;
   private ws: WsServerSession | undefined;
   private wsOpen = false;
   private resolveDone!: () => void;
@@ -102,10 +130,21 @@ export class Connection implements FrameSink {
     private readonly owner: ConnectionOwner,
     private readonly opts: ConnectionOptions,
     readonly direction: "bind" | "connect",
+    /** performance.now() by which the handshake must be done (a TLS bind end counts from TCP accept). */
+    handshakeDeadline = performance.now() + opts.handshakeTimeout,
   ) {
     this.meter = owner.meter;
     this.remote = `${sock.remoteAddress ?? "?"}:${sock.remotePort ?? "?"}`;
-    this.decoder = new FrameDecoder(this.onFrame, opts.maxFrameSize);
+    this.decoder = new FrameDecoder(this.onFrame, opts.maxFrameSize, owner.frameBudget, {
+      blocked: () => {
+        this.blocked = true;
+        this.sock.pause();
+      },
+      unblocked: () => {
+        this.blocked = false;
+        this.scheduleResume();
+      },
+    });
     this.decoder.limit = {
       size: HELLO_SIZE,
       refuse: (length) =>
@@ -113,18 +152,21 @@ export class Connection implements FrameSink {
           ? new ProtocolError("ERR_AIOMSG_UNKNOWN_DIALECT", `first frame (${length} bytes) is longer than any handshake`)
           : new ProtocolError("ERR_AIOMSG_BAD_HELLO", `first frame (${length} bytes) is longer than a ${this.dialect.name} handshake`),
     };
-    this.heartbeat = new Heartbeat(
-      opts.heartbeatInterval,
-      opts.heartbeatTimeout,
-      () => this.sendHeartbeat(),
-      () =>
+    this.heartbeat = new Heartbeat(opts.heartbeatInterval, opts.heartbeatTimeout, opts.stallTimeout, {
+      idle: () => this.sendHeartbeat(),
+      silent: () =>
         this.close(
-          new ProtocolError(
-            "ERR_AIOMSG_HEARTBEAT_TIMEOUT",
-            `nothing received from ${this.describe()} for ${opts.heartbeatTimeout} ms`,
+          new ProtocolError("ERR_AIOMSG_HEARTBEAT_TIMEOUT", `nothing received from ${this.describe()} for ${opts.heartbeatTimeout} ms`),
+        ),
+      stalled: () =>
+        this.close(
+          new AiomsgError(
+            "ERR_AIOMSG_SLOW_CONSUMER",
+            `${this.describe()} took none of the ${this.queuedBytes} bytes queued for it for ${opts.stallTimeout} ms (slow consumer)`,
           ),
         ),
-    );
+      writeProgress: () => this.writeProgress(),
+    });
     sock.setNoDelay(true);
     sock.on("data", this.onData);
     sock.on("end", this.onEnd);
@@ -135,7 +177,7 @@ export class Connection implements FrameSink {
       this.close(
         new ProtocolError("ERR_AIOMSG_HANDSHAKE_TIMEOUT", `no handshake from ${this.remote} within ${opts.handshakeTimeout} ms`),
       );
-    }, opts.handshakeTimeout);
+    }, Math.max(0, handshakeDeadline - performance.now()));
     this.handshakeTimer.unref();
 
     if (direction === "bind" && opts.protocol !== "legacy") {
@@ -167,6 +209,24 @@ export class Connection implements FrameSink {
   /** Bytes accepted for this peer and not yet handed to the kernel. */
   get queuedBytes(): number {
     return this.pendingBytes + this.inflightBytes;
+  }
+
+  /** Frames accepted for this peer and not yet handed to the kernel. */
+  get queuedFrames(): number {
+    return this.pendingFrames + this.inflightFrames;
+  }
+
+  /** See Heartbeat: -1 when nothing is queued, else when the queue last moved. */
+  private writeProgress(): number {
+    if (this.pendingBytes + this.inflightBytes === 0) return -1;
+    // A write larger than the kernel's buffers completes in one callback, but
+    // libuv's queue shrinks as each part goes: that is progress too.
+    const q = (this.sock as unknown as { _handle?: { writeQueueSize?: number } })._handle?.writeQueueSize;
+    if (typeof q === "number" && q !== this.lastWriteQueue) {
+      this.lastWriteQueue = q;
+      this.lastProgress = performance.now();
+    }
+    return this.lastProgress;
   }
 
   describe(): string {
@@ -257,7 +317,9 @@ export class Connection implements FrameSink {
     } else {
       this.slabOff = put(slab, off, payload);
     }
+    if (this.pendingBytes + this.inflightBytes === 0) this.lastProgress = performance.now();
     this.pendingBytes += total;
+    this.pendingFrames++;
     this.meter.bytes += total;
     if (this.pendingBytes >= FLUSH_BYTES) this.flush();
     else if (!this.flushQueued) {
@@ -284,17 +346,22 @@ export class Connection implements FrameSink {
     this.cutSlab();
     const chunks = this.chunks;
     const bytes = this.pendingBytes;
+    const frames = this.pendingFrames;
     this.chunks = [];
     this.pendingBytes = 0;
+    this.pendingFrames = 0;
     this.inflightBytes += bytes;
+    this.inflightFrames += frames;
     const seq = this.batchSeq++;
     const done = (): void => {
       // After close the bytes were already released in bulk.
       if (this.state === State.CLOSED) return;
       while (this.unwritten.length > 0 && this.unwritten[0]!.seq <= seq) this.unwritten.shift();
       this.inflightBytes -= bytes;
+      this.inflightFrames -= frames;
       this.meter.bytes -= bytes;
-      this.owner.released();
+      this.lastProgress = performance.now();
+      this.owner.released(this);
     };
     // Over WebSocket the batch travels as one binary message.
     const out = this.wsOpen ? [binaryFrameHeader(bytes), ...chunks] : chunks;
@@ -313,10 +380,12 @@ export class Connection implements FrameSink {
 
   // --- read path ------------------------------------------------------------
 
+  /** Stop reading (the socket's receive queue is full): parsing stops after the current frame. */
   pause(): void {
     if (this.paused || this.state === State.CLOSED) return;
     this.paused = true;
     this.heartbeat.suspend(true);
+    this.decoder.pause();
     this.sock.pause();
   }
 
@@ -324,7 +393,36 @@ export class Connection implements FrameSink {
     if (!this.paused || this.state === State.CLOSED) return;
     this.paused = false;
     this.heartbeat.suspend(false);
-    this.sock.resume();
+    this.scheduleResume();
+  }
+
+  /** Parse what the decoder held and read again, outside the caller's stack (resume comes from recv()). */
+  private scheduleResume(): void {
+    if (this.resumeQueued) return;
+    this.resumeQueued = true;
+    setImmediate(this.resumeReading);
+  }
+
+  private readonly resumeReading = (): void => {
+    this.resumeQueued = false;
+    if (this.paused || this.blocked || this.state === State.CLOSED) return;
+    try {
+      this.decoder.resume();
+    } catch (err) {
+      this.close(asAiomsgError(err));
+      return;
+    }
+    this.noteFrames();
+    // Parsing may have paused, blocked or closed this connection again.
+    if (!this.paused && !this.blocked && !this.closed) this.sock.resume();
+  };
+
+  /** Liveness counts whole frames (as Python's per-frame timeout does); one clock read per chunk. */
+  private noteFrames(): void {
+    if (this.framesSeen) {
+      this.framesSeen = false;
+      this.heartbeat.received();
+    }
   }
 
   private readonly onData = (chunk: Buffer): void => {
@@ -335,12 +433,8 @@ export class Connection implements FrameSink {
     } catch (err) {
       this.close(asAiomsgError(err));
     }
-    // Liveness counts whole frames (as Python's per-frame timeout does), so a
-    // peer trickling one endless frame is still silent. One clock read per chunk.
-    if (this.framesSeen) {
-      this.framesSeen = false;
-      this.heartbeat.received();
-    }
+    // A peer trickling one endless frame is still silent.
+    this.noteFrames();
   };
 
   /** First bytes on a v1/auto bind end: raw aiomsg (0x00) or a WebSocket upgrade ('G'). */
@@ -354,7 +448,7 @@ export class Connection implements FrameSink {
         stream: (bytes) => this.decoder.push(bytes),
         opened: () => {
           this.wsOpen = true;
-          if (this.opts.protocol !== "auto") this.speak(dialectFor(this.opts.protocol));
+          if (this.opts.protocol !== "auto") this.dialect = dialectFor(this.opts.protocol);
         },
         closedByPeer: () => this.close(undefined),
       });
@@ -367,13 +461,14 @@ export class Connection implements FrameSink {
         `first byte 0x${first!.toString(16).padStart(2, "0")} starts neither an aiomsg frame nor a WebSocket upgrade`,
       );
     }
-    if (this.opts.protocol !== "auto") this.speak(dialectFor(this.opts.protocol));
+    if (this.opts.protocol !== "auto") this.dialect = dialectFor(this.opts.protocol);
     this.decoder.push(chunk);
   }
 
   private readonly onFrame = (body: Buffer): void => {
     this.framesSeen = true;
     if (this.state === State.OPEN) {
+      this.framesAfterHello++;
       this.dialect!.dispatch(body, this);
     } else if (this.state === State.HANDSHAKE) {
       this.handshake(body);
@@ -394,29 +489,40 @@ export class Connection implements FrameSink {
 
   private speak(dialect: Dialect): void {
     this.dialect = dialect;
+    this.greeted = true;
     this.enqueue(dialect.hello(this.owner.identity), EMPTY, EMPTY);
   }
 
+  /**
+   * A v1 or auto bind end greets only once it has accepted the peer's HELLO,
+   * so that a refused peer (duplicate identity, bad HELLO) is closed before it
+   * sees a greeting and can tell refusal from a dropped connection.
+   */
   private handshake(body: Buffer): void {
     if (this.dialect === undefined) {
       if (this.autoTimer !== undefined) clearTimeout(this.autoTimer);
       this.autoTimer = undefined;
-      this.speak(detectDialect(body));
+      this.dialect = detectDialect(body);
     }
-    const identity = this.dialect!.parseHello(body);
+    const identity = this.dialect.parseHello(body);
     this.decoder.limit = undefined;
     this.peerIdentity = identity;
     this.key = identity.toString("latin1");
+    const refused = this.owner.peerAdmit(this);
+    if (refused) throw refused;
+    if (!this.greeted) this.speak(this.dialect);
     if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;
-    const refused = this.owner.peerReady(this);
-    if (refused) throw refused;
     this.state = State.OPEN;
+    this.openedAt = performance.now();
     this.heartbeat.start();
-    debug("peer %s open (%s, %s)", this.describe(), this.dialect!.name, this.direction);
+    this.owner.peerReady(this);
+    debug("peer %s open (%s, %s)", this.describe(), this.dialect.name, this.direction);
   }
 
   private readonly onEnd = (): void => {
+    this.drainHeld();
+    if (this.refusedByPeer()) return;
     if (this.decoder.pending > 0) {
       this.close(new ProtocolError("ERR_AIOMSG_TRUNCATED_FRAME", `${this.describe()} closed in the middle of a frame`));
     } else {
@@ -425,12 +531,47 @@ export class Connection implements FrameSink {
   };
 
   private readonly onError = (err: Error): void => {
+    if (this.refusedByPeer(err)) return;
     this.close(new AiomsgError("ERR_AIOMSG_PEER_LOST", `connection to ${this.describe()} failed: ${err.message}`, { cause: err }));
   };
 
   private readonly onSocketClose = (): void => {
+    this.drainHeld();
+    if (this.refusedByPeer()) return;
     this.close(undefined);
   };
+
+  /**
+   * A connect end whose peer hangs up before greeting back was refused: a TS
+   * bind end does so for a duplicate identity, maxPeers or a bad HELLO. The
+   * wire carries no reason, so the code says refused and the message lists
+   * the usual causes.
+   */
+  private refusedByPeer(err?: Error): boolean {
+    if (this.direction !== "connect" || this.state !== State.HANDSHAKE || !this.greeted) return false;
+    this.close(
+      new AiomsgError(
+        "ERR_AIOMSG_REFUSED",
+        `${this.remote} closed the connection before completing the handshake${err ? ` (${err.message})` : ""}: ` +
+          "it refused this peer (identity already connected, maxPeers reached, or a HELLO it does not accept)",
+        { cause: err },
+      ),
+    );
+    return true;
+  }
+
+  /**
+   * The peer is gone: frames held back by receive backpressure are delivered
+   * now rather than lost (the queue overshoots by at most one read).
+   */
+  private drainHeld(): void {
+    if (this.state === State.CLOSED || !this.decoder.holding) return;
+    try {
+      this.decoder.resume();
+    } catch (err) {
+      this.close(asAiomsgError(err));
+    }
+  }
 
   /**
    * Close this connection. With a reason (protocol error, timeout) it is torn
@@ -450,6 +591,8 @@ export class Connection implements FrameSink {
     const held = this.pendingBytes + this.inflightBytes;
     this.pendingBytes = 0;
     this.inflightBytes = 0;
+    this.pendingFrames = 0;
+    this.inflightFrames = 0;
     this.chunks = [];
     if (reason !== undefined) debug("closing %s: %s %s", this.describe(), reason.code, reason.message);
     if (reason !== undefined && this.ws === undefined) {
@@ -466,7 +609,7 @@ export class Connection implements FrameSink {
     }
     if (held > 0) {
       this.meter.bytes -= held;
-      this.owner.released();
+      this.owner.released(this);
     }
     this.owner.peerClosed(this, reason);
     this.resolveDone();

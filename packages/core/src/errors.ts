@@ -24,7 +24,10 @@ export type AiomsgErrorCode =
   | "ERR_AIOMSG_PEER_LOST"
   | "ERR_AIOMSG_CONNECT_FAILED"
   | "ERR_AIOMSG_CLOSE_LINGER"
-  | "ERR_AIOMSG_ABORTED";
+  | "ERR_AIOMSG_ABORTED"
+  | "ERR_AIOMSG_SLOW_CONSUMER"
+  | "ERR_AIOMSG_PEER_FULL"
+  | "ERR_AIOMSG_REFUSED";
 
 export class AiomsgError extends Error {
   readonly code: AiomsgErrorCode;

@@ -1,10 +1,22 @@
 /**
  * Liveness for one connection (wire.md "Behaviour shared by both protocols"):
- * send a heartbeat after `interval` ms without sending anything, and declare
- * the peer dead after `timeout` ms without receiving anything. One timer per
- * connection, re-armed for whichever deadline comes first; traffic only
- * updates two timestamps.
+ * send a heartbeat after `interval` ms without sending anything, declare the
+ * peer dead after `timeout` ms without receiving anything, and declare it a
+ * slow consumer when writes queued for it make no progress for
+ * `stallTimeout` ms (NATS's rule). One timer per connection, re-armed for
+ * whichever deadline comes first; traffic only updates timestamps.
  */
+export interface HeartbeatHooks {
+  /** Nothing was sent for `interval`: send a heartbeat. */
+  idle(): void;
+  /** Nothing was received for `timeout`. */
+  silent(): void;
+  /** Queued writes made no progress for `stallTimeout`. */
+  stalled(): void;
+  /** When queued writes last made progress (performance.now()), or -1 when nothing is queued. */
+  writeProgress(): number;
+}
+
 export class Heartbeat {
   private lastSent = 0;
   private lastRecv = 0;
@@ -15,15 +27,15 @@ export class Heartbeat {
   constructor(
     private readonly interval: number,
     private readonly timeout: number,
-    private readonly onIdle: () => void,
-    private readonly onSilence: () => void,
+    private readonly stallTimeout: number,
+    private readonly hooks: HeartbeatHooks,
   ) {}
 
   start(): void {
     const now = performance.now();
     this.lastSent = now;
     this.lastRecv = now;
-    this.arm(Math.min(this.interval, this.timeout));
+    this.arm(Math.min(this.interval, this.timeout, this.stallTimeout));
   }
 
   cancel(): void {
@@ -51,11 +63,16 @@ export class Heartbeat {
     this.recheck = undefined;
     const now = performance.now();
     if (this.suspended || now - this.lastRecv < this.timeout) {
-      this.arm(Math.min(this.lastSent + this.interval, this.lastRecv + this.timeout) - now);
+      this.arm(this.nextDeadline(now, this.hooks.writeProgress()) - now);
       return;
     }
-    this.onSilence();
+    this.hooks.silent();
   };
+
+  private nextDeadline(now: number, progress: number): number {
+    const t = Math.min(this.lastSent + this.interval, this.lastRecv + this.timeout);
+    return progress >= 0 ? Math.min(t, progress + this.stallTimeout) : t;
+  }
 
   private arm(ms: number): void {
     this.timer = setTimeout(this.tick, Math.max(1, Math.ceil(ms)));
@@ -73,11 +90,17 @@ export class Heartbeat {
       if (this.recheck === undefined) this.recheck = setImmediate(this.confirmSilence);
       return;
     }
+    const progress = this.hooks.writeProgress();
+    if (progress >= 0 && now - progress >= this.stallTimeout) {
+      this.hooks.stalled();
+      return;
+    }
     if (now - this.lastSent >= this.interval) {
-      this.onIdle();
+      // With writes queued the peer has something coming already; another
+      // frame would only lengthen a queue it is not reading.
+      if (progress < 0) this.hooks.idle();
       this.lastSent = now;
     }
-    const next = Math.min(this.lastSent + this.interval, this.lastRecv + this.timeout) - now;
-    this.arm(next);
+    this.arm(this.nextDeadline(now, progress) - now);
   };
 }

@@ -16,7 +16,7 @@ export class ReceiveQueue {
   private head = 0;
   private waiters: Waiter[] = [];
   private ended = false;
-  /** Bytes of payload waiting to be read. */
+  /** What the waiting messages hold: see chargeOf(). */
   bytes = 0;
 
   constructor(private readonly onDrained: () => void) {}
@@ -38,7 +38,7 @@ export class ReceiveQueue {
     }
     this.ids.push(identity);
     this.payloads.push(payload);
-    this.bytes += payload.length;
+    this.bytes += chargeOf(payload);
   }
 
   // Set by take(): the item just removed (avoids a tuple per message).
@@ -63,7 +63,7 @@ export class ReceiveQueue {
       this.payloads.splice(0, this.head);
       this.head = 0;
     }
-    this.bytes -= payload.length;
+    this.bytes -= chargeOf(payload);
     this.onDrained();
     return true;
   }
@@ -135,6 +135,31 @@ export class ReceiveQueue {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** Heap cost of one queued message beyond its payload (a Buffer object and two slots; measured about 115 B). */
+export const MESSAGE_OVERHEAD = 128;
+
+/**
+ * What a queued payload keeps alive: its bytes, or the whole buffer under it
+ * when it is a view of at least half of one, plus the per-message overhead.
+ * Views of less than half a buffer are not queued (see retain()).
+ */
+export function chargeOf(payload: Buffer): number {
+  const under = payload.buffer.byteLength;
+  return (payload.length * 2 >= under ? under : payload.length) + MESSAGE_OVERHEAD;
+}
+
+/**
+ * The payload to queue: a view when it covers at least half of the buffer
+ * under it, else a copy (from Node's pool for small ones), so that a peer
+ * cannot pin a 64 KiB read with a 1-byte message. Empty payloads share one
+ * empty buffer.
+ */
+export function retain(payload: Buffer): Buffer {
+  if (payload.length === 0) return EMPTY;
+  if (payload.length * 2 >= payload.buffer.byteLength) return payload;
+  return Buffer.from(payload);
+}
 
 function closedError(): AiomsgError {
   return new AiomsgError("ERR_AIOMSG_SOCKET_CLOSED", "the socket is closed");

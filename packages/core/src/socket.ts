@@ -14,7 +14,8 @@ import { Connection, type ConnectionOptions, type ConnectionOwner, type Protocol
 import type { DialectName } from "./dialect.js";
 import { IDENTITY_SIZE } from "./dialect.js";
 import { AiomsgError, ProtocolError, UsageError } from "./errors.js";
-import { ReceiveQueue } from "./queue.js";
+import { ReceiveQueue, retain } from "./queue.js";
+import { SharedFrameBudget } from "./wire/frame.js";
 import { COUNTER_MASK, PendingWindow } from "./pending.js";
 import { debug, hex } from "./log.js";
 
@@ -49,10 +50,36 @@ export interface SocketOptions {
   handshakeTimeout?: number;
   /** Largest frame accepted from a peer, in bytes. Default 16 MiB (Python has no limit). */
   maxFrameSize?: number;
-  /** send() waits while more than this many bytes are queued and unwritten. Default 8 MiB. */
+  /**
+   * Cap on everything the socket holds for sending (queued, unwritten and
+   * unacknowledged, all peers together): send() waits above it. Default 8 MiB.
+   */
   highWaterMark?: number;
-  /** Reading from peers pauses while this many received bytes are unread. Default 16 MiB. */
+  /**
+   * A peer is full while this many bytes are queued for it and not yet taken
+   * by the kernel, its unacknowledged at-least-once messages included.
+   * Round-robin skips a full peer, publish drops the message for it
+   * (`dropped`, ERR_AIOMSG_PEER_FULL), a send by identity waits for its room.
+   * Default highWaterMark / 8 (1 MiB).
+   */
+  peerHighWaterMark?: number;
+  /** A peer is also full with this many messages queued or unacknowledged. Default 65,536. */
+  peerHighWaterMessages?: number;
+  /** Disconnect a peer (ERR_AIOMSG_SLOW_CONSUMER) whose queued writes make no progress for this many ms. Default heartbeatTimeout. */
+  stallTimeout?: number;
+  /**
+   * Reading from peers pauses while received, unread messages hold this many
+   * bytes (payloads plus a fixed 128-byte charge per message). Default 16 MiB.
+   */
   receiveHighWaterMark?: number;
+  /** Reading from peers also pauses at this many unread messages (as Python's 65,536 cap). Default 65,536. */
+  receiveHighWaterMessages?: number;
+  /**
+   * Bytes that partially received frames larger than 64 KiB may hold, all
+   * connections together; a connection waits (TCP backpressure) for its
+   * share. At least maxFrameSize. Default 2 x maxFrameSize.
+   */
+  partialFrameBudget?: number;
   /** At-least-once: resend after this many ms without an acknowledgement. Default 5000. */
   resendInterval?: number;
   /** At-least-once: resends before a message is dropped (and reported). Default 5. */
@@ -100,7 +127,7 @@ export interface PeerDisconnectInfo extends PeerInfo {
 }
 
 export interface DroppedMessage {
-  code: "ERR_AIOMSG_NOT_CONNECTED" | "ERR_AIOMSG_RETRIES_EXHAUSTED" | "ERR_AIOMSG_CLOSE_LINGER" | "ERR_AIOMSG_PEER_LOST";
+  code: "ERR_AIOMSG_NOT_CONNECTED" | "ERR_AIOMSG_RETRIES_EXHAUSTED" | "ERR_AIOMSG_CLOSE_LINGER" | "ERR_AIOMSG_PEER_LOST" | "ERR_AIOMSG_PEER_FULL";
   payload: Buffer;
   identity: Buffer | undefined;
 }
@@ -123,16 +150,31 @@ class Reliable {
   /** Incremented on every (re)scheduling; stale slots in the resend FIFO are skipped. */
   seq = 0;
   deadline = 0;
+  /** What it costs while unacknowledged (charged to the socket, and to the peer it was sent on). */
+  readonly charge: number;
   constructor(
     readonly msgId: Buffer,
     readonly payload: Buffer,
     readonly identity: Buffer | undefined,
   ) {
     this.key = msgKey(msgId);
+    this.charge = payload.length + RELIABLE_OVERHEAD;
   }
 }
 
+/** A send by identity waiting for its peer's room. */
+interface PeerWaiter {
+  payload: Buffer;
+  resolve(): void;
+  reject(err: unknown): void;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
 type Outgoing = Buffer | Reliable;
+
+const ACCEPTED_AT = Symbol("aiomsg.acceptedAt");
+const SETTLE = Symbol("aiomsg.tlsSettled");
 
 /** Accounting charge of a message waiting in the socket queue. */
 const QUEUE_OVERHEAD = 32;
@@ -157,7 +199,14 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
   private readonly connOpts: ConnectionOptions;
   private readonly reconnectionDelay: () => number;
   private readonly highWaterMark: number;
+  private readonly peerHighWaterMark: number;
+  private readonly peerHighWaterMessages: number;
   private readonly receiveHighWaterMark: number;
+  private readonly receiveHighWaterMessages: number;
+  /** Shared by the connections: what partially received large frames may hold. */
+  readonly frameBudget: SharedFrameBudget;
+  /** Sends by identity waiting for their peer's room, per peer. */
+  private readonly peerWaiters = new Map<Connection, PeerWaiter[]>();
   private readonly resendInterval: number;
   private readonly maxResends: number;
   private readonly ackDelay: number;
@@ -198,6 +247,8 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
   private readingPaused = false;
 
   private readonly servers: net.Server[] = [];
+  /** TLS connections accepted by TCP whose TLS handshake is not done: they count against maxPeers. */
+  private readonly tlsHandshaking = new Set<net.Socket>();
   private readonly dialing = new Set<net.Socket>();
   private readonly sleepers = new Set<() => void>();
   private readonly loops: Promise<void>[] = [];
@@ -241,6 +292,7 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
       handshakeTimeout: positive(options.handshakeTimeout, heartbeatTimeout, "handshakeTimeout"),
       maxFrameSize: positive(options.maxFrameSize, 16 * 1024 * 1024, "maxFrameSize"),
       autoDetectDelay: positive(options.autoDetectDelay, 500, "autoDetectDelay"),
+      stallTimeout: positive(options.stallTimeout, heartbeatTimeout, "stallTimeout"),
     };
     if (this.connOpts.maxFrameSize > 0xffffffff) {
       throw new UsageError("ERR_AIOMSG_INVALID_OPTION", "maxFrameSize cannot exceed 0xFFFFFFFF (the u32 length prefix)");
@@ -248,7 +300,15 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
     const delay = options.reconnectionDelay ?? 100;
     this.reconnectionDelay = typeof delay === "function" ? delay : () => delay;
     this.highWaterMark = positive(options.highWaterMark, 8 * 1024 * 1024, "highWaterMark");
+    this.peerHighWaterMark = positive(options.peerHighWaterMark, this.highWaterMark / 8, "peerHighWaterMark");
+    this.peerHighWaterMessages = positive(options.peerHighWaterMessages, 65_536, "peerHighWaterMessages");
     this.receiveHighWaterMark = positive(options.receiveHighWaterMark, 16 * 1024 * 1024, "receiveHighWaterMark");
+    this.receiveHighWaterMessages = positive(options.receiveHighWaterMessages, 65_536, "receiveHighWaterMessages");
+    const budget = positive(options.partialFrameBudget, 2 * this.connOpts.maxFrameSize, "partialFrameBudget");
+    if (budget < this.connOpts.maxFrameSize) {
+      throw new UsageError("ERR_AIOMSG_INVALID_OPTION", "partialFrameBudget must be at least maxFrameSize (a frame of that size must fit)");
+    }
+    this.frameBudget = new SharedFrameBudget(budget);
     this.resendInterval = positive(options.resendInterval, 5_000, "resendInterval");
     this.maxResends = nonNegative(options.maxResends, 5, "maxResends");
     this.ackDelay = nonNegative(options.ackDelay, 20, "ackDelay");
@@ -281,15 +341,23 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
   /** Listen for peers. May be called several times (several addresses). */
   async bind(host = "127.0.0.1", port = 25000, options: BindOptions = {}): Promise<this> {
     this.assertOpen();
-    const onSocket = (s: net.Socket): void => this.accept(s);
-    const server = options.tls ? tls.createServer(options.tls, onSocket) : net.createServer(onSocket);
-    server.on("error", (err) => this.report(new AiomsgError("ERR_AIOMSG_PEER_LOST", `listener error: ${err.message}`, { cause: err })));
+    let server: net.Server;
     if (options.tls) {
-      server.on("tlsClientError", (err, s) => {
+      // TCP is accepted here and handed to a TLS server that never listens, so
+      // that a connection counts against maxPeers and handshakeTimeout from
+      // the moment TCP accepts it, TLS handshake included.
+      const tlsServer = tls.createServer(options.tls, (s) => this.acceptTls(s));
+      tlsServer.on("tlsClientError", (err, s) => {
         s.destroy();
         this.report(new AiomsgError("ERR_AIOMSG_PEER_LOST", `TLS handshake with ${s.remoteAddress ?? "?"} failed: ${err.message}`, { cause: err }));
       });
+      server = net.createServer((raw) => this.acceptRawTls(raw, tlsServer));
+    } else {
+      server = net.createServer((s) => {
+        if (this.admitTcp(s)) this.accept(s, performance.now());
+      });
     }
+    server.on("error", (err) => this.report(new AiomsgError("ERR_AIOMSG_PEER_LOST", `listener error: ${err.message}`, { cause: err })));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen({ host, port, backlog: options.backlog }, () => {
@@ -372,18 +440,56 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
     });
   }
 
-  private accept(s: net.Socket): void {
+  /** Whether a new TCP connection may be accepted (handshaking TLS ones count too). */
+  private admitTcp(s: net.Socket): boolean {
+    if (this.closedFlag) {
+      s.destroy();
+      return false;
+    }
+    if (this.conns.size + this.tlsHandshaking.size >= this.maxPeers) {
+      s.on("error", () => undefined);
+      s.destroy();
+      this.report(new AiomsgError("ERR_AIOMSG_MAX_PEERS", `refused ${s.remoteAddress ?? "?"}: maxPeers (${this.maxPeers}) reached`));
+      return false;
+    }
+    return true;
+  }
+
+  private accept(s: net.Socket, acceptedAt: number): void {
+    if (s.destroyed) return;
+    this.conns.add(new Connection(s, this, this.connOpts, "bind", acceptedAt + this.connOpts.handshakeTimeout));
+  }
+
+  private acceptRawTls(raw: net.Socket, tlsServer: tls.Server): void {
+    if (!this.admitTcp(raw)) return;
+    const acceptedAt = performance.now();
+    (raw as net.Socket & { [ACCEPTED_AT]?: number })[ACCEPTED_AT] = acceptedAt;
+    this.tlsHandshaking.add(raw);
+    const timer = setTimeout(() => {
+      raw.destroy();
+      this.report(
+        new ProtocolError("ERR_AIOMSG_HANDSHAKE_TIMEOUT", `no TLS handshake from ${raw.remoteAddress ?? "?"} within ${this.connOpts.handshakeTimeout} ms`),
+      );
+    }, this.connOpts.handshakeTimeout);
+    timer.unref();
+    const settled = (): void => {
+      clearTimeout(timer);
+      this.tlsHandshaking.delete(raw);
+    };
+    raw.once("close", settled);
+    (raw as net.Socket & { [SETTLE]?: () => void })[SETTLE] = settled;
+    tlsServer.emit("connection", raw);
+  }
+
+  private acceptTls(s: tls.TLSSocket): void {
+    // The TLS socket wraps the raw one accepted above (Node keeps it as _parent).
+    const raw = (s as tls.TLSSocket & { _parent?: net.Socket & { [ACCEPTED_AT]?: number; [SETTLE]?: () => void } })._parent;
+    raw?.[SETTLE]?.();
     if (this.closedFlag) {
       s.destroy();
       return;
     }
-    if (this.conns.size >= this.maxPeers) {
-      s.on("error", () => undefined);
-      s.destroy();
-      this.report(new AiomsgError("ERR_AIOMSG_MAX_PEERS", `refused ${s.remoteAddress ?? "?"}: maxPeers (${this.maxPeers}) reached`));
-      return;
-    }
-    this.conns.add(new Connection(s, this, this.connOpts, "bind"));
+    this.accept(s, raw?.[ACCEPTED_AT] ?? performance.now());
   }
 
   private sleep(ms: number): Promise<void> {
@@ -420,13 +526,29 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
       }
     }
     if (this.reliable) this.sendReliable(payload, identity);
-    else if (identity !== undefined) this.sendTo(identity, payload);
-    else if (this.open.length === 0 || this.queueHead < this.queue.length) this.enqueue(payload);
+    else if (identity !== undefined) {
+      const conn = this.peers.get(identity.toString("latin1"));
+      if (conn === undefined) {
+        // Python drops these with an error log; here the drop is an event.
+        debug("peer %s not connected: message dropped", hex(identity));
+        this.drop("ERR_AIOMSG_NOT_CONNECTED", payload, identity);
+      } else if (!this.hasRoom(conn) || this.peerWaiters.has(conn)) {
+        // Only this peer's room matters: others are not held up.
+        return this.waitForPeer(conn, payload, options?.signal);
+      } else {
+        conn.writeData(payload);
+      }
+    } else if (this.open.length === 0 || this.queueHead < this.queue.length) this.enqueue(payload);
     else this.route(payload);
-    if (this.meter.bytes > this.highWaterMark) return this.waitForRoom(options?.signal);
+    return this.accepted(payload.length, options?.signal);
+  }
+
+  /** What send() returns once the message is accepted: wait above the mark, else yield now and then. */
+  private accepted(bytes: number, signal: AbortSignal | undefined): Promise<void> {
+    if (this.meter.bytes > this.highWaterMark) return this.waitForRoom(signal);
     // A producer that never has to wait would never let the event loop read
     // its sockets (heartbeats, ACKs): every YIELD_BYTES it waits for one turn.
-    this.spinBytes += payload.length;
+    this.spinBytes += bytes;
     if (this.spinBytes < YIELD_BYTES) return RESOLVED;
     return (this.turn ??= new Promise<void>((resolve) =>
       setImmediate(() => {
@@ -437,13 +559,71 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
     ));
   }
 
+  /** A peer has room while its queued writes and unacknowledged messages are below both peer marks. */
+  private hasRoom(conn: Connection): boolean {
+    return (
+      conn.queuedBytes + conn.unackedBytes < this.peerHighWaterMark &&
+      conn.queuedFrames + conn.unacked.size < this.peerHighWaterMessages
+    );
+  }
+
+  /** A send by identity to a full peer: resolves once it is written to that peer (or dropped if the peer goes). */
+  private waitForPeer(conn: Connection, payload: Buffer, signal: AbortSignal | undefined): Promise<void> {
+    if (signal?.aborted) return Promise.reject(new AiomsgError("ERR_AIOMSG_ABORTED", "send aborted", { cause: signal.reason }));
+    return new Promise<void>((resolve, reject) => {
+      const w: PeerWaiter = { payload, resolve, reject, signal, onAbort: undefined };
+      let list = this.peerWaiters.get(conn);
+      if (list === undefined) this.peerWaiters.set(conn, (list = []));
+      list.push(w);
+      if (signal !== undefined) {
+        w.onAbort = () => {
+          const l = this.peerWaiters.get(conn);
+          const i = l?.indexOf(w) ?? -1;
+          if (i >= 0) {
+            l!.splice(i, 1);
+            if (l!.length === 0) this.peerWaiters.delete(conn);
+          }
+          reject(new AiomsgError("ERR_AIOMSG_ABORTED", "send aborted while waiting for the peer's room (the message was not sent)", { cause: signal.reason }));
+        };
+        signal.addEventListener("abort", w.onAbort, { once: true });
+      }
+    });
+  }
+
+  /** Write what waits for this peer while it has room, in send order. */
+  private servePeerWaiters(conn: Connection): void {
+    const list = this.peerWaiters.get(conn);
+    if (list === undefined) return;
+    let i = 0;
+    while (i < list.length && this.hasRoom(conn)) {
+      const w = list[i++]!;
+      if (w.onAbort) w.signal!.removeEventListener("abort", w.onAbort);
+      conn.writeData(w.payload);
+      w.resolve();
+    }
+    if (i === list.length) this.peerWaiters.delete(conn);
+    else list.splice(0, i);
+  }
+
+  /** The peer is gone: what waited for it is reported dropped, as a send to an absent peer is. */
+  private failPeerWaiters(conn: Connection): void {
+    const list = this.peerWaiters.get(conn);
+    if (list === undefined) return;
+    this.peerWaiters.delete(conn);
+    for (const w of list) {
+      if (w.onAbort) w.signal!.removeEventListener("abort", w.onAbort);
+      this.drop(this.closedFlag ? "ERR_AIOMSG_CLOSE_LINGER" : "ERR_AIOMSG_PEER_LOST", w.payload, conn.peerIdentity);
+      w.resolve();
+    }
+  }
+
   /** Register a new at-least-once message (its id carries its window counter) and send it. */
   private sendReliable(payload: Buffer, identity: Buffer | undefined): void {
     const entry = new Reliable(newMsgId(this.pending.nextCounter), payload, identity);
     this.pending.add(entry);
     // Unacknowledged messages count against the high-water mark, so a fast
     // producer waits for acknowledgements instead of growing memory.
-    this.meter.bytes += payload.length + RELIABLE_OVERHEAD;
+    this.meter.bytes += entry.charge;
     this.transmit(entry);
   }
 
@@ -479,30 +659,42 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
     });
   }
 
-  /** At-most-once without identity, with at least one peer open and nothing queued before. */
-  private route(payload: Buffer): void {
+  /**
+   * At-most-once without identity, with at least one peer open and nothing
+   * queued before. Publish skips a full peer and reports the drop (as a
+   * ZeroMQ PUB socket drops at a subscriber's high-water mark); round-robin
+   * takes the next peer with room, and queues the message when every peer is
+   * full (send() then waits once the queue reaches highWaterMark).
+   */
+  private route(payload: Buffer): boolean {
     if (this.sendMode === SendMode.PUBLISH) {
       const open = this.open;
-      for (let i = 0; i < open.length; i++) open[i]!.writeData(payload);
-    } else {
-      this.nextPeer().writeData(payload);
+      for (let i = 0; i < open.length; i++) {
+        const conn = open[i]!;
+        if (this.hasRoom(conn)) conn.writeData(payload);
+        else this.drop("ERR_AIOMSG_PEER_FULL", payload, conn.peerIdentity);
+      }
+      return true;
     }
-  }
-
-  private nextPeer(): Connection {
-    if (this.rr >= this.open.length) this.rr = 0;
-    return this.open[this.rr++]!;
-  }
-
-  private sendTo(identity: Buffer, payload: Buffer): void {
-    const conn = this.peers.get(identity.toString("latin1"));
+    const conn = this.nextPeer();
     if (conn === undefined) {
-      // Python drops these with an error log; here the drop is an event.
-      debug("peer %s not connected: message dropped", hex(identity));
-      this.drop("ERR_AIOMSG_NOT_CONNECTED", payload, identity);
-      return;
+      this.enqueue(payload);
+      return false;
     }
     conn.writeData(payload);
+    return true;
+  }
+
+  /** The next open peer in turn that has room, or undefined when every one is full. */
+  private nextPeer(): Connection | undefined {
+    const open = this.open;
+    const n = open.length;
+    for (let k = 0; k < n; k++) {
+      if (this.rr >= n) this.rr = 0;
+      const conn = open[this.rr++]!;
+      if (this.hasRoom(conn)) return conn;
+    }
+    return undefined;
   }
 
   private enqueue(item: Outgoing): void {
@@ -510,10 +702,11 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
     this.meter.bytes += (Buffer.isBuffer(item) ? item.length : item.payload.length) + QUEUE_OVERHEAD;
   }
 
-  /** Hand queued messages to peers, in send order, while any peer is open. */
+  /** Hand queued messages to peers, in send order, while a peer can take them. */
   private drainQueue(): void {
     while (this.queueHead < this.queue.length && this.open.length > 0) {
       const item = this.queue[this.queueHead]!;
+      if (this.sendMode === SendMode.ROUND_ROBIN && this.nextPeerPeek() === undefined) break;
       this.queue[this.queueHead++] = undefined as unknown as Outgoing;
       this.meter.bytes -= (Buffer.isBuffer(item) ? item.length : item.payload.length) + QUEUE_OVERHEAD;
       if (Buffer.isBuffer(item)) this.route(item);
@@ -526,29 +719,50 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
     this.checkRoom();
   }
 
+  /** Whether some open peer has room (round-robin position unchanged). */
+  private nextPeerPeek(): Connection | undefined {
+    for (const conn of this.open) if (this.hasRoom(conn)) return conn;
+    return undefined;
+  }
+
   /**
    * Send (or resend) an at-least-once message and arm its resend deadline.
    * `fromQueue`: the entry comes off the queue head, so it must not queue behind others.
    */
   private transmit(entry: Reliable, fromQueue = false): void {
+    this.detach(entry);
     let conn: Connection | undefined;
     if (entry.identity !== undefined) {
       conn = this.peers.get(entry.identity.toString("latin1"));
-      // Not connected: keep it and retry at the deadline (the peer may come back).
-    } else if (this.open.length === 0 || (!fromQueue && this.queueHead < this.queue.length)) {
-      entry.conn = undefined;
-      entry.seq++; // its resend slot, if any, is void while it waits in the queue
-      this.enqueue(entry);
-      return;
+      // Not connected, or full: keep it and retry at the deadline (the peer may come back or drain).
+      if (conn !== undefined && !this.hasRoom(conn)) conn = undefined;
     } else {
-      conn = this.nextPeer();
+      conn = this.open.length === 0 || (!fromQueue && this.queueHead < this.queue.length) ? undefined : this.nextPeer();
+      if (conn === undefined) {
+        entry.seq++; // its resend slot, if any, is void while it waits in the queue
+        this.enqueue(entry);
+        return;
+      }
     }
-    entry.conn = conn;
-    if (conn !== undefined) conn.writeRequest(entry.msgId, entry.payload);
+    if (conn !== undefined) {
+      entry.conn = conn;
+      conn.unacked.add(entry);
+      conn.unackedBytes += entry.charge;
+      conn.writeRequest(entry.msgId, entry.payload);
+    }
     entry.deadline = performance.now() + this.resendInterval;
     this.resendFifo.push(entry);
     this.resendSeqs.push(++entry.seq);
     if (this.resendTimer === undefined) this.armResend(this.resendInterval);
+  }
+
+  /** Take an at-least-once message off the peer it was sent on (its charge to that peer ends). */
+  private detach(entry: Reliable): void {
+    const conn = entry.conn;
+    if (conn === undefined) return;
+    entry.conn = undefined;
+    conn.unacked.delete(entry);
+    conn.unackedBytes -= entry.charge;
   }
 
   private armResend(ms: number): void {
@@ -643,7 +857,7 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
 
   // --- ConnectionOwner ---------------------------------------------------------------
 
-  peerReady(conn: Connection): ProtocolError | undefined {
+  peerAdmit(conn: Connection): ProtocolError | undefined {
     if (this.closedFlag) return new ProtocolError("ERR_AIOMSG_SOCKET_CLOSED", "socket is closing");
     if (this.peers.has(conn.key)) {
       return new ProtocolError(
@@ -651,17 +865,24 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
         `identity ${hex(conn.peerIdentity!)} is already connected; refusing the new connection from ${conn.remote}`,
       );
     }
+    return undefined;
+  }
+
+  peerReady(conn: Connection): void {
     this.peers.set(conn.key, conn);
     this.open.push(conn);
     if (this.readingPaused) conn.pause();
     this.safeEmit("peerConnected", this.info(conn));
     this.drainQueue();
-    return undefined;
   }
 
   peerData(conn: Connection, payload: Buffer): void {
-    this.inbox.push(conn.peerIdentity!, payload);
-    if (!this.readingPaused && this.inbox.bytes > this.receiveHighWaterMark) this.pauseReading();
+    const inbox = this.inbox;
+    // Small payloads are copied out of the read so that no read is kept alive by a view.
+    inbox.push(conn.peerIdentity!, retain(payload));
+    if (!this.readingPaused && (inbox.bytes > this.receiveHighWaterMark || inbox.length >= this.receiveHighWaterMessages)) {
+      this.pauseReading();
+    }
   }
 
   peerRequest(conn: Connection, msgId: Buffer, payload: Buffer): void {
@@ -683,7 +904,12 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
     this.ackIds = [];
     for (let i = 0; i < conns.length; i++) {
       const conn = conns[i]!;
-      if (conn.isOpen) conn.writeAck(ids[i]!);
+      // A peer that does not read what we write gets no more ACKs queued
+      // than its room allows: those it misses make it resend (a duplicate,
+      // which at-least-once permits), never an unbounded queue here.
+      if (!conn.isOpen) continue;
+      if (conn.queuedBytes < this.peerHighWaterMark && conn.queuedFrames < this.peerHighWaterMessages) conn.writeAck(ids[i]!);
+      else debug("ACK to %s not queued: its writes are full", conn.describe());
     }
   };
 
@@ -702,11 +928,23 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
   private settle(entry: Reliable): void {
     entry.done = true;
     this.pending.delete(entry.key);
-    this.meter.bytes -= entry.payload.length + RELIABLE_OVERHEAD;
-    this.released();
+    this.meter.bytes -= entry.charge;
+    const conn = entry.conn;
+    this.detach(entry);
+    if (conn !== undefined) this.released(conn);
+    else this.afterRelease();
   }
 
-  released(): void {
+  /** Room may have opened on `conn`: serve what waits for it, then the queue and send(). */
+  released(conn: Connection): void {
+    if (conn.isOpen && this.hasRoom(conn)) {
+      if (this.peerWaiters.size > 0) this.servePeerWaiters(conn);
+      if (this.queueHead < this.queue.length) this.drainQueue();
+    }
+    this.afterRelease();
+  }
+
+  private afterRelease(): void {
     this.checkRoom();
     if (this.meter.bytes === 0) this.checkIdle();
   }
@@ -726,11 +964,15 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
         if (this.rr > i) this.rr--;
       }
       this.safeEmit("peerDisconnected", { ...this.info(conn), reason });
+      this.failPeerWaiters(conn);
       // Unacknowledged messages sent on this connection go out again now
-      // rather than waiting for their deadline.
-      if (this.pending.size > 0 && !this.closedFlag) {
-        for (const entry of [...this.pending.values()]) {
-          if (entry.conn === conn && !entry.done) this.transmit(entry);
+      // rather than waiting for their deadline: work in proportion to this
+      // peer's own messages, whatever else is pending.
+      if (conn.unacked.size > 0) {
+        const mine = [...conn.unacked] as Reliable[];
+        for (const entry of mine) {
+          if (this.closedFlag) this.detach(entry);
+          else this.transmit(entry);
         }
       }
     }
@@ -831,7 +1073,18 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
     if (this.ackTimer) clearTimeout(this.ackTimer);
     this.flushAcks();
 
-    // What could not be delivered is reported, never silently dropped.
+    for (const s of this.dialing) s.destroy();
+    for (const raw of this.tlsHandshaking) raw.destroy();
+    this.dialing.clear();
+    for (const wake of [...this.sleepers]) wake();
+    const serversClosed = this.servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve())));
+    // What could not be delivered is reported, never silently dropped, in
+    // send order: first what was written to peers, then what waited in the queue.
+    for (const c of [...this.conns]) {
+      // A peer that did not take what it was sent within linger is cut off;
+      // what it did not get is reported by peerClosed.
+      c.close(c.queuedBytes > 0 ? new AiomsgError("ERR_AIOMSG_CLOSE_LINGER", `${c.describe()} did not take its data within linger`) : undefined);
+    }
     for (let i = this.queueHead; i < this.queue.length; i++) {
       const item = this.queue[i]!;
       if (Buffer.isBuffer(item)) this.drop("ERR_AIOMSG_CLOSE_LINGER", item, undefined);
@@ -841,16 +1094,6 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
     for (const entry of [...this.pending.values()]) {
       this.settle(entry);
       this.drop("ERR_AIOMSG_CLOSE_LINGER", entry.payload, entry.identity);
-    }
-
-    for (const s of this.dialing) s.destroy();
-    this.dialing.clear();
-    for (const wake of [...this.sleepers]) wake();
-    const serversClosed = this.servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve())));
-    for (const c of [...this.conns]) {
-      // A peer that did not take what it was sent within linger is cut off;
-      // what it did not get is reported by peerClosed.
-      c.close(c.queuedBytes > 0 ? new AiomsgError("ERR_AIOMSG_CLOSE_LINGER", `${c.describe()} did not take its data within linger`) : undefined);
     }
     this.inbox.end();
     for (const w of this.roomWaiters) w();

@@ -378,7 +378,8 @@ describe("flow control and close", () => {
   });
 
   it("reports the at-most-once messages still in this process when their peer dies", async () => {
-    const server = await bound({ highWaterMark: 64 * 1024 * 1024 });
+    // One peer may hold all of it, so that every message is written to it (none waits in the socket's queue).
+    const server = await bound({ highWaterMark: 64 * 1024 * 1024, peerHighWaterMark: 64 * 1024 * 1024 });
     const raw = await RawPeer.connect(server.port!);
     raw.frame("0101" + "cc".repeat(16));
     await waitFor(() => server.peerCount === 1);

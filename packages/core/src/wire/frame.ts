@@ -1,13 +1,25 @@
 /**
  * Framing shared by both wires (wire.md "Framing"): u32 big-endian length, then
  * that many bytes. The decoder is streaming: TCP reads split frames anywhere
- * (Python writes prefix and body separately), so it keeps partial data as a list
- * of views and copies only a frame that spans reads, once, when it is complete.
+ * (Python writes prefix and body separately).
+ *
+ * Memory rules (they are what makes the receive side boundable):
+ * - A frame that lies inside one read is handed out as a view of that read.
+ * - A frame that spans reads is copied, as its bytes arrive, into one buffer of
+ *   exactly its size: partial data costs its own bytes, however small the reads
+ *   it came in, and is never copied twice.
+ * - A spanning frame larger than `allowance` must first reserve its size from a
+ *   shared {@link FrameBudget}; until it gets it, the rest of the read is held
+ *   and the owner is told to stop reading (TCP backpressure).
+ * - `pause()` stops parsing after the current frame; the unparsed rest of the
+ *   read is held (one read at most) until `resume()`.
  */
 import { ProtocolError } from "../errors.js";
 
 export const PREFIX_SIZE = 4;
 export const MAX_FRAME_LIMIT = 0xffffffff;
+/** Spanning frames up to this size need no reservation (about one read). */
+export const FRAME_ALLOWANCE = 64 * 1024;
 
 /** Frame a body into a fresh buffer (prefix + body). */
 export function encodeFrame(body: Uint8Array): Buffer {
@@ -19,13 +31,40 @@ export function encodeFrame(body: Uint8Array): Buffer {
 
 export type FrameHandler = (body: Buffer) => void;
 
+/**
+ * Bytes that partially received frames may hold, shared by the connections of
+ * a socket. `reserve` either grants all of `bytes` or queues `wake`, which is
+ * called once when the grant can be retried.
+ */
+export interface FrameBudget {
+  reserve(bytes: number, wake: () => void): boolean;
+  release(bytes: number): void;
+  cancel(wake: () => void): void;
+}
+
+export interface DecoderHooks {
+  /** The decoder waits for frame budget: stop reading until `resume()`. */
+  blocked(): void;
+  /** Budget is available again: the owner should call `resume()` (and read again). */
+  unblocked(): void;
+}
+
 export class FrameDecoder {
-  /** Views of bytes received but not yet part of a complete frame. */
-  private parts: Buffer[] = [];
-  private buffered = 0;
-  /** Body length of the frame being assembled, or -1 while its prefix is incomplete. */
-  private need = -1;
+  // Frame being assembled across reads.
+  private body: Buffer | undefined;
+  private filled = 0;
+  /** Budget reserved for `body` (0 for frames within the allowance). */
+  private reserved = 0;
+  // A length prefix split across reads.
+  private readonly head = Buffer.alloc(PREFIX_SIZE);
+  private headLen = 0;
+  /** Length of a spanning frame waiting for budget (its prefix is consumed), or -1. */
+  private waitingLen = -1;
+  /** Unparsed rest of a read, kept while paused or waiting for budget. */
+  private held: Buffer | undefined;
+  private paused = false;
   private stopped = false;
+  private readonly onBudget = (): void => this.hooks?.unblocked();
   /**
    * While set, a frame longer than `size` is refused with the error `refuse`
    * builds: during a handshake only HELLO-sized frames are allowed, so a peer
@@ -36,99 +75,145 @@ export class FrameDecoder {
   constructor(
     private readonly onFrame: FrameHandler,
     readonly maxFrameSize: number = MAX_FRAME_LIMIT,
+    private readonly budget?: FrameBudget,
+    private readonly hooks?: DecoderHooks,
+    private readonly allowance = FRAME_ALLOWANCE,
   ) {}
 
-  /** Bytes held for an incomplete frame (non-zero at EOF means a truncated frame). */
+  /** Bytes received that are not yet part of a delivered frame (non-zero at EOF means a truncated frame). */
   get pending(): number {
-    return this.buffered;
+    const assembling = this.body !== undefined ? PREFIX_SIZE + this.filled : this.waitingLen >= 0 ? PREFIX_SIZE : this.headLen;
+    return assembling + (this.held?.length ?? 0);
   }
 
-  /** Stop delivering frames (the owner closed the connection mid-chunk). */
+  /** Whether parsing is suspended with bytes held (paused, or waiting for budget). */
+  get holding(): boolean {
+    return this.held !== undefined || this.waitingLen >= 0;
+  }
+
+  /** Stop delivering frames (the owner closed the connection mid-chunk) and give back any budget. */
   stop(): void {
     this.stopped = true;
-    this.parts = [];
-    this.buffered = 0;
+    this.body = undefined;
+    this.held = undefined;
+    this.headLen = 0;
+    this.filled = 0;
+    if (this.waitingLen >= 0) this.budget?.cancel(this.onBudget);
+    this.waitingLen = -1;
+    if (this.reserved > 0) {
+      this.budget!.release(this.reserved);
+      this.reserved = 0;
+    }
+  }
+
+  /** Stop parsing after the frame being delivered; the rest of the read is kept. */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** Parse what was held; may call onFrame, and may pause or block again. */
+  resume(): void {
+    this.paused = false;
+    if (this.stopped) return;
+    const rest = this.held;
+    this.held = undefined;
+    if (this.waitingLen >= 0) {
+      const len = this.waitingLen;
+      this.waitingLen = -1;
+      if (!this.startBody(len)) {
+        this.held = rest;
+        return;
+      }
+    }
+    if (rest !== undefined) this.parse(rest, 0);
   }
 
   /** Feed bytes; calls onFrame for each complete frame. Throws ProtocolError on an oversized prefix. */
   push(chunk: Buffer): void {
     if (this.stopped || chunk.length === 0) return;
-    if (this.buffered === 0) {
-      this.parse(chunk, 0);
+    if (this.held !== undefined || this.waitingLen >= 0 || this.paused) {
+      // The owner stops reading when told to; bytes that still come are appended.
+      this.held = this.held === undefined ? chunk : Buffer.concat([this.held, chunk]);
       return;
     }
-    this.parts.push(chunk);
-    this.buffered += chunk.length;
-    if (this.need < 0) {
-      if (this.buffered < PREFIX_SIZE) return;
-      this.need = this.readPrefix();
-    }
-    const total = PREFIX_SIZE + this.need;
-    if (this.buffered < total) return;
-
-    // The frame is complete: copy its body once, then parse the rest of the
-    // last chunk in place.
-    const body = Buffer.allocUnsafe(this.need);
-    let skip = PREFIX_SIZE;
-    let written = 0;
-    let restChunk: Buffer | undefined;
-    let restOff = 0;
-    for (const part of this.parts) {
-      let start = 0;
-      if (skip > 0) {
-        const s = Math.min(skip, part.length);
-        skip -= s;
-        start = s;
-      }
-      const want = this.need - written;
-      const take = Math.min(want, part.length - start);
-      if (take > 0) {
-        part.copy(body, written, start, start + take);
-        written += take;
-      }
-      if (written === this.need && skip === 0 && start + take < part.length) {
-        restChunk = part;
-        restOff = start + take;
-      }
-    }
-    this.parts = [];
-    this.buffered = 0;
-    this.need = -1;
-    this.onFrame(body);
-    if (restChunk !== undefined && !this.stopped) this.parse(restChunk, restOff);
+    this.parse(chunk, 0);
   }
 
   private parse(buf: Buffer, off: number): void {
     const end = buf.length;
-    while (end - off >= PREFIX_SIZE) {
-      const len = buf.readUInt32BE(off);
-      this.check(len);
-      const stop = off + PREFIX_SIZE + len;
-      if (stop > end) break;
-      this.onFrame(buf.subarray(off + PREFIX_SIZE, stop));
+    while (off < end) {
       if (this.stopped) return;
-      off = stop;
-    }
-    if (off < end) {
-      const rest = buf.subarray(off);
-      this.parts = [rest];
-      this.buffered = rest.length;
-      this.need = rest.length >= PREFIX_SIZE ? rest.readUInt32BE(0) : -1;
+      if (this.paused) {
+        this.held = buf.subarray(off);
+        return;
+      }
+      if (this.body !== undefined) {
+        const take = Math.min(this.body.length - this.filled, end - off);
+        buf.copy(this.body, this.filled, off, off + take);
+        this.filled += take;
+        off += take;
+        if (this.filled < this.body.length) return;
+        this.finishBody();
+        continue;
+      }
+      let len: number;
+      if (this.headLen > 0) {
+        while (this.headLen < PREFIX_SIZE && off < end) this.head[this.headLen++] = buf[off++]!;
+        if (this.headLen < PREFIX_SIZE) return;
+        this.headLen = 0;
+        len = this.head.readUInt32BE(0);
+        this.check(len);
+      } else {
+        if (end - off < PREFIX_SIZE) {
+          while (off < end) this.head[this.headLen++] = buf[off++]!;
+          return;
+        }
+        len = buf.readUInt32BE(off);
+        this.check(len);
+        if (end - off - PREFIX_SIZE >= len) {
+          const start = off + PREFIX_SIZE;
+          off = start + len;
+          this.onFrame(buf.subarray(start, off));
+          continue;
+        }
+        off += PREFIX_SIZE;
+      }
+      // A frame that spans reads (or whose prefix did).
+      if (end - off >= len) {
+        this.onFrame(buf.subarray(off, off + len));
+        off += len;
+        continue;
+      }
+      if (!this.startBody(len)) {
+        this.held = off < end ? buf.subarray(off) : undefined;
+        return;
+      }
     }
   }
 
-  /** Read the 4-byte prefix that may span parts. */
-  private readPrefix(): number {
-    let value = 0;
-    let got = 0;
-    for (const part of this.parts) {
-      for (let i = 0; i < part.length && got < PREFIX_SIZE; i++, got++) {
-        value = value * 256 + part[i]!;
+  /** Allocate the buffer of a spanning frame, reserving budget for a large one; false while it waits. */
+  private startBody(len: number): boolean {
+    if (len > this.allowance && this.budget !== undefined) {
+      if (!this.budget.reserve(len, this.onBudget)) {
+        this.waitingLen = len;
+        this.hooks?.blocked();
+        return false;
       }
-      if (got === PREFIX_SIZE) break;
+      this.reserved = len;
     }
-    this.check(value);
-    return value;
+    this.body = Buffer.allocUnsafe(len);
+    this.filled = 0;
+    return true;
+  }
+
+  private finishBody(): void {
+    const body = this.body!;
+    this.body = undefined;
+    this.filled = 0;
+    const reserved = this.reserved;
+    this.reserved = 0;
+    if (reserved > 0) this.budget!.release(reserved);
+    this.onFrame(body);
   }
 
   private check(len: number): void {
@@ -143,5 +228,39 @@ export class FrameDecoder {
       this.stop();
       throw this.limit.refuse(len);
     }
+  }
+}
+
+/** A socket's budget for partial frames: all-or-nothing grants, waiters woken in order. */
+export class SharedFrameBudget implements FrameBudget {
+  private used = 0;
+  private waiters: Array<() => void> = [];
+
+  constructor(readonly capacity: number) {}
+
+  get inUse(): number {
+    return this.used;
+  }
+
+  reserve(bytes: number, wake: () => void): boolean {
+    if (this.waiters.length === 0 && this.used + bytes <= this.capacity) {
+      this.used += bytes;
+      return true;
+    }
+    if (!this.waiters.includes(wake)) this.waiters.push(wake);
+    return false;
+  }
+
+  release(bytes: number): void {
+    this.used -= bytes;
+    // Wake waiters in order; each retries and, if it still does not fit, queues again.
+    const ws = this.waiters;
+    this.waiters = [];
+    for (const w of ws) w();
+  }
+
+  cancel(wake: () => void): void {
+    const i = this.waiters.indexOf(wake);
+    if (i >= 0) this.waiters.splice(i, 1);
   }
 }
