@@ -10,6 +10,7 @@ import { FrameDecoder, PREFIX_SIZE, type FrameBudget } from "./wire/frame.js";
 import { Heartbeat } from "./heartbeat.js";
 import { detectDialect, dialectFor } from "./wire/detect.js";
 import { debug, hex } from "./log.js";
+import type { PeerInbox } from "./queue.js";
 import { HELLO_SIZE } from "./wire/v1.js";
 import { WsClose, WsError, WsServerSession, binaryFrameHeader, closeFrame } from "./ws.js";
 
@@ -107,6 +108,8 @@ export class Connection implements FrameSink {
    */
   readonly unacked = new Set<object>();
   unackedBytes = 0;
+  /** Its unread messages in the socket's receive queue (set by the socket once the peer is open). */
+  inbox: PeerInbox<Connection> | undefined;
   /** A frame completed during the current chunk (see onData). */
   private framesSeen = false;
   /** A v1/auto bind end has not yet seen the first byte. */
@@ -117,6 +120,10 @@ export class Connection implements FrameSink {
   openedAt = 0;
   /** Frames received after the handshake. */
   framesAfterHello = 0;
+  /** Why the connection ended (undefined while open, or for an orderly close). */
+  closeReason: AiomsgError | undefined;
+  /** performance.now() when it closed. */
+  closedAt = 0;
   private ws: WsServerSession | undefined;
   private wsOpen = false;
   private resolveDone!: () => void;
@@ -581,6 +588,8 @@ export class Connection implements FrameSink {
     if (this.state === State.CLOSED) return;
     if (reason === undefined) this.flush();
     this.state = State.CLOSED;
+    this.closeReason = reason;
+    this.closedAt = performance.now();
     this.decoder.stop();
     this.heartbeat.cancel();
     if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);

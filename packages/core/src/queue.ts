@@ -1,7 +1,10 @@
 /**
  * The receive side's buffer: one merged stream of (identity, payload) from
- * every connection. When data is already queued, readers get it without
- * parking; otherwise they wait in FIFO order.
+ * every connection, fair-queued. Each peer has its own FIFO; readers take from
+ * the peers in turn (as ZeroMQ fair-queues its pipes), so a peer that floods
+ * cannot put its backlog in front of everyone else's messages. When data is
+ * already queued, readers get it without parking; otherwise they wait in
+ * FIFO order.
  */
 import { AiomsgError } from "./errors.js";
 
@@ -10,61 +13,93 @@ type Waiter = {
   fail(err: Error | undefined): void;
 };
 
-export class ReceiveQueue {
-  private ids: Buffer[] = [];
-  private payloads: Buffer[] = [];
-  private head = 0;
-  private waiters: Waiter[] = [];
-  private ended = false;
-  /** What the waiting messages hold: see chargeOf(). */
+/** One peer's unread messages. */
+export class PeerInbox<Source = unknown> {
+  payloads: Buffer[] = [];
+  /** Reading from this peer is paused because it holds more than its share. */
+  paused = false;
+  head = 0;
+  /** What its messages hold: see chargeOf(). */
   bytes = 0;
-
-  constructor(private readonly onDrained: () => void) {}
+  /** In the reading ring of its queue. */
+  active = false;
+  constructor(
+    readonly identity: Buffer,
+    readonly source: Source,
+  ) {}
 
   get length(): number {
     return this.payloads.length - this.head;
   }
+}
+
+export class ReceiveQueue {
+  /** Peers with unread messages, read in turn from `turn`. */
+  private ring: PeerInbox[] = [];
+  private turn = 0;
+  private waiters: Waiter[] = [];
+  private ended = false;
+  /** What all waiting messages hold: see chargeOf(). */
+  bytes = 0;
+  /** Messages waiting, all peers together. */
+  length = 0;
+
+  /** `onTaken(from)` runs after each message a reader takes. */
+  constructor(private readonly onTaken: (from: PeerInbox<any>) => void) {}
 
   get closed(): boolean {
     return this.ended;
   }
 
-  push(identity: Buffer, payload: Buffer): void {
+  push(from: PeerInbox, payload: Buffer): void {
     if (this.ended) return;
-    const w = this.waiters.length > 0 ? this.waiters.shift() : undefined;
-    if (w !== undefined) {
-      w.deliver(identity, payload);
+    if (this.waiters.length > 0) {
+      this.waiters.shift()!.deliver(from.identity, payload);
       return;
     }
-    this.ids.push(identity);
-    this.payloads.push(payload);
-    this.bytes += chargeOf(payload);
+    from.payloads.push(payload);
+    const c = chargeOf(payload);
+    from.bytes += c;
+    this.bytes += c;
+    this.length++;
+    if (!from.active) {
+      from.active = true;
+      this.ring.push(from);
+    }
   }
 
   // Set by take(): the item just removed (avoids a tuple per message).
   private outId: Buffer = EMPTY;
   private outPayload: Buffer = EMPTY;
 
-  /** Remove the oldest item into outId/outPayload; false if nothing is queued. */
+  /** Remove the next message in turn into outId/outPayload; false if nothing is queued. */
   private take(): boolean {
-    const h = this.head;
-    if (h >= this.payloads.length) return false;
-    this.outId = this.ids[h]!;
-    const payload = (this.outPayload = this.payloads[h]!);
-    this.ids[h] = EMPTY;
-    this.payloads[h] = EMPTY;
-    this.head = h + 1;
-    if (this.head === this.payloads.length) {
-      this.ids.length = 0;
-      this.payloads.length = 0;
-      this.head = 0;
-    } else if (this.head >= 4096 && this.head * 2 >= this.payloads.length) {
-      this.ids.splice(0, this.head);
-      this.payloads.splice(0, this.head);
-      this.head = 0;
+    const ring = this.ring;
+    if (ring.length === 0) return false;
+    if (this.turn >= ring.length) this.turn = 0;
+    const from = ring[this.turn]!;
+    const h = from.head;
+    const payload = (this.outPayload = from.payloads[h]!);
+    this.outId = from.identity;
+    from.payloads[h] = EMPTY;
+    from.head = h + 1;
+    if (from.head === from.payloads.length) {
+      from.payloads.length = 0;
+      from.head = 0;
+      from.active = false;
+      ring.splice(this.turn, 1); // the next peer moves into this slot
+    } else {
+      if (from.head >= 4096 && from.head * 2 >= from.payloads.length) {
+        from.payloads.splice(0, from.head);
+        from.head = 0;
+      }
+      this.turn++;
     }
-    this.bytes -= chargeOf(payload);
-    this.onDrained();
+    const c = chargeOf(payload);
+    from.bytes -= c;
+    this.bytes -= c;
+    this.length--;
+    this.onTaken(from);
     return true;
   }
 
@@ -136,7 +171,15 @@ export class ReceiveQueue {
 
 const EMPTY = Buffer.alloc(0);
 
-/** Heap cost of one queued message beyond its payload (a Buffer object and two slots; measured about 115 B). */
+function closedError(): AiomsgError {
+  return new AiomsgError("ERR_AIOMSG_SOCKET_CLOSED", "the socket is closed");
+}
+
+function abortError(signal: AbortSignal): AiomsgError {
+  return new AiomsgError("ERR_AIOMSG_ABORTED", "the operation was aborted", { cause: signal.reason });
+}
+
+/** Heap cost of one queued message beyond its payload (a Buffer object and an array slot; measured about 115 B). */
 export const MESSAGE_OVERHEAD = 128;
 
 /**
@@ -159,12 +202,4 @@ export function retain(payload: Buffer): Buffer {
   if (payload.length === 0) return EMPTY;
   if (payload.length * 2 >= payload.buffer.byteLength) return payload;
   return Buffer.from(payload);
-}
-
-function closedError(): AiomsgError {
-  return new AiomsgError("ERR_AIOMSG_SOCKET_CLOSED", "the socket is closed");
-}
-
-function abortError(signal: AbortSignal): AiomsgError {
-  return new AiomsgError("ERR_AIOMSG_ABORTED", "the operation was aborted", { cause: signal.reason });
 }

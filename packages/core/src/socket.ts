@@ -14,7 +14,7 @@ import { Connection, type ConnectionOptions, type ConnectionOwner, type Protocol
 import type { DialectName } from "./dialect.js";
 import { IDENTITY_SIZE } from "./dialect.js";
 import { AiomsgError, ProtocolError, UsageError } from "./errors.js";
-import { ReceiveQueue, retain } from "./queue.js";
+import { PeerInbox, ReceiveQueue, retain } from "./queue.js";
 import { SharedFrameBudget } from "./wire/frame.js";
 import { COUNTER_MASK, PendingWindow } from "./pending.js";
 import { debug, hex } from "./log.js";
@@ -173,6 +173,14 @@ interface PeerWaiter {
 
 type Outgoing = Buffer | Reliable;
 
+/** A connection the peer closes this soon after the handshake, with nothing sent, counts as refused. */
+const FLAP_MS = 1000;
+
+/** Wait before the next attempt after n consecutive refusals: 100 ms doubled each time, at most 5 s. */
+export function refusalBackoff(n: number): number {
+  return Math.min(5000, 100 * 2 ** Math.min(n, 16));
+}
+
 const ACCEPTED_AT = Symbol("aiomsg.acceptedAt");
 const SETTLE = Symbol("aiomsg.tlsSettled");
 
@@ -314,7 +322,7 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
     this.ackDelay = nonNegative(options.ackDelay, 20, "ackDelay");
     this.lingerMs = nonNegative(options.linger, 2_000, "linger");
     this.maxPeers = positive(options.maxPeers, Infinity, "maxPeers");
-    this.inbox = new ReceiveQueue(this.onInboxDrained);
+    this.inbox = new ReceiveQueue(this.onTaken);
   }
 
   /** Identities of the peers currently connected. */
@@ -385,6 +393,8 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
   }
 
   private async connectLoop(target: Target): Promise<void> {
+    /** Consecutive attempts the peer refused: each doubles the wait (see refusalBackoff). */
+    let refusals = 0;
     while (!this.closedFlag) {
       let conn: Connection | undefined;
       try {
@@ -398,7 +408,10 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
           }),
         );
       }
-      if (conn) await conn.done;
+      if (conn) {
+        await conn.done;
+        refusals = this.refused(conn) ? refusals + 1 : 0;
+      }
       if (this.closedFlag) break;
       let ms = 0;
       try {
@@ -406,8 +419,33 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
       } catch (err) {
         debug("reconnectionDelay threw: %s", (err as Error).message);
       }
-      await this.sleep(Number.isFinite(ms) && ms > 0 ? ms : 0);
+      ms = Number.isFinite(ms) && ms > 0 ? ms : 0;
+      if (refusals > 0) ms = Math.max(ms, refusalBackoff(refusals));
+      await this.sleep(ms);
     }
+  }
+
+  /**
+   * Whether a connect end's connection ended as a refusal: closed before the
+   * peer greeted (ERR_AIOMSG_REFUSED, already reported), or closed by the
+   * peer within a second of the handshake with nothing received after it, as
+   * a bind end that greets first (Python) does with a duplicate identity.
+   */
+  private refused(conn: Connection): boolean {
+    const reason = conn.closeReason;
+    if (reason?.code === "ERR_AIOMSG_REFUSED") return true;
+    if (this.closedFlag || conn.openedAt === 0 || conn.framesAfterHello > 0) return false;
+    if (reason !== undefined && reason.code !== "ERR_AIOMSG_PEER_LOST") return false;
+    if (conn.closedAt - conn.openedAt >= FLAP_MS) return false;
+    this.report(
+      new AiomsgError(
+        "ERR_AIOMSG_REFUSED",
+        `${conn.remote} closed the connection ${Math.round(conn.closedAt - conn.openedAt)} ms after the handshake, before sending anything: ` +
+          "it probably refused this peer (identity already connected)",
+      ),
+      conn,
+    );
+    return true;
   }
 
   private dial(target: Target): Promise<Connection> {
@@ -869,6 +907,7 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
   }
 
   peerReady(conn: Connection): void {
+    conn.inbox = new PeerInbox(conn.peerIdentity!, conn);
     this.peers.set(conn.key, conn);
     this.open.push(conn);
     if (this.readingPaused) conn.pause();
@@ -876,10 +915,24 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
     this.drainQueue();
   }
 
+  /**
+   * Receive policy: each peer may hold its share of the receive marks (the
+   * marks divided by the open peers) before reading from it pauses, so a
+   * flooding peer is pushed back while the others keep flowing; all reading
+   * pauses when the whole queue is over the marks.
+   */
   peerData(conn: Connection, payload: Buffer): void {
     const inbox = this.inbox;
+    const q = conn.inbox!;
     // Small payloads are copied out of the read so that no read is kept alive by a view.
-    inbox.push(conn.peerIdentity!, retain(payload));
+    inbox.push(q, retain(payload));
+    if (!q.paused) {
+      const n = this.open.length || 1;
+      if (q.bytes > this.receiveHighWaterMark / n || q.length >= this.receiveHighWaterMessages / n) {
+        q.paused = true;
+        conn.pause();
+      }
+    }
     if (!this.readingPaused && (inbox.bytes > this.receiveHighWaterMark || inbox.length >= this.receiveHighWaterMessages)) {
       this.pauseReading();
     }
@@ -988,10 +1041,17 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
     for (const c of this.open) c.pause();
   }
 
-  private readonly onInboxDrained = (): void => {
-    if (this.readingPaused && this.inbox.bytes <= this.receiveHighWaterMark / 2) {
+  private readonly onTaken = (q: PeerInbox<Connection>): void => {
+    if (q.paused) {
+      const n = this.open.length || 1;
+      if (q.bytes <= this.receiveHighWaterMark / n / 2 && q.length <= this.receiveHighWaterMessages / n / 2) {
+        q.paused = false;
+        if (!this.readingPaused) q.source.resume();
+      }
+    }
+    if (this.readingPaused && this.inbox.bytes <= this.receiveHighWaterMark / 2 && this.inbox.length <= this.receiveHighWaterMessages / 2) {
       this.readingPaused = false;
-      for (const c of this.open) c.resume();
+      for (const c of this.open) if (!c.inbox!.paused) c.resume();
     }
   };
 

@@ -78,11 +78,35 @@ export class WsServerSession {
   private opcode = 0;
   private control: Buffer[] = [];
   private ended = false;
+  /** Payload bytes of this read, handed on together: tiny frames cost their bytes, not a view each. */
+  private out: Buffer[] = [];
 
   constructor(private readonly host: WsHost) {}
 
   /** Feed socket bytes; throws ProtocolError (with the close code to send in `wsClose`). */
   push(chunk: Buffer): void {
+    try {
+      this.consume(chunk);
+    } catch (err) {
+      // Data that came before the bad frame is still delivered.
+      try {
+        this.emit();
+      } catch {
+        /* the first error is the one to report */
+      }
+      throw err;
+    }
+    this.emit();
+  }
+
+  private emit(): void {
+    const out = this.out;
+    if (out.length === 0) return;
+    this.out = [];
+    this.host.stream(out.length === 1 ? out[0]! : Buffer.concat(out));
+  }
+
+  private consume(chunk: Buffer): void {
     let buf = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
     this.pending = Buffer.alloc(0);
     while (buf.length > 0 && !this.ended) {
@@ -119,7 +143,7 @@ export class WsServerSession {
           this.remaining -= take;
           buf = buf.subarray(take);
           if (this.phase === Phase.PAYLOAD) {
-            if (take > 0) this.host.stream(part);
+            if (take > 0) this.out.push(part);
             if (this.remaining === 0) this.phase = Phase.HEADER;
           } else {
             this.control.push(Buffer.from(part));
@@ -206,6 +230,7 @@ export class WsServerSession {
     if (this.opcode === 0x9) {
       this.host.writeRaw(controlFrame(0xa, payload));
     } else if (this.opcode === 0x8) {
+      this.emit(); // data before the close frame first
       this.ended = true;
       this.host.writeRaw(controlFrame(0x8, payload.subarray(0, 2)));
       this.host.closedByPeer();
