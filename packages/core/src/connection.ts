@@ -574,7 +574,7 @@ export class Connection implements FrameSink {
   private drainHeld(): void {
     if (this.state === State.CLOSED || !this.decoder.holding) return;
     try {
-      this.decoder.resume();
+      this.decoder.resume(true);
     } catch (err) {
       this.close(asAiomsgError(err));
     }

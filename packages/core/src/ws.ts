@@ -205,7 +205,7 @@ export class WsServerSession {
       off = 10;
     }
     if (buf.length < off + 4) return 0;
-    this.mask = Buffer.from(buf.subarray(off, off + 4));
+    buf.copy(this.mask, 0, off, off + 4);
     this.maskOff = 0;
     this.remaining = len;
     this.opcode = opcode;

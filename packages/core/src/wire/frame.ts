@@ -64,6 +64,7 @@ export class FrameDecoder {
   private held: Buffer | undefined;
   private paused = false;
   private stopped = false;
+  private final = false;
   private readonly onBudget = (): void => this.hooks?.unblocked();
   /**
    * While set, a frame longer than `size` is refused with the error `refuse`
@@ -111,8 +112,13 @@ export class FrameDecoder {
     this.paused = true;
   }
 
-  /** Parse what was held; may call onFrame, and may pause or block again. */
-  resume(): void {
+  /**
+   * Parse what was held; may call onFrame, and may pause or block again.
+   * `final` (the peer has gone): deliver the complete frames held, but start
+   * no frame that needs budget, since it can no longer complete.
+   */
+  resume(final = false): void {
+    this.final = final;
     this.paused = false;
     if (this.stopped) return;
     const rest = this.held;
@@ -194,9 +200,9 @@ export class FrameDecoder {
   /** Allocate the buffer of a spanning frame, reserving budget for a large one; false while it waits. */
   private startBody(len: number): boolean {
     if (len > this.allowance && this.budget !== undefined) {
-      if (!this.budget.reserve(len, this.onBudget)) {
+      if (this.final || !this.budget.reserve(len, this.onBudget)) {
         this.waitingLen = len;
-        this.hooks?.blocked();
+        if (!this.final) this.hooks?.blocked();
         return false;
       }
       this.reserved = len;
@@ -234,7 +240,9 @@ export class FrameDecoder {
 /** A socket's budget for partial frames: all-or-nothing grants, waiters woken in order. */
 export class SharedFrameBudget implements FrameBudget {
   private used = 0;
-  private waiters: Array<() => void> = [];
+  private waiters: Array<{ wake: () => void; bytes: number }> = [];
+  /** Granted to woken waiters until they retry, so that no one else takes it meanwhile. */
+  private promised = 0;
 
   constructor(readonly capacity: number) {}
 
@@ -243,24 +251,42 @@ export class SharedFrameBudget implements FrameBudget {
   }
 
   reserve(bytes: number, wake: () => void): boolean {
-    if (this.waiters.length === 0 && this.used + bytes <= this.capacity) {
+    const w = this.waiters.find((x) => x.wake === wake);
+    if (w !== undefined && w.bytes < 0) {
+      // A woken waiter retrying: its grant was set aside when it was woken.
+      this.waiters.splice(this.waiters.indexOf(w), 1);
+      this.promised -= bytes;
       this.used += bytes;
       return true;
     }
-    if (!this.waiters.includes(wake)) this.waiters.push(wake);
+    if (w === undefined && this.waiters.length === 0 && this.used + this.promised + bytes <= this.capacity) {
+      this.used += bytes;
+      return true;
+    }
+    if (w === undefined) this.waiters.push({ wake, bytes });
     return false;
   }
 
   release(bytes: number): void {
     this.used -= bytes;
-    // Wake waiters in order; each retries and, if it still does not fit, queues again.
-    const ws = this.waiters;
-    this.waiters = [];
-    for (const w of ws) w();
+    // Wake waiters in order while their requests fit, setting their grants aside.
+    for (const w of this.waiters) {
+      if (w.bytes < 0) continue;
+      if (this.used + this.promised + w.bytes > this.capacity) break;
+      this.promised += w.bytes;
+      w.bytes = -w.bytes;
+      w.wake();
+    }
   }
 
   cancel(wake: () => void): void {
-    const i = this.waiters.indexOf(wake);
-    if (i >= 0) this.waiters.splice(i, 1);
+    const i = this.waiters.findIndex((x) => x.wake === wake);
+    if (i < 0) return;
+    const [w] = this.waiters.splice(i, 1);
+    if (w!.bytes < 0) {
+      // Woken but gone before retrying: its grant goes to the next in line.
+      this.promised += w!.bytes;
+      this.release(0);
+    }
   }
 }
