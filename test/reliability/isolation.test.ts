@@ -16,7 +16,6 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import * as path from "node:path";
-import * as tls from "node:tls";
 import { readFileSync } from "node:fs";
 import { once } from "node:events";
 import { Socket } from "../../packages/core/src/index.js";
@@ -108,15 +107,23 @@ async function pyProducer(port: number): Promise<{ hex: string; peer: PyPeer }> 
 /** A real Python aiomsg consumer printing its receive count every 100 ms. */
 class PyConsumer {
   count = 0;
-  private constructor(readonly child: Child<unknown>) {}
-  static async start(port: number, stopAfter = 0): Promise<PyConsumer> {
-    const child = await Child.start<unknown>([python, path.join(FIXTURES, "py_consumer.py"), "--port", String(port), "--stop-after", String(stopAfter)], false);
-    const c = new PyConsumer(child);
+  private constructor(
+    readonly child: Child<unknown>,
+    readonly hex: string,
+  ) {}
+  static async start(port: number, stopAfter = 0, hex = randomIdentity().toString("hex")): Promise<PyConsumer> {
+    const args = [python, path.join(FIXTURES, "py_consumer.py"), "--port", String(port), "--stop-after", String(stopAfter), "--identity", hex];
+    const child = await Child.start<unknown>(args, false);
+    const c = new PyConsumer(child, hex);
     createInterface({ input: child.proc.stdout! }).on("line", (l) => {
       if (l.startsWith("C ")) c.count = Number(l.slice(2));
     });
     return c;
   }
+}
+
+async function PyConsumerWithIdentity(port: number, hex: string): Promise<PyConsumer> {
+  return PyConsumer.start(port, 0, hex);
 }
 
 /**
@@ -224,4 +231,165 @@ describe("resource isolation: one peer can neither exhaust the process nor stall
     expect(s.peakRss, "target peak RSS").toBeLessThan(limit);
     expect(Math.min(...rates), `healthy producer's messages per 500 ms: ${rates.join(",")}`).toBeGreaterThan(50);
   }, 90_000);
+
+  it("round-robin with a peer that never reads but heartbeats: the healthy Python consumer keeps its rate, the stuck peer is evicted with ERR_AIOMSG_SLOW_CONSUMER", async () => {
+    // heartbeatTimeout stays at its default: the Python consumer heartbeats every 5 s.
+    const opts = { highWaterMark: 8 * MiB, stallTimeout: 2000 };
+    const t = await target({ socket: opts, read: "fast", send: { everyMs: 1, perTick: 20, size: 1024 } });
+    const healthy = await PyConsumer.start(t.port);
+    await waitFor(() => healthy.count > 1000, 10_000, "the healthy consumer receiving");
+    const a = await attacker("never-read", t.port, { heartbeatMs: 200 });
+    const rates = await rate(() => healthy.count, 10);
+    console.log(`[isolation] never-reading peer, round-robin: healthy per 500 ms ${rates.join(",")}`);
+    // 20 KiB per ms are offered; the healthy consumer never goes quiet.
+    expect(Math.min(...rates), `healthy consumer's messages per 500 ms: ${rates.join(",")}`).toBeGreaterThan(500);
+    const s = await t.next((x) => (x.errors.ERR_AIOMSG_SLOW_CONSUMER ?? 0) >= 1, 10_000, "the stuck peer evicted");
+    console.log(`[isolation] never-reading peer, round-robin: target peak RSS ${mb(s.peakRss)}; errors ${JSON.stringify(s.errors)}; attacker closed ${a.last!.closedByTarget}`);
+    expect(s.peakRss).toBeLessThan(opts.highWaterMark + RUNTIME_SLACK);
+    await a.next((x) => x.closedByTarget === 1, 5000, "the attacker's connection closed by the target");
+  }, 60_000);
+
+  it("publish with a subscriber that never reads: the healthy Python subscriber keeps its rate, the stuck one's messages are dropped with ERR_AIOMSG_PEER_FULL, then it is evicted", async () => {
+    const opts = { sendMode: "publish", highWaterMark: 8 * MiB, stallTimeout: 2000 };
+    const t = await target({ socket: opts, read: "fast", send: { everyMs: 1, perTick: 10, size: 1024 } });
+    const healthy = await PyConsumer.start(t.port);
+    await waitFor(() => healthy.count > 1000, 10_000, "the healthy subscriber receiving");
+    const a = await attacker("never-read", t.port, { heartbeatMs: 200 });
+    const rates = await rate(() => healthy.count, 10);
+    console.log(`[isolation] never-reading subscriber, publish: healthy per 500 ms ${rates.join(",")}`);
+    expect(Math.min(...rates), `healthy subscriber's messages per 500 ms: ${rates.join(",")}`).toBeGreaterThan(500);
+    const s = await t.next((x) => (x.errors.ERR_AIOMSG_SLOW_CONSUMER ?? 0) >= 1, 10_000, "the stuck subscriber evicted");
+    console.log(`[isolation] never-reading subscriber, publish: dropped ${JSON.stringify(s.dropped)}; errors ${JSON.stringify(s.errors)}`);
+    expect(s.dropped.ERR_AIOMSG_PEER_FULL ?? 0).toBeGreaterThan(0);
+    expect(s.peakRss).toBeLessThan(opts.highWaterMark + RUNTIME_SLACK);
+  }, 60_000);
+
+  it("a real Python consumer whose application stops calling recv() while its library keeps heartbeating does not slow round-robin sends to two other Python consumers", async () => {
+    // Python aiomsg (both generations) keeps reading once its 65,536-message
+    // queue is full, dropping each message with an error log: the stuck
+    // consumer becomes a slow one (its logging is its pace) that never stops
+    // heartbeating. Round-robin must route around it rather than wait for it.
+    const opts = { highWaterMark: 8 * MiB, stallTimeout: 2000 };
+    const t = await target({ socket: opts, read: "fast", send: { everyMs: 1, perTick: 60, size: 512 } });
+    const stuck = await PyConsumer.start(t.port, 2000);
+    const h1 = await PyConsumer.start(t.port);
+    const h2 = await PyConsumer.start(t.port);
+    await waitFor(() => stuck.count >= 2000, 10_000, "the stuck consumer's application to stop reading");
+    // Long enough for its 65,536-message queue to fill and its own pace to show.
+    const [rates1, rates2] = await Promise.all([rate(() => h1.count, 20), rate(() => h2.count, 20)]);
+    const s = await t.next();
+    console.log(`[isolation] stuck Python consumer: healthy per 500 ms ${rates1.join(",")} | ${rates2.join(",")}; sent ${s.sent}; disconnects ${JSON.stringify(s.disconnects)}`);
+    expect(Math.min(...rates1), `first healthy consumer per 500 ms: ${rates1.join(",")}`).toBeGreaterThan(500);
+    expect(Math.min(...rates2), `second healthy consumer per 500 ms: ${rates2.join(",")}`).toBeGreaterThan(500);
+    expect(s.sendBlockedMs, "the target's send() is not held up").toBeLessThan(1000);
+  }, 90_000);
+
+  it("a peer flooding DATA_REQ that never reads its ACKs: ACKs stay bounded, sends by identity to a healthy Python consumer keep their rate, the flooder is evicted with ERR_AIOMSG_SLOW_CONSUMER", async () => {
+    const opts = { highWaterMark: 8 * MiB, stallTimeout: 2000, receiveHighWaterMark: 4 * MiB, maxFrameSize: 1 * MiB, partialFrameBudget: 2 * MiB };
+    const hex = randomIdentity().toString("hex");
+    // The target sends by identity to the consumer started below (its identity is fixed up front).
+    const t = await target({ socket: opts, read: "fast", send: { everyMs: 1, perTick: 10, size: 256, to: hex } });
+    const healthy = await PyConsumerWithIdentity(t.port, hex);
+    await waitFor(() => healthy.count > 1000, 10_000, "the healthy consumer receiving");
+    const a = await attacker("req-flood", t.port);
+    const rates = await rate(() => healthy.count, 8);
+    console.log(`[isolation] DATA_REQ flood without reading: healthy per 500 ms ${rates.join(",")}`);
+    expect(Math.min(...rates), `healthy consumer per 500 ms: ${rates.join(",")}`).toBeGreaterThan(500);
+    const s = await t.next((x) => (x.errors.ERR_AIOMSG_SLOW_CONSUMER ?? 0) >= 1, 15_000, "the flooder evicted");
+    console.log(`[isolation] DATA_REQ flood without reading: target peak RSS ${mb(s.peakRss)}; errors ${JSON.stringify(s.errors)}; attacker wrote ${mb(a.last!.written)}`);
+    expect(s.peakRss).toBeLessThan(bound({ ...opts, conns: 2 }) + RUNTIME_SLACK);
+  }, 60_000);
+
+  it("TCP connections to a TLS port that never send a ClientHello count against maxPeers and are closed at handshakeTimeout (ERR_AIOMSG_HANDSHAKE_TIMEOUT); a healthy TLS peer gets in once they are gone", async () => {
+    const pki = await pkiOnce();
+    const opts = { maxPeers: 20, handshakeTimeout: 1000 };
+    const t = await target({ socket: opts, read: "fast", tls: { cert: pki.serverCert, key: pki.serverKey } });
+    const a = await attacker("tls-silent", t.port, { conns: 50 });
+    const s1 = await t.next((x) => (x.errors.ERR_AIOMSG_MAX_PEERS ?? 0) >= 30, 5000, "the 30 connections beyond maxPeers refused");
+    const s2 = await t.next((x) => (x.errors.ERR_AIOMSG_HANDSHAKE_TIMEOUT ?? 0) >= 20, 5000, "the 20 admitted ones closed at handshakeTimeout");
+    await a.next((x) => x.closedByTarget === 50, 5000, "every silent connection closed by the target");
+    console.log(`[isolation] silent TLS connections: errors ${JSON.stringify(s2.errors)} (refused ${s1.errors.ERR_AIOMSG_MAX_PEERS} at once)`);
+    const good = cleanup.socket(new Socket({ reconnectionDelay: 50 }));
+    const up = new Promise<void>((r) => good.once("peerConnected", () => r()));
+    await good.connect("127.0.0.1", t.port, { tls: { ca: readFileSync(pki.ca), servername: "localhost" } });
+    await up;
+    await good.send("after the attack");
+    await t.next((x) => (x.received[good.identity.toString("hex")] ?? 0) === 1, 5000, "the healthy TLS peer's message");
+  }, 30_000);
+
+  it("at-least-once with a peer that reads but never acknowledges: deliveries to the healthy Python consumer never pause, the silent peer throttles only itself", async () => {
+    const opts = { deliveryGuarantee: "at-least-once", highWaterMark: 1 * MiB, resendInterval: 1000 };
+    const t = await target({ socket: opts, read: "fast", send: { everyMs: 1, perTick: 5, size: 256 } });
+    const healthy = await PyConsumer.start(t.port);
+    await waitFor(() => healthy.count > 500, 10_000, "the healthy consumer receiving");
+    const a = await attacker("no-ack", t.port, { heartbeatMs: 200 });
+    await t.next((x) => x.peers === 2, 5000, "the silent peer connected");
+    // Windows of 250 ms: a pause of the 2-4 s kind shows as zeros.
+    const rates = await rate(() => healthy.count, 16, 250);
+    const s = await t.next();
+    console.log(`[isolation] never-ACKing peer: healthy per 250 ms ${rates.join(",")}; dropped ${JSON.stringify(s.dropped)}; attacker still connected ${a.last!.open}`);
+    expect(Math.min(...rates), `healthy consumer per 250 ms: ${rates.join(",")}`).toBeGreaterThan(100);
+    expect(s.sendBlockedMs, "the target's send() is not held up").toBeLessThan(500);
+  }, 60_000);
+
+  it("a connect end refused by a TS bind end (duplicate identity, then maxPeers) gets ERR_AIOMSG_REFUSED and backs off", async () => {
+    const t = await target({ socket: { maxPeers: 2 }, read: "fast" });
+    const identity = randomIdentity();
+    const first = cleanup.socket(new Socket({ identity }));
+    const up = new Promise<void>((r) => first.once("peerConnected", () => r()));
+    await first.connect("127.0.0.1", t.port);
+    await up;
+    const twin = cleanup.socket(new Socket({ identity }));
+    const refused: number[] = [];
+    twin.on("error", (e) => {
+      if (e.code === "ERR_AIOMSG_REFUSED") refused.push(Date.now());
+    });
+    await twin.connect("127.0.0.1", t.port);
+    await waitFor(() => refused.length >= 4, 5000, "four refusals");
+    const gaps = refused.slice(1).map((x, i) => x - refused[i]!);
+    const s = await t.next((x) => (x.errors.ERR_AIOMSG_DUPLICATE_IDENTITY ?? 0) >= 4, 2000, "the target's four refusals");
+    console.log(`[isolation] duplicate identity: refused at intervals ${gaps.join(",")} ms; target errors ${JSON.stringify(s.errors)}`);
+    // 100 ms doubled each time: the gaps grow (with slack for timers), and the target saw as many attempts.
+    expect(gaps[2]!, `gaps ${gaps.join(",")}`).toBeGreaterThan(gaps[0]! + 200);
+    expect(s.errors.ERR_AIOMSG_DUPLICATE_IDENTITY ?? 0).toBeGreaterThanOrEqual(4);
+    await twin.close({ linger: 0 });
+
+    // maxPeers 2: a second peer fills it, a third is refused.
+    const second = cleanup.socket(new Socket());
+    const up2 = new Promise<void>((r) => second.once("peerConnected", () => r()));
+    await second.connect("127.0.0.1", t.port);
+    await up2;
+    const third = cleanup.socket(new Socket());
+    const refused3: string[] = [];
+    third.on("error", (e) => refused3.push(e.code));
+    await third.connect("127.0.0.1", t.port);
+    await waitFor(() => refused3.includes("ERR_AIOMSG_REFUSED"), 5000, "the third peer refused");
+    await t.next((x) => (x.errors.ERR_AIOMSG_MAX_PEERS ?? 0) >= 1, 5000, "the target's ERR_AIOMSG_MAX_PEERS");
+  }, 30_000);
+
+  it("a connect end refused by a real Python aiomsg bind end for its duplicate identity gets ERR_AIOMSG_REFUSED and backs off", async () => {
+    const bind = await PyPeer.start(python, ["--role", "bind", "--port", "0"]);
+    cleanup.add(() => bind.kill());
+    const identity = randomIdentity();
+    const first = cleanup.socket(new Socket({ identity }));
+    const up = new Promise<void>((r) => first.once("peerConnected", () => r()));
+    await first.connect("127.0.0.1", bind.port);
+    await up;
+    // Python leaves the refused connection open and silent: the twin's liveness finds it.
+    const twin = cleanup.socket(new Socket({ identity, heartbeatInterval: 100, heartbeatTimeout: 300 }));
+    const refused: number[] = [];
+    twin.on("error", (e) => {
+      if (e.code === "ERR_AIOMSG_REFUSED") refused.push(Date.now());
+    });
+    await twin.connect("127.0.0.1", bind.port);
+    await waitFor(() => refused.length >= 4, 8000, "four refusals");
+    const gaps = refused.slice(1).map((x, i) => x - refused[i]!);
+    console.log(`[isolation] duplicate identity at a Python bind end: refused at intervals ${gaps.join(",")} ms`);
+    expect(gaps[2]!, `gaps ${gaps.join(",")}`).toBeGreaterThan(gaps[0]! + 200);
+  }, 30_000);
 });
+
+let pki: Pki | undefined;
+async function pkiOnce(): Promise<Pki> {
+  return (pki ??= await makePki());
+}

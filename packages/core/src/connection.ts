@@ -61,6 +61,13 @@ const COPY_LIMIT = 16 * 1024;
 const SLAB_SIZE = 64 * 1024;
 /** Flush at once when this much is waiting, otherwise at the end of the tick. */
 const FLUSH_BYTES = 64 * 1024;
+/**
+ * A connection lets the event loop turn after reading this much (or this
+ * many frames): libuv reads up to 32 chunks from one socket per poll, so a
+ * flooding peer would otherwise hold the loop for every other peer and timer.
+ */
+const SLICE_BYTES = 1024 * 1024;
+const SLICE_FRAMES = 2048;
 
 export class Connection implements FrameSink {
   peerIdentity: Buffer | undefined;
@@ -102,6 +109,10 @@ export class Connection implements FrameSink {
   /** Reading paused because a large frame waits for the socket's frame budget. */
   private blocked = false;
   private resumeQueued = false;
+  // Reading since the connection last let the event loop turn.
+  private sliceBytes = 0;
+  private sliceFrames = 0;
+  private sliced = false;
   /**
    * At-least-once messages sent on this connection and not yet acknowledged,
    * with their bytes: owned by the socket, which charges them to this peer.
@@ -421,7 +432,7 @@ export class Connection implements FrameSink {
     }
     this.noteFrames();
     // Parsing may have paused, blocked or closed this connection again.
-    if (!this.paused && !this.blocked && !this.closed) this.sock.resume();
+    if (!this.paused && !this.blocked && !this.sliced && !this.closed) this.sock.resume();
   };
 
   /** Liveness counts whole frames (as Python's per-frame timeout does); one clock read per chunk. */
@@ -442,6 +453,19 @@ export class Connection implements FrameSink {
     }
     // A peer trickling one endless frame is still silent.
     this.noteFrames();
+    this.sliceBytes += chunk.length;
+    if ((this.sliceBytes >= SLICE_BYTES || this.sliceFrames >= SLICE_FRAMES) && !this.sliced && this.state !== State.CLOSED) {
+      this.sliced = true;
+      this.sock.pause();
+      setImmediate(this.endSlice);
+    }
+  };
+
+  private readonly endSlice = (): void => {
+    this.sliced = false;
+    this.sliceBytes = 0;
+    this.sliceFrames = 0;
+    if (!this.paused && !this.blocked && !this.resumeQueued && this.state !== State.CLOSED) this.sock.resume();
   };
 
   /** First bytes on a v1/auto bind end: raw aiomsg (0x00) or a WebSocket upgrade ('G'). */
@@ -474,6 +498,7 @@ export class Connection implements FrameSink {
 
   private readonly onFrame = (body: Buffer): void => {
     this.framesSeen = true;
+    this.sliceFrames++;
     if (this.state === State.OPEN) {
       this.framesAfterHello++;
       this.dialect!.dispatch(body, this);

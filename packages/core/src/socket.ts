@@ -183,6 +183,7 @@ export function refusalBackoff(n: number): number {
 
 const ACCEPTED_AT = Symbol("aiomsg.acceptedAt");
 const SETTLE = Symbol("aiomsg.tlsSettled");
+const TIMED_OUT = Symbol("aiomsg.tlsTimedOut");
 
 /** Accounting charge of a message waiting in the socket queue. */
 const QUEUE_OVERHEAD = 32;
@@ -357,6 +358,8 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
       const tlsServer = tls.createServer(options.tls, (s) => this.acceptTls(s));
       tlsServer.on("tlsClientError", (err, s) => {
         s.destroy();
+        // One report per connection: a handshake timeout was reported already.
+        if ((s as tls.TLSSocket & { _parent?: { [TIMED_OUT]?: boolean } })._parent?.[TIMED_OUT]) return;
         this.report(new AiomsgError("ERR_AIOMSG_PEER_LOST", `TLS handshake with ${s.remoteAddress ?? "?"} failed: ${err.message}`, { cause: err }));
       });
       server = net.createServer((raw) => this.acceptRawTls(raw, tlsServer));
@@ -426,25 +429,29 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
   }
 
   /**
-   * Whether a connect end's connection ended as a refusal: closed before the
-   * peer greeted (ERR_AIOMSG_REFUSED, already reported), or closed by the
-   * peer within a second of the handshake with nothing received after it, as
-   * a bind end that greets first (Python) does with a duplicate identity.
+   * Whether a connect end's connection ended as a refusal:
+   * - closed before the peer greeted (ERR_AIOMSG_REFUSED, already reported:
+   *   a TS bind end refuses so);
+   * - closed by the peer within a second of the handshake with nothing
+   *   received after it;
+   * - or dropped at heartbeatTimeout with nothing received after the
+   *   handshake: a Python 2026.7.1 bind end greets, then leaves a duplicate
+   *   identity's connection open and never reads or heartbeats on it.
    */
   private refused(conn: Connection): boolean {
     const reason = conn.closeReason;
     if (reason?.code === "ERR_AIOMSG_REFUSED") return true;
     if (this.closedFlag || conn.openedAt === 0 || conn.framesAfterHello > 0) return false;
-    if (reason !== undefined && reason.code !== "ERR_AIOMSG_PEER_LOST") return false;
-    if (conn.closedAt - conn.openedAt >= FLAP_MS) return false;
-    this.report(
-      new AiomsgError(
-        "ERR_AIOMSG_REFUSED",
-        `${conn.remote} closed the connection ${Math.round(conn.closedAt - conn.openedAt)} ms after the handshake, before sending anything: ` +
-          "it probably refused this peer (identity already connected)",
-      ),
-      conn,
-    );
+    const lived = Math.round(conn.closedAt - conn.openedAt);
+    let why: string;
+    if (reason?.code === "ERR_AIOMSG_HEARTBEAT_TIMEOUT") {
+      why = `${conn.remote} sent nothing after its HELLO for ${lived} ms: it probably refused this peer (a Python bind end does so for an identity already connected)`;
+    } else if ((reason === undefined || reason.code === "ERR_AIOMSG_PEER_LOST") && lived < FLAP_MS) {
+      why = `${conn.remote} closed the connection ${lived} ms after the handshake, before sending anything: it probably refused this peer (identity already connected)`;
+    } else {
+      return false;
+    }
+    this.report(new AiomsgError("ERR_AIOMSG_REFUSED", why), conn);
     return true;
   }
 
@@ -504,6 +511,7 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
     (raw as net.Socket & { [ACCEPTED_AT]?: number })[ACCEPTED_AT] = acceptedAt;
     this.tlsHandshaking.add(raw);
     const timer = setTimeout(() => {
+      (raw as net.Socket & { [TIMED_OUT]?: boolean })[TIMED_OUT] = true;
       raw.destroy();
       this.report(
         new ProtocolError("ERR_AIOMSG_HANDSHAKE_TIMEOUT", `no TLS handshake from ${raw.remoteAddress ?? "?"} within ${this.connOpts.handshakeTimeout} ms`),
@@ -955,6 +963,7 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
     const ids = this.ackIds;
     this.ackConns = [];
     this.ackIds = [];
+    let skipped = 0;
     for (let i = 0; i < conns.length; i++) {
       const conn = conns[i]!;
       // A peer that does not read what we write gets no more ACKs queued
@@ -962,8 +971,9 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
       // which at-least-once permits), never an unbounded queue here.
       if (!conn.isOpen) continue;
       if (conn.queuedBytes < this.peerHighWaterMark && conn.queuedFrames < this.peerHighWaterMessages) conn.writeAck(ids[i]!);
-      else debug("ACK to %s not queued: its writes are full", conn.describe());
+      else skipped++;
     }
+    if (skipped > 0) debug("%d ACKs not queued: their peers' writes are full", skipped);
   };
 
   peerAck(_conn: Connection, msgId: Buffer): void {
