@@ -1126,6 +1126,11 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
   }
 
   private async doClose(linger: number): Promise<void> {
+    // Acknowledgements still waiting for ackDelay go out now and count as
+    // queued writes, so the linger below waits for them too.
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    this.flushAcks();
     if (!this.idle && linger > 0) {
       for (const c of this.open) c.flush();
       await new Promise<void>((resolve) => {
