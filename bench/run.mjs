@@ -10,7 +10,8 @@
 // computed from those medians, in this run.
 import os from "node:os";
 import path from "node:path";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { Agent } from "./lib/proc.mjs";
@@ -41,7 +42,7 @@ function parseCli(argv) {
   --quick        1 run per figure, 0.5 s each, 5 s for hwm (a smoke run, ~1 min)
   --runs N       runs per figure, median reported (default 5)
   --duration S   seconds each sender sends / each echo client measures (default 1.5)
-  --only LIST    comma list of groups (oneway, echo, alo, hwm), implementations
+  --only LIST    comma list of groups (oneway, echo, alo, hwm, attack), implementations
                  (raw, zmq, ts, py) or scenario ids (e.g. ts->py, echo/raw)
   --out PATH     report path without extension (default bench/results/latest for a
                  full run, bench/results/tmp/<date> for --quick or --only)`);
@@ -79,6 +80,19 @@ const PINNING = os.availableParallelism() >= 2 && spawnSync("taskset", ["-c", "0
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const HWM_MSG = 65536;
 
+// Peak RSS of a TS bind socket with default options under the attacks of
+// test/reliability/isolation.test.ts (same target and attacker processes).
+const FIXTURES = path.join(repoDir, "test", "reliability", "fixtures");
+const MiB = 2 ** 20;
+const ATTACKS = [
+  { kind: "empty-flood", what: "HELLO, then empty DATA frames as fast as the target reads; the application reads 1 msg/ms", read: { everyMs: 1 }, conns: 1 },
+  { kind: "pinned-flood", what: "per 64 KiB read, one 1-byte DATA frame and an unknown-type frame filling the rest; the application reads 1 msg/ms", read: { everyMs: 1 }, conns: 1 },
+  { kind: "partial-frames", what: "200 connections, each sending all of a 15 MiB frame but its last byte", read: "fast", conns: 200, opts: { conns: 200 } },
+];
+const ATTACK_SECONDS = 8;
+/** README "Guarantees and limits" at the defaults: 72 MiB plus 256 KiB per connection. */
+const defaultBound = (conns) => 72 * MiB + conns * 256 * 1024;
+
 function scenarios() {
   const list = [];
   for (const size of SIZES) {
@@ -93,6 +107,7 @@ function scenarios() {
   }
   list.push({ id: "alo/ts->ts/64", group: "alo", kind: "oneway", src: "ts", dst: "ts", size: 64, delivery: "at-least-once", impls: ["ts"] });
   list.push({ id: "hwm/ts", group: "hwm", kind: "hwm", once: true, impls: ["ts"] });
+  for (const a of ATTACKS) list.push({ id: `attack/${a.kind}`, group: "attack", kind: "attack", attack: a, once: true, impls: ["ts"] });
   return list;
 }
 
@@ -206,7 +221,52 @@ async function runHwm(_sc, opts) {
   }
 }
 
-const RUNNERS = { oneway: runOneway, echo: runEcho, hwm: runHwm };
+/** A child printing READY <port> and STATS <json> lines; resolves with the last stats on demand. */
+function statsChild(args) {
+  const proc = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "ignore"] });
+  const c = { proc, port: 0, last: undefined };
+  createInterface({ input: proc.stdout }).on("line", (l) => {
+    if (l.startsWith("READY")) c.port = Number(l.slice(6)) || -1;
+    else if (l.startsWith("STATS ")) c.last = JSON.parse(l.slice(6));
+  });
+  return c;
+}
+
+async function until(cond, ms, what) {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+async function runAttack(sc) {
+  const a = sc.attack;
+  const lib = path.join(repoDir, "packages", "core", "dist", "index.js");
+  const target = statsChild([path.join(FIXTURES, "target-child.mjs"), lib, JSON.stringify({ socket: {}, read: a.read })]);
+  let attacker;
+  try {
+    await until(() => target.port !== 0 && target.last, 20_000, "the target");
+    const baseline = target.last.rss;
+    attacker = statsChild([path.join(FIXTURES, "attacker-child.mjs"), a.kind, String(target.port), JSON.stringify(a.opts ?? {})]);
+    await sleep(ATTACK_SECONDS * 1000);
+    const s = target.last;
+    return {
+      what: a.what,
+      seconds: ATTACK_SECONDS,
+      baseline_rss_kb: baseline / 1024,
+      peak_rss_kb: s.peakRss / 1024,
+      bound_kb: defaultBound(a.conns + 1) / 1024,
+      attacker_written_mb: (attacker.last?.written ?? 0) / 1e6,
+      errors: s.errors,
+    };
+  } finally {
+    attacker?.proc.kill("SIGKILL");
+    target.proc.kill("SIGKILL");
+  }
+}
+
+const RUNNERS = { oneway: runOneway, echo: runEcho, hwm: runHwm, attack: runAttack };
 
 function describe(sc, r) {
   if (r.error) return `error: ${r.error.split("\n")[0]}`;
@@ -215,6 +275,7 @@ function describe(sc, r) {
     return `${fmtCount(r.msgs_per_s)} msg/s, ${fmtNum(r.mb_per_s)} MB/s${extra} (RSS ${Math.round(r.rss_sender_kb / 1024)}/${Math.round(r.rss_receiver_kb / 1024)} MiB)`;
   }
   if (sc.kind === "echo") return `p50 ${fmtNum(r.p50_us)} µs, p99 ${fmtNum(r.p99_us)} µs`;
+  if (sc.kind === "attack") return `peak RSS ${(r.peak_rss_kb / 1024).toFixed(0)} MiB (baseline ${(r.baseline_rss_kb / 1024).toFixed(0)} MiB; bound ${(r.bound_kb / 1024).toFixed(0)} MiB + runtime)`;
   return `accepted ${(r.accepted_bytes / 2 ** 20).toFixed(0)} MiB of ${(HWM_TOTAL / 1e9).toFixed(0)} GB, peak RSS ${(r.peak_rss_kb / 1024).toFixed(0)} MiB`;
 }
 

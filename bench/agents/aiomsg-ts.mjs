@@ -1,7 +1,8 @@
 // aiomsg-ts bench agent: the same roles and JSON lines as the other agents,
 // written as an application would use the public API (await send(), for await).
 import { once } from "node:events";
-import { Socket } from "aiomsg-ts";
+// AIOMSG_BENCH_LIB=<index.js> measures another build (e.g. an older commit) with the same agent.
+const { Socket } = await import(process.env.AIOMSG_BENCH_LIB ?? "aiomsg-ts");
 import {
   parseArgs, nowNs, peakRssKb, sleeps, emit, stdinClosed, stdinWord, measureRoundTrips, payload, fail,
 } from "./common.mjs";

@@ -219,6 +219,23 @@ export function renderMarkdown(report, { SIZES }) {
     L.push("");
   }
 
+  const attacks = Object.values(sc).filter((x) => x.kind === "attack");
+  if (attacks.length) {
+    L.push("## Peak RSS under attack (`--only attack`)");
+    L.push("");
+    L.push("A TS bind socket with default options, in a process of its own, attacked from another for the time given (the attacks of `test/reliability/isolation.test.ts`). The bound is README \"Guarantees and limits\" at the defaults (72 MiB + 256 KiB per connection), on top of the process's baseline RSS; the difference also holds reads already released that V8 has not collected yet (it collects external memory after ~64 MiB of churn).");
+    L.push("");
+    L.push("| attack | what it does | s | target RSS before | peak target RSS | peak − before | bound (held) |");
+    L.push("|---|---|---:|---:|---:|---:|---:|");
+    for (const x of attacks) {
+      const r = x.summary;
+      L.push(r
+        ? `| ${x.attack.kind} | ${r.what} | ${r.seconds} | ${rssMB(r.baseline_rss_kb)} MB | ${rssMB(r.peak_rss_kb)} MB | ${rssMB(r.peak_rss_kb - r.baseline_rss_kb)} MB | ${rssMB(r.bound_kb)} MB |`
+        : `| ${x.attack.kind} | failed | | | | | |`);
+    }
+    L.push("");
+  }
+
   const errs = Object.values(sc).filter((x) => x.errors.length);
   if (errs.length) {
     L.push("## Failed runs");
