@@ -3,7 +3,6 @@
  * write path. It knows bytes and its dialect, not routing: everything it
  * learns goes to its owner (the Socket).
  */
-import type { Socket as NetSocket } from "node:net";
 import type { Dialect, DialectName, FrameSink } from "./dialect.js";
 import { AiomsgError, ProtocolError } from "./errors.js";
 import { FrameDecoder, PREFIX_SIZE, type FrameBudget } from "./wire/frame.js";
@@ -12,7 +11,7 @@ import { detectDialect, dialectFor } from "./wire/detect.js";
 import { debug, hex } from "./log.js";
 import type { PeerInbox } from "./queue.js";
 import { HELLO_SIZE } from "./wire/v1.js";
-import { WsClose, WsError, WsServerSession, binaryFrameHeader, closeFrame } from "./ws.js";
+import type { Transport } from "./transport.js";
 
 export type ProtocolOption = DialectName | "auto";
 
@@ -123,10 +122,10 @@ export class Connection implements FrameSink {
   inbox: PeerInbox<Connection> | undefined;
   /** A frame completed during the current chunk (see onData). */
   private framesSeen = false;
-  /** A v1/auto bind end has not yet seen the first byte. */
-  private sniffing = false;
   /** Our HELLO is queued. */
   private greeted = false;
+  /** The transport closed under us (what it buffered is lost). */
+  private transportGone = false;
   /** performance.now() when the handshake completed (0 before). */
   openedAt = 0;
   /** Frames received after the handshake. */
@@ -135,8 +134,6 @@ export class Connection implements FrameSink {
   closeReason: AiomsgError | undefined;
   /** performance.now() when it closed. */
   closedAt = 0;
-  private ws: WsServerSession | undefined;
-  private wsOpen = false;
   private resolveDone!: () => void;
   /** Settles when the connection has closed (for whatever reason). */
   readonly done = new Promise<void>((resolve) => {
@@ -144,7 +141,7 @@ export class Connection implements FrameSink {
   });
 
   constructor(
-    private readonly sock: NetSocket,
+    readonly transport: Transport,
     private readonly owner: ConnectionOwner,
     private readonly opts: ConnectionOptions,
     readonly direction: "bind" | "connect",
@@ -152,11 +149,11 @@ export class Connection implements FrameSink {
     handshakeDeadline = performance.now() + opts.handshakeTimeout,
   ) {
     this.meter = owner.meter;
-    this.remote = `${sock.remoteAddress ?? "?"}:${sock.remotePort ?? "?"}`;
+    this.remote = transport.remote;
     this.decoder = new FrameDecoder(this.onFrame, opts.maxFrameSize, owner.frameBudget, {
       blocked: () => {
         this.blocked = true;
-        this.sock.pause();
+        this.transport.pause();
       },
       unblocked: () => {
         this.blocked = false;
@@ -185,11 +182,7 @@ export class Connection implements FrameSink {
         ),
       writeProgress: () => this.writeProgress(),
     });
-    sock.setNoDelay(true);
-    sock.on("data", this.onData);
-    sock.on("end", this.onEnd);
-    sock.on("error", this.onError);
-    sock.on("close", this.onSocketClose);
+    transport.start({ data: this.onData, end: this.onEnd, error: this.onError, close: this.onSocketClose });
 
     this.handshakeTimer = setTimeout(() => {
       this.close(
@@ -199,12 +192,16 @@ export class Connection implements FrameSink {
     this.handshakeTimer.unref();
 
     if (direction === "bind" && opts.protocol !== "legacy") {
-      // As Python 2026.7.1 bind ends do: look at the first byte before greeting,
-      // since a 'G' starts a WebSocket upgrade (wire.md "WebSocket sub-transport").
-      // 2019 bind ends greet at once, and so does a legacy bind end here.
-      this.sniffing = true;
+      // A v1 or auto bind end waits for the peer's HELLO (its transport has
+      // sniffed for a WebSocket upgrade first, as Python 2026.7.1 does) and
+      // greets once it accepts it. 2019 bind ends greet at once, and so does
+      // a legacy bind end here.
+      if (opts.protocol === "v1") this.dialect = dialectFor("v1");
     } else if (opts.protocol !== "auto") {
       this.speak(dialectFor(opts.protocol));
+    } else if (transport.kind === "ws" || transport.kind === "wss") {
+      // Only v1 peers speak WebSocket (2019 had none): no need to wait for a greeting.
+      this.speak(dialectFor("v1"));
     } else {
       // Listen first: a Python bind end (either generation) greets at once, and
       // its greeting tells which dialect to answer in. A silent peer gets v1.
@@ -239,7 +236,7 @@ export class Connection implements FrameSink {
     if (this.pendingBytes + this.inflightBytes === 0) return -1;
     // A write larger than the kernel's buffers completes in one callback, but
     // libuv's queue shrinks as each part goes: that is progress too.
-    const q = (this.sock as unknown as { _handle?: { writeQueueSize?: number } })._handle?.writeQueueSize;
+    const q = this.transport.progress;
     if (typeof q === "number" && q !== this.lastWriteQueue) {
       this.lastWriteQueue = q;
       this.lastProgress = performance.now();
@@ -381,18 +378,8 @@ export class Connection implements FrameSink {
       this.lastProgress = performance.now();
       this.owner.released(this);
     };
-    // Over WebSocket the batch travels as one binary message.
-    const out = this.wsOpen ? [binaryFrameHeader(bytes), ...chunks] : chunks;
-    if (out.length === 1) {
-      this.sock.write(out[0]!, done);
-    } else {
-      this.sock.cork();
-      const last = out.length - 1;
-      for (let i = 0; i < last; i++) this.sock.write(out[i]!);
-      this.sock.write(out[last]!, done);
-      this.sock.uncork();
-    }
-    if (this.sock.writableLength > 0) this.unwritten.push({ seq, chunks });
+    this.transport.write(chunks, bytes, done);
+    if (this.transport.buffered > 0) this.unwritten.push({ seq, chunks });
     this.heartbeat.sent();
   }
 
@@ -404,7 +391,7 @@ export class Connection implements FrameSink {
     this.paused = true;
     this.heartbeat.suspend(true);
     this.decoder.pause();
-    this.sock.pause();
+    this.transport.pause();
   }
 
   resume(): void {
@@ -432,7 +419,7 @@ export class Connection implements FrameSink {
     }
     this.noteFrames();
     // Parsing may have paused, blocked or closed this connection again.
-    if (!this.paused && !this.blocked && !this.sliced && !this.closed) this.sock.resume();
+    if (!this.paused && !this.blocked && !this.sliced && !this.closed) this.transport.resume();
   };
 
   /** Liveness counts whole frames (as Python's per-frame timeout does); one clock read per chunk. */
@@ -445,9 +432,7 @@ export class Connection implements FrameSink {
 
   private readonly onData = (chunk: Buffer): void => {
     try {
-      if (this.ws !== undefined) this.ws.push(chunk);
-      else if (this.sniffing) this.sniff(chunk);
-      else this.decoder.push(chunk);
+      this.decoder.push(chunk);
     } catch (err) {
       this.close(asAiomsgError(err));
     }
@@ -456,7 +441,7 @@ export class Connection implements FrameSink {
     this.sliceBytes += chunk.length;
     if ((this.sliceBytes >= SLICE_BYTES || this.sliceFrames >= SLICE_FRAMES) && !this.sliced && this.state !== State.CLOSED) {
       this.sliced = true;
-      this.sock.pause();
+      this.transport.pause();
       setImmediate(this.endSlice);
     }
   };
@@ -465,36 +450,8 @@ export class Connection implements FrameSink {
     this.sliced = false;
     this.sliceBytes = 0;
     this.sliceFrames = 0;
-    if (!this.paused && !this.blocked && !this.resumeQueued && this.state !== State.CLOSED) this.sock.resume();
+    if (!this.paused && !this.blocked && !this.resumeQueued && this.state !== State.CLOSED) this.transport.resume();
   };
-
-  /** First bytes on a v1/auto bind end: raw aiomsg (0x00) or a WebSocket upgrade ('G'). */
-  private sniff(chunk: Buffer): void {
-    if (chunk.length === 0) return;
-    this.sniffing = false;
-    const first = chunk[0];
-    if (first === 0x47) {
-      this.ws = new WsServerSession({
-        writeRaw: (bytes) => this.sock.write(bytes),
-        stream: (bytes) => this.decoder.push(bytes),
-        opened: () => {
-          this.wsOpen = true;
-          if (this.opts.protocol !== "auto") this.dialect = dialectFor(this.opts.protocol);
-        },
-        closedByPeer: () => this.close(undefined),
-      });
-      this.ws.push(chunk);
-      return;
-    }
-    if (first !== 0x00) {
-      throw new ProtocolError(
-        "ERR_AIOMSG_UNKNOWN_DIALECT",
-        `first byte 0x${first!.toString(16).padStart(2, "0")} starts neither an aiomsg frame nor a WebSocket upgrade`,
-      );
-    }
-    if (this.opts.protocol !== "auto") this.dialect = dialectFor(this.opts.protocol);
-    this.decoder.push(chunk);
-  }
 
   private readonly onFrame = (body: Buffer): void => {
     this.framesSeen = true;
@@ -535,6 +492,9 @@ export class Connection implements FrameSink {
       if (this.autoTimer !== undefined) clearTimeout(this.autoTimer);
       this.autoTimer = undefined;
       this.dialect = detectDialect(body);
+      if (this.dialect.name === "legacy" && (this.transport.kind === "ws" || this.transport.kind === "wss")) {
+        throw new ProtocolError("ERR_AIOMSG_UNKNOWN_DIALECT", "a 2019 (legacy) handshake over WebSocket: 2019 aiomsg had no WebSocket transport");
+      }
     }
     const identity = this.dialect.parseHello(body);
     this.decoder.limit = undefined;
@@ -563,11 +523,17 @@ export class Connection implements FrameSink {
   };
 
   private readonly onError = (err: Error): void => {
+    // A transport's own protocol errors (a bad first byte, a WebSocket violation) are already coded.
+    if (err instanceof AiomsgError) {
+      this.close(err);
+      return;
+    }
     if (this.refusedByPeer(err)) return;
     this.close(new AiomsgError("ERR_AIOMSG_PEER_LOST", `connection to ${this.describe()} failed: ${err.message}`, { cause: err }));
   };
 
   private readonly onSocketClose = (): void => {
+    this.transportGone = true;
     this.drainHeld();
     if (this.refusedByPeer()) return;
     this.close(undefined);
@@ -620,7 +586,7 @@ export class Connection implements FrameSink {
     if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
     if (this.autoTimer !== undefined) clearTimeout(this.autoTimer);
     // Frames still in this process die with an abrupt close: keep their payloads to report.
-    if (reason !== undefined || this.sock.destroyed) this.lost = this.collectUnwritten();
+    if (reason !== undefined || this.transportGone) this.lost = this.collectUnwritten();
     this.unwritten = [];
     const held = this.pendingBytes + this.inflightBytes;
     this.pendingBytes = 0;
@@ -629,18 +595,9 @@ export class Connection implements FrameSink {
     this.inflightFrames = 0;
     this.chunks = [];
     if (reason !== undefined) debug("closing %s: %s %s", this.describe(), reason.code, reason.message);
-    if (reason !== undefined && this.ws === undefined) {
-      this.sock.destroy();
-    } else {
-      if (reason !== undefined) {
-        // Over WebSocket, say why before hanging up: an HTTP status before the upgrade, a close code after.
-        const code = reason instanceof WsError ? reason.wsClose : reason instanceof ProtocolError ? WsClose.PROTOCOL_ERROR : 1001;
-        this.sock.write(this.wsOpen ? closeFrame(code) : "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
-      }
-      this.sock.end(() => this.sock.destroy());
-      // A peer that never reads must not keep the socket forever.
-      setTimeout(() => this.sock.destroy(), 2000).unref();
-    }
+    // The transport says why in its own terms (a WebSocket close code, HTTP 400 before an upgrade).
+    if (reason === undefined) this.transport.end();
+    else this.transport.destroy(reason);
     if (held > 0) {
       this.meter.bytes -= held;
       this.owner.released(this);

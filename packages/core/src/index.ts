@@ -11,6 +11,7 @@ export type {
 } from "./socket.js";
 export type { ProtocolOption } from "./connection.js";
 export type { DialectName } from "./dialect.js";
+export type { TransportKind } from "./transport.js";
 export { AiomsgError, ProtocolError, UsageError } from "./errors.js";
 export type { AiomsgErrorCode } from "./errors.js";
 export { FrameDecoder, encodeFrame } from "./wire/frame.js";

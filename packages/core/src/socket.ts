@@ -5,8 +5,7 @@
  * connections' business.
  */
 import { EventEmitter } from "node:events";
-import * as net from "node:net";
-import * as tls from "node:tls";
+import type * as net from "node:net";
 import { randomFillSync } from "node:crypto";
 import { v4 as uuidv4 } from "uuid";
 import { encode as msgpackEncode, decode as msgpackDecode } from "@msgpack/msgpack";
@@ -16,6 +15,10 @@ import { IDENTITY_SIZE } from "./dialect.js";
 import { AiomsgError, ProtocolError, UsageError } from "./errors.js";
 import { PeerInbox, ReceiveQueue, retain } from "./queue.js";
 import { SharedFrameBudget } from "./wire/frame.js";
+import type { Transport, TransportKind } from "./transport.js";
+import { Listener, describeEndpoint, dial, parseEndpoint, type BindOptions, type ConnectOptions, type Endpoint } from "./transports/node.js";
+
+export type { BindOptions, ConnectOptions } from "./transports/node.js";
 import { COUNTER_MASK, PendingWindow } from "./pending.js";
 import { debug, hex } from "./log.js";
 
@@ -94,19 +97,6 @@ export interface SocketOptions {
   autoDetectDelay?: number;
 }
 
-export interface BindOptions {
-  /** Serve TLS with these options (cert, key, ca, requestCert for mutual TLS, ...). */
-  tls?: tls.TlsOptions;
-  backlog?: number;
-}
-
-export interface ConnectOptions {
-  /** Connect with TLS (ca, servername, cert/key for mutual TLS, ...). Certificates are verified by default. */
-  tls?: tls.ConnectionOptions;
-  /** Give up one attempt after this many ms (then wait reconnectionDelay). Default 1000. */
-  connectTimeout?: number;
-}
-
 export interface SendOptions {
   /** Send to this peer only, whatever the send mode. */
   identity?: Uint8Array;
@@ -119,6 +109,8 @@ export interface PeerInfo {
   protocol: DialectName;
   direction: "bind" | "connect";
   remote: string;
+  /** What carries it: "tcp", "tls", "ws" or "wss". */
+  transport: TransportKind;
 }
 
 export interface PeerDisconnectInfo extends PeerInfo {
@@ -181,10 +173,6 @@ export function refusalBackoff(n: number): number {
   return Math.min(5000, 100 * 2 ** Math.min(n, 16));
 }
 
-const ACCEPTED_AT = Symbol("aiomsg.acceptedAt");
-const SETTLE = Symbol("aiomsg.tlsSettled");
-const TIMED_OUT = Symbol("aiomsg.tlsTimedOut");
-
 /** Accounting charge of a message waiting in the socket queue. */
 const QUEUE_OVERHEAD = 32;
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -194,8 +182,7 @@ const YIELD_BYTES = 1 << 20;
 const RELIABLE_OVERHEAD = 128;
 
 interface Target {
-  host: string;
-  port: number;
+  ep: Endpoint;
   options: ConnectOptions;
 }
 
@@ -255,9 +242,7 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
   private readonly inbox: ReceiveQueue;
   private readingPaused = false;
 
-  private readonly servers: net.Server[] = [];
-  /** TLS connections accepted by TCP whose TLS handshake is not done: they count against maxPeers. */
-  private readonly tlsHandshaking = new Set<net.Socket>();
+  private readonly bound: Listener[] = [];
   private readonly dialing = new Set<net.Socket>();
   private readonly sleepers = new Set<() => void>();
   private readonly loops: Promise<void>[] = [];
@@ -341,57 +326,43 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
 
   /** Port of the first bound listener (useful after binding port 0). */
   get port(): number | undefined {
-    const addr = this.servers[0]?.address();
-    return addr && typeof addr === "object" ? addr.port : undefined;
+    return this.bound[0]?.port;
   }
 
   // --- bind / connect ----------------------------------------------------------
 
-  /** Listen for peers. May be called several times (several addresses). */
+  /**
+   * Listen for peers. May be called several times (several addresses). A v1
+   * or auto bind end also serves WebSocket clients (ws://, and wss:// with
+   * TLS) on the same port, as Python 2026.7.1 does.
+   */
   async bind(host = "127.0.0.1", port = 25000, options: BindOptions = {}): Promise<this> {
     this.assertOpen();
-    let server: net.Server;
-    if (options.tls) {
-      // TCP is accepted here and handed to a TLS server that never listens, so
-      // that a connection counts against maxPeers and handshakeTimeout from
-      // the moment TCP accepts it, TLS handshake included.
-      const tlsServer = tls.createServer(options.tls, (s) => this.acceptTls(s));
-      tlsServer.on("tlsClientError", (err, s) => {
-        s.destroy();
-        // One report per connection: a handshake timeout was reported already.
-        if ((s as tls.TLSSocket & { _parent?: { [TIMED_OUT]?: boolean } })._parent?.[TIMED_OUT]) return;
-        this.report(new AiomsgError("ERR_AIOMSG_PEER_LOST", `TLS handshake with ${s.remoteAddress ?? "?"} failed: ${err.message}`, { cause: err }));
-      });
-      server = net.createServer((raw) => this.acceptRawTls(raw, tlsServer));
-    } else {
-      server = net.createServer((s) => {
-        if (this.admitTcp(s)) this.accept(s, performance.now());
-      });
-    }
-    server.on("error", (err) => this.report(new AiomsgError("ERR_AIOMSG_PEER_LOST", `listener error: ${err.message}`, { cause: err })));
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen({ host, port, backlog: options.backlog }, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-    this.servers.push(server);
-    const addr = server.address() as net.AddressInfo;
-    debug("socket %s bound to %s:%d", hex(this.identity), host, addr.port);
-    this.safeEmit("listening", { host, port: addr.port });
+    const listener = await Listener.open(host, port, options, this.protocol !== "legacy", this.listenHost);
+    this.bound.push(listener);
+    debug("socket %s bound to %s:%d", hex(this.identity), host, listener.port);
+    this.safeEmit("listening", { host, port: listener.port! });
     return this;
   }
 
   /**
-   * Keep a connection to host:port for the life of the socket, reconnecting
-   * after `reconnectionDelay`. Returns at once (messages sent meanwhile are
-   * buffered). May be called for several peers.
+   * Keep a connection to a peer for the life of the socket, reconnecting
+   * after `reconnectionDelay`: `connect(host, port)`, or a URL:
+   * `tcp://host:port`, `ws://host:port/path`, `wss://host:port/path`.
+   * Returns at once (messages sent meanwhile are buffered). May be called for
+   * several peers.
    */
-  async connect(host = "127.0.0.1", port = 25000, options: ConnectOptions = {}): Promise<this> {
+  async connect(host?: string, port?: number, options?: ConnectOptions): Promise<this>;
+  async connect(url: string, options?: ConnectOptions): Promise<this>;
+  async connect(host = "127.0.0.1", portOrOptions?: number | ConnectOptions, options: ConnectOptions = {}): Promise<this> {
     this.assertOpen();
-    const target: Target = { host, port, options };
-    this.loops.push(this.connectLoop(target));
+    const port = typeof portOrOptions === "number" ? portOrOptions : undefined;
+    if (typeof portOrOptions === "object") options = portOrOptions;
+    const ep = parseEndpoint(host, port);
+    if (ep.scheme !== "tcp" && this.protocol === "legacy") {
+      throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `${ep.scheme}:// needs the v1 wire: 2019 aiomsg had no WebSocket transport`);
+    }
+    this.loops.push(this.connectLoop({ ep, options }));
     return this;
   }
 
@@ -406,7 +377,7 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
         // Routine while a peer is down, so only reported to an attached
         // "error" listener (a TLS verification failure shows up here too).
         this.report(
-          new AiomsgError("ERR_AIOMSG_CONNECT_FAILED", `connect to ${target.host}:${target.port} failed: ${(err as Error).message}`, {
+          new AiomsgError("ERR_AIOMSG_CONNECT_FAILED", `connect to ${describeEndpoint(target.ep)} failed: ${(err as Error).message}`, {
             cause: err,
           }),
         );
@@ -455,88 +426,41 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
     return true;
   }
 
-  private dial(target: Target): Promise<Connection> {
-    const timeout = target.options.connectTimeout ?? 1000;
-    return new Promise<Connection>((resolve, reject) => {
-      const tlsOpts = target.options.tls;
-      const s = tlsOpts ? tls.connect({ host: target.host, port: target.port, ...tlsOpts }) : net.connect({ host: target.host, port: target.port });
-      this.dialing.add(s);
-      const timer = setTimeout(() => s.destroy(new Error(`connect timeout after ${timeout} ms`)), timeout);
-      const fail = (err: Error): void => {
-        clearTimeout(timer);
-        this.dialing.delete(s);
+  private async dial(target: Target): Promise<Connection> {
+    const transport = await dial(target.ep, target.options, this.dialing);
+    if (this.closedFlag) {
+      transport.destroy();
+      throw new AiomsgError("ERR_AIOMSG_SOCKET_CLOSED", "socket closed while connecting");
+    }
+    const conn = new Connection(transport, this, this.connOpts, "connect");
+    this.conns.add(conn);
+    return conn;
+  }
+
+  /** What the listeners need from the socket. */
+  private readonly listenHost = {
+    admit: (s: net.Socket): boolean => {
+      if (this.closedFlag) {
         s.destroy();
-        reject(err);
-      };
-      s.once("error", fail);
-      s.once(tlsOpts ? "secureConnect" : "connect", () => {
-        clearTimeout(timer);
-        this.dialing.delete(s);
-        s.off("error", fail);
-        if (this.closedFlag) {
-          s.destroy();
-          reject(new AiomsgError("ERR_AIOMSG_SOCKET_CLOSED", "socket closed while connecting"));
-          return;
-        }
-        const conn = new Connection(s, this, this.connOpts, "connect");
-        this.conns.add(conn);
-        resolve(conn);
-      });
-    });
-  }
-
-  /** Whether a new TCP connection may be accepted (handshaking TLS ones count too). */
-  private admitTcp(s: net.Socket): boolean {
-    if (this.closedFlag) {
-      s.destroy();
-      return false;
-    }
-    if (this.conns.size + this.tlsHandshaking.size >= this.maxPeers) {
-      s.on("error", () => undefined);
-      s.destroy();
-      this.report(new AiomsgError("ERR_AIOMSG_MAX_PEERS", `refused ${s.remoteAddress ?? "?"}: maxPeers (${this.maxPeers}) reached`));
-      return false;
-    }
-    return true;
-  }
-
-  private accept(s: net.Socket, acceptedAt: number): void {
-    if (s.destroyed) return;
-    this.conns.add(new Connection(s, this, this.connOpts, "bind", acceptedAt + this.connOpts.handshakeTimeout));
-  }
-
-  private acceptRawTls(raw: net.Socket, tlsServer: tls.Server): void {
-    if (!this.admitTcp(raw)) return;
-    const acceptedAt = performance.now();
-    (raw as net.Socket & { [ACCEPTED_AT]?: number })[ACCEPTED_AT] = acceptedAt;
-    this.tlsHandshaking.add(raw);
-    const timer = setTimeout(() => {
-      (raw as net.Socket & { [TIMED_OUT]?: boolean })[TIMED_OUT] = true;
-      raw.destroy();
-      this.report(
-        new ProtocolError("ERR_AIOMSG_HANDSHAKE_TIMEOUT", `no TLS handshake from ${raw.remoteAddress ?? "?"} within ${this.connOpts.handshakeTimeout} ms`),
-      );
-    }, this.connOpts.handshakeTimeout);
-    timer.unref();
-    const settled = (): void => {
-      clearTimeout(timer);
-      this.tlsHandshaking.delete(raw);
-    };
-    raw.once("close", settled);
-    (raw as net.Socket & { [SETTLE]?: () => void })[SETTLE] = settled;
-    tlsServer.emit("connection", raw);
-  }
-
-  private acceptTls(s: tls.TLSSocket): void {
-    // The TLS socket wraps the raw one accepted above (Node keeps it as _parent).
-    const raw = (s as tls.TLSSocket & { _parent?: net.Socket & { [ACCEPTED_AT]?: number; [SETTLE]?: () => void } })._parent;
-    raw?.[SETTLE]?.();
-    if (this.closedFlag) {
-      s.destroy();
-      return;
-    }
-    this.accept(s, raw?.[ACCEPTED_AT] ?? performance.now());
-  }
+        return false;
+      }
+      let handshaking = 0;
+      for (const l of this.bound) handshaking += l.handshaking.size;
+      if (this.conns.size + handshaking >= this.maxPeers) {
+        s.on("error", () => undefined);
+        s.destroy();
+        this.report(new AiomsgError("ERR_AIOMSG_MAX_PEERS", `refused ${s.remoteAddress ?? "?"}: maxPeers (${this.maxPeers}) reached`));
+        return false;
+      }
+      return true;
+    },
+    accepted: (t: Transport, acceptedAt: number): void => {
+      this.conns.add(new Connection(t, this, this.connOpts, "bind", acceptedAt + this.connOpts.handshakeTimeout));
+    },
+    report: (err: AiomsgError): void => this.report(err),
+    handshakeTimeout: (): number => this.connOpts.handshakeTimeout,
+    closed: (): boolean => this.closedFlag,
+  };
 
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
@@ -1043,7 +967,7 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
   }
 
   private info(conn: Connection): PeerInfo {
-    return { identity: conn.peerIdentity!, protocol: conn.dialect!.name, direction: conn.direction, remote: conn.remote };
+    return { identity: conn.peerIdentity!, protocol: conn.dialect!.name, direction: conn.direction, remote: conn.remote, transport: conn.transport.kind };
   }
 
   private pauseReading(): void {
@@ -1149,10 +1073,9 @@ export class Socket extends EventEmitter<SocketEvents> implements ConnectionOwne
     this.flushAcks();
 
     for (const s of this.dialing) s.destroy();
-    for (const raw of this.tlsHandshaking) raw.destroy();
     this.dialing.clear();
     for (const wake of [...this.sleepers]) wake();
-    const serversClosed = this.servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve())));
+    const serversClosed = this.bound.map((l) => l.close());
     // What could not be delivered is reported, never silently dropped, in
     // send order: first what was written to peers, then what waited in the queue.
     for (const c of [...this.conns]) {

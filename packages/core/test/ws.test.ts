@@ -8,7 +8,7 @@ import * as tls from "node:tls";
 import { once } from "node:events";
 import { randomBytes } from "node:crypto";
 import { AiomsgError, FrameDecoder, Socket, encodeFrame } from "../src/index.js";
-import { acceptKey } from "../src/ws.js";
+import { acceptKey } from "../src/ws/frames.js";
 import { makeCerts } from "./certs.js";
 import { waitFor } from "./helpers.js";
 

@@ -1,0 +1,44 @@
+/**
+ * The seam between a connection and what carries its bytes (nats.js keeps its
+ * transports behind one interface the same way). A transport moves the aiomsg
+ * byte stream: bytes in, batched writes with a completion callback (which is
+ * how backpressure and progress are seen), pause/resume, and a close with a
+ * reason. TCP and TLS streams, the sniffed WebSocket server side of a bind
+ * port, the Node WebSocket client and the browser's WebSocket implement it;
+ * the connection above knows only the aiomsg handshake and liveness.
+ */
+import type { AiomsgError } from "./errors.js";
+
+export type TransportKind = "tcp" | "tls" | "ws" | "wss";
+
+export interface TransportHandlers {
+  /** Bytes of the aiomsg stream, in order. */
+  data(chunk: Buffer): void;
+  /** The peer will send nothing more (EOF, or its WebSocket close). */
+  end(): void;
+  /** The transport failed; an AiomsgError says why in protocol terms. */
+  error(err: Error): void;
+  /** The transport is gone; nothing more will come. */
+  close(): void;
+}
+
+export interface Transport {
+  /** What carries the stream now (a sniffed bind port becomes "ws" or "wss" after an upgrade). */
+  readonly kind: TransportKind;
+  /** Peer address for logs and events. */
+  readonly remote: string;
+  /** Start delivering events; called once, before anything else. */
+  start(handlers: TransportHandlers): void;
+  /** Write one batch of chunks (`bytes` in all); `done` once it has left this process (or the transport closed). */
+  write(chunks: Buffer[], bytes: number, done: () => void): void;
+  /** Bytes written and not yet handed to the OS: non-zero right after write() means the batch waits here. */
+  readonly buffered: number;
+  /** A figure that changes whenever buffered bytes move to the OS, for slow-consumer detection; undefined if unknown. */
+  readonly progress: number | undefined;
+  pause(): void;
+  resume(): void;
+  /** Close after what was written: FIN, or WebSocket Close 1000. */
+  end(): void;
+  /** Close now; the reason chooses what the peer is told (a WebSocket close code, or HTTP 400 before an upgrade). */
+  destroy(reason?: AiomsgError): void;
+}

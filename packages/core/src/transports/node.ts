@@ -1,0 +1,215 @@
+/**
+ * Dialling and listening on Node: TCP, TLS, ws:// and wss:// connect ends,
+ * and bind ends that serve raw, TLS and WebSocket peers on one port. What
+ * comes out is a Transport; the socket never sees a Node stream.
+ */
+import * as net from "node:net";
+import * as tls from "node:tls";
+import { AiomsgError, ProtocolError, UsageError } from "../errors.js";
+import type { Transport } from "../transport.js";
+import { MAX_UPGRADE_REQUEST, checkUpgradeResponse, upgradeRequest } from "../ws/frames.js";
+import { StreamTransport } from "./stream.js";
+import { SniffingTransport, WsClientTransport } from "./websocket.js";
+
+export interface BindOptions {
+  /** Serve TLS with these options (cert, key, ca, requestCert for mutual TLS, ...). */
+  tls?: tls.TlsOptions;
+  backlog?: number;
+}
+
+export interface ConnectOptions {
+  /** Connect with TLS (ca, servername, cert/key for mutual TLS, ...). Certificates are verified by default. wss:// always uses TLS. */
+  tls?: tls.ConnectionOptions;
+  /** Give up one attempt after this many ms, WebSocket upgrade included (then wait reconnectionDelay). Default 1000. */
+  connectTimeout?: number;
+}
+
+/** Where a connect end goes: `tcp://host:port`, `ws://host:port/path` or `wss://host:port/path`. */
+export interface Endpoint {
+  scheme: "tcp" | "ws" | "wss";
+  host: string;
+  port: number;
+  /** Request target of a WebSocket upgrade. */
+  path: string;
+}
+
+const DEFAULT_PORTS = { tcp: 25000, ws: 80, wss: 443 } as const;
+
+/** `connect(host, port)` or `connect(url)`: the endpoint, or a UsageError saying what is wrong. */
+export function parseEndpoint(hostOrUrl: string, port: number | undefined): Endpoint {
+  if (!hostOrUrl.includes("://")) return { scheme: "tcp", host: hostOrUrl, port: port ?? DEFAULT_PORTS.tcp, path: "/" };
+  let url: URL;
+  try {
+    url = new URL(hostOrUrl);
+  } catch {
+    throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `not a URL: ${hostOrUrl}`);
+  }
+  const scheme = url.protocol.slice(0, -1);
+  if (scheme !== "tcp" && scheme !== "ws" && scheme !== "wss") {
+    throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `unsupported scheme ${url.protocol} (tcp://, ws:// or wss://)`);
+  }
+  if (port !== undefined) throw new UsageError("ERR_AIOMSG_INVALID_OPTION", "give the port in the URL, not as a second argument");
+  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  return { scheme, host, port: url.port ? Number(url.port) : DEFAULT_PORTS[scheme], path: `${url.pathname || "/"}${url.search}` };
+}
+
+export function describeEndpoint(ep: Endpoint): string {
+  return ep.scheme === "tcp" ? `${ep.host}:${ep.port}` : `${ep.scheme}://${ep.host}:${ep.port}${ep.path}`;
+}
+
+/**
+ * One connection attempt: TCP (TLS when asked, or for wss://), then for
+ * ws:// and wss:// the upgrade, all within connectTimeout. Sockets being
+ * dialled are in `track` so that close() can cut them.
+ */
+export function dial(ep: Endpoint, options: ConnectOptions, track: Set<net.Socket>): Promise<Transport> {
+  const timeout = options.connectTimeout ?? 1000;
+  const secure = ep.scheme === "wss" || (ep.scheme === "tcp" && options.tls !== undefined);
+  return new Promise<Transport>((resolve, reject) => {
+    const s = secure
+      ? tls.connect({ host: ep.host, port: ep.port, servername: net.isIP(ep.host) ? undefined : ep.host, ...options.tls })
+      : net.connect({ host: ep.host, port: ep.port });
+    track.add(s);
+    const timer = setTimeout(() => s.destroy(new Error(`connect timeout after ${timeout} ms`)), timeout);
+    const settle = (): void => {
+      clearTimeout(timer);
+      track.delete(s);
+      s.off("error", fail);
+    };
+    const fail = (err: Error): void => {
+      settle();
+      s.destroy();
+      reject(err);
+    };
+    s.once("error", fail);
+    s.once(secure ? "secureConnect" : "connect", () => {
+      if (ep.scheme === "tcp") {
+        settle();
+        resolve(new StreamTransport(s));
+        return;
+      }
+      // The WebSocket upgrade, answered within the same deadline.
+      const { request, key } = upgradeRequest(`${ep.host.includes(":") ? `[${ep.host}]` : ep.host}:${ep.port}`, ep.path);
+      let response = Buffer.alloc(0);
+      const onData = (d: Buffer): void => {
+        response = Buffer.concat([response, d]);
+        const end = response.indexOf("\r\n\r\n", 0, "latin1");
+        if (end < 0) {
+          if (response.length > MAX_UPGRADE_REQUEST) fail(new ProtocolError("ERR_AIOMSG_WEBSOCKET", "WebSocket: upgrade response exceeds 8 KiB"));
+          return;
+        }
+        s.off("data", onData);
+        s.pause();
+        try {
+          checkUpgradeResponse(response.subarray(0, end).toString("latin1"), key);
+        } catch (err) {
+          fail(err as Error);
+          return;
+        }
+        settle();
+        resolve(new WsClientTransport(s, ep.scheme === "wss" ? "wss" : "ws", response.subarray(end + 4)));
+      };
+      s.on("data", onData);
+      s.write(request);
+    });
+  });
+}
+
+export interface ListenHost {
+  /** Whether another connection may be taken (maxPeers); refuses and reports if not. */
+  admit(sock: net.Socket): boolean;
+  /** A bind-side transport, accepted by TCP at `acceptedAt` (performance.now()). */
+  accepted(transport: Transport, acceptedAt: number): void;
+  report(err: AiomsgError): void;
+  handshakeTimeout(): number;
+  closed(): boolean;
+}
+
+const ACCEPTED_AT = Symbol("aiomsg.acceptedAt");
+const SETTLE = Symbol("aiomsg.tlsSettled");
+const TIMED_OUT = Symbol("aiomsg.tlsTimedOut");
+type RawTls = net.Socket & { [ACCEPTED_AT]?: number; [SETTLE]?: () => void; [TIMED_OUT]?: boolean };
+
+/** A bound port. */
+export class Listener {
+  /** TLS connections accepted by TCP whose TLS handshake is not done: they count against maxPeers. */
+  readonly handshaking = new Set<net.Socket>();
+
+  private constructor(
+    readonly server: net.Server,
+    readonly host: string,
+  ) {}
+
+  /**
+   * Listen on host:port. `sniff`: v1 and auto bind ends look at the first byte
+   * for a WebSocket upgrade; a legacy bind end does not (2019 had none).
+   */
+  static async open(host: string, port: number, options: BindOptions, sniff: boolean, h: ListenHost): Promise<Listener> {
+    const wrap = (s: net.Socket): Transport => (sniff ? new SniffingTransport(s) : new StreamTransport(s));
+    let listener: Listener;
+    let server: net.Server;
+    if (options.tls) {
+      // TCP is accepted here and handed to a TLS server that never listens, so
+      // that a connection counts against maxPeers and handshakeTimeout from
+      // the moment TCP accepts it, TLS handshake included.
+      const tlsServer = tls.createServer(options.tls, (s) => {
+        // The TLS socket wraps the raw one accepted below (Node keeps it as _parent).
+        const raw = (s as tls.TLSSocket & { _parent?: RawTls })._parent;
+        raw?.[SETTLE]?.();
+        if (h.closed()) {
+          s.destroy();
+          return;
+        }
+        h.accepted(wrap(s), raw?.[ACCEPTED_AT] ?? performance.now());
+      });
+      tlsServer.on("tlsClientError", (err, s) => {
+        s.destroy();
+        // One report per connection: a handshake timeout was reported already.
+        if ((s as tls.TLSSocket & { _parent?: RawTls })._parent?.[TIMED_OUT]) return;
+        h.report(new AiomsgError("ERR_AIOMSG_PEER_LOST", `TLS handshake with ${s.remoteAddress ?? "?"} failed: ${err.message}`, { cause: err }));
+      });
+      server = net.createServer((raw: RawTls) => {
+        if (!h.admit(raw)) return;
+        raw[ACCEPTED_AT] = performance.now();
+        listener.handshaking.add(raw);
+        const timer = setTimeout(() => {
+          raw[TIMED_OUT] = true;
+          raw.destroy();
+          h.report(new ProtocolError("ERR_AIOMSG_HANDSHAKE_TIMEOUT", `no TLS handshake from ${raw.remoteAddress ?? "?"} within ${h.handshakeTimeout()} ms`));
+        }, h.handshakeTimeout());
+        timer.unref();
+        raw[SETTLE] = () => {
+          clearTimeout(timer);
+          listener.handshaking.delete(raw);
+        };
+        raw.once("close", raw[SETTLE]);
+        tlsServer.emit("connection", raw);
+      });
+    } else {
+      server = net.createServer((s) => {
+        if (h.admit(s) && !s.destroyed) h.accepted(wrap(s), performance.now());
+      });
+    }
+    listener = new Listener(server, host);
+    server.on("error", (err) => h.report(new AiomsgError("ERR_AIOMSG_PEER_LOST", `listener error: ${err.message}`, { cause: err })));
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen({ host, port, backlog: options.backlog }, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    return listener;
+  }
+
+  get port(): number | undefined {
+    const addr = this.server.address();
+    return addr && typeof addr === "object" ? addr.port : undefined;
+  }
+
+  /** Stop accepting; connections not yet past their TLS handshake are cut. */
+  close(): Promise<void> {
+    for (const raw of this.handshaking) raw.destroy();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * TCP and TLS: a Node stream socket as a Transport. Writes are one write (or
+ * one corked writev) per batch; libuv's write queue size is the progress
+ * figure, since a write larger than the kernel's buffers completes in one
+ * callback while its parts go out.
+ */
+import type { Socket as NetSocket } from "node:net";
+import { TLSSocket } from "node:tls";
+import type { Transport, TransportHandlers, TransportKind } from "../transport.js";
+
+/** A peer that never reads must not keep a socket we are ending forever. */
+export const END_LINGER_MS = 2000;
+
+export class StreamTransport implements Transport {
+  readonly kind: TransportKind;
+  readonly remote: string;
+
+  constructor(readonly sock: NetSocket) {
+    this.kind = sock instanceof TLSSocket ? "tls" : "tcp";
+    this.remote = `${sock.remoteAddress ?? "?"}:${sock.remotePort ?? "?"}`;
+  }
+
+  start(h: TransportHandlers): void {
+    const sock = this.sock;
+    sock.setNoDelay(true);
+    sock.on("data", h.data);
+    sock.on("end", h.end);
+    sock.on("error", h.error);
+    sock.on("close", h.close);
+  }
+
+  write(chunks: Buffer[], _bytes: number, done: () => void): void {
+    writeBatch(this.sock, chunks, done);
+  }
+
+  get buffered(): number {
+    return this.sock.writableLength;
+  }
+
+  get progress(): number | undefined {
+    return writeQueueSize(this.sock);
+  }
+
+  pause(): void {
+    this.sock.pause();
+  }
+
+  resume(): void {
+    this.sock.resume();
+  }
+
+  end(): void {
+    endSocket(this.sock);
+  }
+
+  destroy(): void {
+    this.sock.destroy();
+  }
+}
+
+/** One write, or one corked writev, with `done` on the last chunk. */
+export function writeBatch(sock: NetSocket, chunks: Buffer[], done: () => void): void {
+  if (chunks.length === 1) {
+    sock.write(chunks[0]!, done);
+    return;
+  }
+  sock.cork();
+  const last = chunks.length - 1;
+  for (let i = 0; i < last; i++) sock.write(chunks[i]!);
+  sock.write(chunks[last]!, done);
+  sock.uncork();
+}
+
+/** FIN after what was written, and destroy once the peer has had END_LINGER_MS to take it. */
+export function endSocket(sock: NetSocket): void {
+  sock.end(() => sock.destroy());
+  setTimeout(() => sock.destroy(), END_LINGER_MS).unref();
+}
+
+/** libuv's count of bytes not yet taken by the kernel (internal, but what Node's own socket timeouts watch). */
+export function writeQueueSize(sock: NetSocket): number | undefined {
+  const q = (sock as unknown as { _handle?: { writeQueueSize?: number } })._handle?.writeQueueSize;
+  return typeof q === "number" ? q : undefined;
+}

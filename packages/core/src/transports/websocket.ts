@@ -1,0 +1,281 @@
+/**
+ * WebSocket transports over Node streams (wire.md "WebSocket sub-transport"):
+ * - SniffingTransport, the bind end of a v1 or auto port: the first byte of
+ *   an accepted connection says raw aiomsg (0x00) or a WebSocket upgrade
+ *   ('G'), as Python 2026.7.1 decides; over TLS the sniff happens after
+ *   decryption, so one port serves raw, TLS, ws:// and wss:// peers.
+ * - WsClientTransport, the connect end's ws:// and wss:// (made by dialWs in
+ *   node.ts once the upgrade succeeded).
+ * Every batch of aiomsg frames travels as one binary message. What the peer
+ * is told on a close follows RFC 6455: 1000 for an orderly close, 1001 for a
+ * timeout or a peer gone away, 1002 for a protocol error, 1008 for a refusal
+ * or a slow consumer, 1009 for a frame too large.
+ */
+import type { Socket as NetSocket } from "node:net";
+import { randomFillSync } from "node:crypto";
+import { TLSSocket } from "node:tls";
+import { AiomsgError, ProtocolError } from "../errors.js";
+import type { Transport, TransportHandlers, TransportKind } from "../transport.js";
+import {
+  MAX_UPGRADE_REQUEST,
+  OPCODE,
+  WsClose,
+  WsError,
+  WsReader,
+  applyMask,
+  binaryFrameHeader,
+  closeFrame,
+  controlFrame,
+  frameHeader,
+  parseUpgradeRequest,
+  upgradeResponse,
+  wsError,
+} from "../ws/frames.js";
+import { endSocket, writeBatch, writeQueueSize } from "./stream.js";
+
+/** The close code a WebSocket peer is sent for a connection closed with `reason`. */
+export function closeCodeFor(reason: AiomsgError | undefined): number {
+  if (reason === undefined) return WsClose.NORMAL;
+  if (reason instanceof WsError) return reason.wsClose >= 1000 ? reason.wsClose : WsClose.PROTOCOL_ERROR;
+  switch (reason.code) {
+    case "ERR_AIOMSG_HEARTBEAT_TIMEOUT":
+    case "ERR_AIOMSG_HANDSHAKE_TIMEOUT":
+    case "ERR_AIOMSG_CLOSE_LINGER":
+    case "ERR_AIOMSG_SOCKET_CLOSED":
+    case "ERR_AIOMSG_PEER_LOST":
+      return WsClose.GOING_AWAY;
+    case "ERR_AIOMSG_FRAME_TOO_LARGE":
+      return WsClose.TOO_BIG;
+    case "ERR_AIOMSG_SLOW_CONSUMER":
+    case "ERR_AIOMSG_DUPLICATE_IDENTITY":
+    case "ERR_AIOMSG_MAX_PEERS":
+    case "ERR_AIOMSG_REFUSED":
+      return WsClose.POLICY_VIOLATION;
+    default:
+      return reason instanceof ProtocolError ? WsClose.PROTOCOL_ERROR : WsClose.INTERNAL_ERROR;
+  }
+}
+
+const enum Mode {
+  SNIFF,
+  RAW,
+  HTTP,
+  WS,
+}
+
+export class SniffingTransport implements Transport {
+  readonly remote: string;
+  private mode = Mode.SNIFF;
+  private http: Buffer | undefined;
+  private reader: WsReader | undefined;
+  private h!: TransportHandlers;
+  private readonly tls: boolean;
+
+  constructor(private readonly sock: NetSocket) {
+    this.remote = `${sock.remoteAddress ?? "?"}:${sock.remotePort ?? "?"}`;
+    this.tls = sock instanceof TLSSocket;
+  }
+
+  get kind(): TransportKind {
+    if (this.mode === Mode.HTTP || this.mode === Mode.WS) return this.tls ? "wss" : "ws";
+    return this.tls ? "tls" : "tcp";
+  }
+
+  start(h: TransportHandlers): void {
+    this.h = h;
+    const sock = this.sock;
+    sock.setNoDelay(true);
+    sock.on("data", this.onData);
+    sock.on("end", h.end);
+    sock.on("error", h.error);
+    sock.on("close", h.close);
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    try {
+      this.dispatch(chunk);
+    } catch (err) {
+      this.h.error(err as Error);
+    }
+  };
+
+  private dispatch(chunk: Buffer): void {
+    switch (this.mode) {
+      case Mode.RAW:
+        this.h.data(chunk);
+        return;
+      case Mode.WS:
+        this.reader!.push(chunk);
+        return;
+      case Mode.HTTP:
+        this.upgrade(chunk);
+        return;
+      case Mode.SNIFF: {
+        if (chunk.length === 0) return;
+        const first = chunk[0]!;
+        if (first === 0x47) {
+          this.mode = Mode.HTTP;
+          this.upgrade(chunk);
+        } else if (first === 0x00) {
+          this.mode = Mode.RAW;
+          this.h.data(chunk);
+        } else {
+          throw new ProtocolError(
+            "ERR_AIOMSG_UNKNOWN_DIALECT",
+            `first byte 0x${first.toString(16).padStart(2, "0")} starts neither an aiomsg frame nor a WebSocket upgrade`,
+          );
+        }
+      }
+    }
+  }
+
+  /** Gather the upgrade request (at most 8 KiB), answer it, and pass what follows to the frame reader. */
+  private upgrade(chunk: Buffer): void {
+    const buf = this.http !== undefined ? Buffer.concat([this.http, chunk]) : chunk;
+    const end = buf.indexOf("\r\n\r\n", 0, "latin1");
+    if (end < 0 || end + 4 > MAX_UPGRADE_REQUEST) {
+      if (end >= 0 || buf.length > MAX_UPGRADE_REQUEST) throw wsError("upgrade request exceeds 8 KiB", 400);
+      this.http = Buffer.from(buf);
+      return;
+    }
+    this.http = undefined;
+    const key = parseUpgradeRequest(buf.subarray(0, end).toString("latin1"));
+    this.sock.write(upgradeResponse(key));
+    this.mode = Mode.WS;
+    this.reader = new WsReader("server", {
+      data: (bytes) => this.h.data(bytes),
+      ping: (payload) => this.sock.write(controlFrame(OPCODE.PONG, payload)),
+      close: (code) => {
+        // Echo the peer's code (RFC 6455 5.5.1), then the stream has ended.
+        this.sock.write(closeFrame(code ?? WsClose.NORMAL));
+        this.h.end();
+      },
+    });
+    if (end + 4 < buf.length) this.reader.push(buf.subarray(end + 4));
+  }
+
+  write(chunks: Buffer[], bytes: number, done: () => void): void {
+    // Over WebSocket the batch travels as one binary message.
+    writeBatch(this.sock, this.mode === Mode.WS ? [binaryFrameHeader(bytes), ...chunks] : chunks, done);
+  }
+
+  get buffered(): number {
+    return this.sock.writableLength;
+  }
+
+  get progress(): number | undefined {
+    return writeQueueSize(this.sock);
+  }
+
+  pause(): void {
+    this.sock.pause();
+  }
+
+  resume(): void {
+    this.sock.resume();
+  }
+
+  end(): void {
+    if (this.mode === Mode.WS) this.sock.write(closeFrame(WsClose.NORMAL));
+    endSocket(this.sock);
+  }
+
+  destroy(reason?: AiomsgError): void {
+    if (this.mode === Mode.HTTP) {
+      // Before the upgrade a WebSocket client understands only HTTP.
+      this.sock.write("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+      endSocket(this.sock);
+    } else if (this.mode === Mode.WS) {
+      // Say why before hanging up.
+      this.sock.write(closeFrame(closeCodeFor(reason)));
+      endSocket(this.sock);
+    } else {
+      this.sock.destroy();
+    }
+  }
+}
+
+/** The connect end of ws:// and wss://, after a successful upgrade (see dialWs). */
+export class WsClientTransport implements Transport {
+  readonly remote: string;
+  private readonly reader: WsReader;
+  private h!: TransportHandlers;
+
+  constructor(
+    private readonly sock: NetSocket,
+    readonly kind: "ws" | "wss",
+    /** Bytes that followed the 101 response in the same read. */
+    private readonly early: Buffer | undefined,
+  ) {
+    this.remote = `${sock.remoteAddress ?? "?"}:${sock.remotePort ?? "?"}`;
+    this.reader = new WsReader("client", {
+      data: (bytes) => this.h.data(bytes),
+      ping: (payload) => this.sock.write(controlFrame(OPCODE.PONG, payload, true)),
+      close: (code) => {
+        this.sock.write(closeFrame(code ?? WsClose.NORMAL, true));
+        this.h.end();
+      },
+    });
+  }
+
+  start(h: TransportHandlers): void {
+    this.h = h;
+    const sock = this.sock;
+    sock.setNoDelay(true);
+    sock.on("data", this.onData);
+    sock.on("end", h.end);
+    sock.on("error", h.error);
+    sock.on("close", h.close);
+    if (this.early !== undefined && this.early.length > 0) queueMicrotask(() => this.onData(this.early!));
+    sock.resume(); // dial paused it after the upgrade response
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    try {
+      this.reader.push(chunk);
+    } catch (err) {
+      this.h.error(err as Error);
+    }
+  };
+
+  write(chunks: Buffer[], bytes: number, done: () => void): void {
+    // Client frames are masked (RFC 6455 5.3): the batch is copied once into
+    // one frame with a fresh key.
+    const key = randomFillSync(Buffer.allocUnsafe(4));
+    const head = frameHeader(OPCODE.BINARY, bytes, key);
+    const body = Buffer.allocUnsafe(bytes);
+    let off = 0;
+    for (const c of chunks) {
+      c.copy(body, off);
+      off += c.length;
+    }
+    applyMask(body, key, 0);
+    writeBatch(this.sock, [head, body], done);
+  }
+
+  get buffered(): number {
+    return this.sock.writableLength;
+  }
+
+  get progress(): number | undefined {
+    return writeQueueSize(this.sock);
+  }
+
+  pause(): void {
+    this.sock.pause();
+  }
+
+  resume(): void {
+    this.sock.resume();
+  }
+
+  end(): void {
+    this.sock.write(closeFrame(WsClose.NORMAL, true));
+    endSocket(this.sock);
+  }
+
+  destroy(reason?: AiomsgError): void {
+    this.sock.write(closeFrame(closeCodeFor(reason), true));
+    endSocket(this.sock);
+  }
+}
