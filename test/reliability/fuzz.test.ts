@@ -6,11 +6,13 @@
  * raw connections while a real Python aiomsg peer (v1) exchanges messages with
  * it: every one of the Python peer's messages must arrive.
  */
+import { v1Dialect } from "../../packages/core/src/wire/v1.js";
+import { legacyDialect } from "../../packages/core/src/wire/legacy.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import * as net from "node:net";
 import { FrameDecoder, ProtocolError, Socket, v1, legacy, type ProtocolOption } from "../../packages/core/src/index.js";
-import { detectDialect } from "../../packages/core/src/wire/detect.js";
+import { detectDialect } from "../../packages/core/src/wire/dialects.js";
 import { Cleanup, DisconnectLog, ErrorLog, Inbox, PyPeer, frame, nextEvent, pythonV1, tally, waitFor, wire, wsFrame, wsUpgradeRequest } from "./helpers.js";
 
 const SEED = Number(process.env.AIOMSG_FUZZ_SEED ?? Date.now() % 2 ** 31);
@@ -149,7 +151,7 @@ describe("v1 codec properties", () => {
       fc.property(fc.oneof(bytes(60), fc.tuple(fc.integer({ min: 0, max: 6 }), bytes(60)).map(([t, b]) => Buffer.concat([Buffer.from([t]), b]))), (raw) => {
         const body = Buffer.from(raw);
         const calls: SinkCall[] = [];
-        const code = onlyProtocolErrors(() => v1.v1Dialect.dispatch(body, recordingSink(calls)), ["ERR_AIOMSG_MALFORMED", "ERR_AIOMSG_UNEXPECTED_HELLO"]);
+        const code = onlyProtocolErrors(() => v1Dialect.dispatch(body, recordingSink(calls)), ["ERR_AIOMSG_MALFORMED", "ERR_AIOMSG_UNEXPECTED_HELLO"]);
         const h = (b: Buffer) => b.toString("hex");
         const t = body[0];
         if (body.length === 0 || t === 0x02 || (t !== undefined && (t === 0 || t > 5))) {
@@ -176,7 +178,7 @@ describe("v1 codec properties", () => {
         const body = Buffer.from(raw);
         let identity: Buffer | undefined;
         const code = onlyProtocolErrors(() => {
-          identity = v1.v1Dialect.parseHello(body);
+          identity = v1Dialect.parseHello(body);
         }, ["ERR_AIOMSG_NO_HELLO", "ERR_AIOMSG_BAD_HELLO", "ERR_AIOMSG_BAD_VERSION"]);
         const valid = body.length === 18 && body[0] === 1 && body[1] === 1;
         expect(code === undefined).toBe(valid);
@@ -201,7 +203,7 @@ describe("legacy codec properties", () => {
       fc.property(legacyBody, (raw) => {
         const body = Buffer.from(raw);
         const calls: SinkCall[] = [];
-        const code = onlyProtocolErrors(() => legacy.legacyDialect.dispatch(body, recordingSink(calls)), ["ERR_AIOMSG_EMPTY_FRAME"]);
+        const code = onlyProtocolErrors(() => legacyDialect.dispatch(body, recordingSink(calls)), ["ERR_AIOMSG_EMPTY_FRAME"]);
         const h = (b: Buffer) => b.toString("hex");
         const header = body.length >= 21 && body[16] === 0 && body[20] === 0 ? body.subarray(17, 20).toString("latin1") : "";
         if (body.length === 0) expect([calls, code]).toEqual([[], "ERR_AIOMSG_EMPTY_FRAME"]);
@@ -218,7 +220,7 @@ describe("legacy codec properties", () => {
     fc.assert(
       fc.property(fc.oneof(bytes(30), id16, id16.map((id) => wire.hello(id) as Uint8Array)), (raw) => {
         const body = Buffer.from(raw);
-        const c1 = onlyProtocolErrors(() => legacy.legacyDialect.parseHello(body), ["ERR_AIOMSG_BAD_HELLO"]);
+        const c1 = onlyProtocolErrors(() => legacyDialect.parseHello(body), ["ERR_AIOMSG_BAD_HELLO"]);
         expect(c1 === undefined).toBe(body.length === 16);
         let name: string | undefined;
         const c2 = onlyProtocolErrors(() => {

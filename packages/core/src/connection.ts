@@ -7,10 +7,9 @@ import type { Dialect, DialectName, FrameSink } from "./dialect.js";
 import { AiomsgError, ProtocolError } from "./errors.js";
 import { FrameDecoder, PREFIX_SIZE, type FrameBudget } from "./wire/frame.js";
 import { Heartbeat } from "./heartbeat.js";
-import { detectDialect, dialectFor } from "./wire/detect.js";
+import { MAX_HELLO_SIZE, detectDialect, dialectFor } from "./wire/dialects.js";
 import { debug, hex } from "./log.js";
 import type { PeerInbox } from "./queue.js";
-import { HELLO_SIZE } from "./wire/v1.js";
 import type { Transport } from "./transport.js";
 
 export type ProtocolOption = DialectName | "auto";
@@ -161,7 +160,7 @@ export class Connection implements FrameSink {
       },
     });
     this.decoder.limit = {
-      size: HELLO_SIZE,
+      size: MAX_HELLO_SIZE,
       refuse: (length) =>
         this.dialect === undefined
           ? new ProtocolError("ERR_AIOMSG_UNKNOWN_DIALECT", `first frame (${length} bytes) is longer than any handshake`)
@@ -492,8 +491,8 @@ export class Connection implements FrameSink {
       if (this.autoTimer !== undefined) clearTimeout(this.autoTimer);
       this.autoTimer = undefined;
       this.dialect = detectDialect(body);
-      if (this.dialect.name === "legacy" && (this.transport.kind === "ws" || this.transport.kind === "wss")) {
-        throw new ProtocolError("ERR_AIOMSG_UNKNOWN_DIALECT", "a 2019 (legacy) handshake over WebSocket: 2019 aiomsg had no WebSocket transport");
+      if (!this.dialect.websocket && (this.transport.kind === "ws" || this.transport.kind === "wss")) {
+        throw new ProtocolError("ERR_AIOMSG_UNKNOWN_DIALECT", `a ${this.dialect.name} handshake over WebSocket: that wire has no WebSocket transport`);
       }
     }
     const identity = this.dialect.parseHello(body);

@@ -1,7 +1,8 @@
 /**
  * A wire dialect is a strategy chosen per connection (style.md): the connection
  * asks it how to frame HELLO, heartbeats, data and acknowledgements, and how to
- * classify an incoming frame. Adding a dialect means adding one file in wire/.
+ * classify an incoming frame. Adding a dialect means adding one file in wire/
+ * and its line in wire/dialects.ts.
  */
 export type DialectName = "v1" | "legacy";
 
@@ -14,6 +15,12 @@ export interface FrameSink {
 
 export interface Dialect {
   readonly name: DialectName;
+  /** Size of its handshake frame body. */
+  readonly helloSize: number;
+  /** Whether its peers may use the WebSocket sub-transport. */
+  readonly websocket: boolean;
+  /** Whether a peer's first frame is this dialect's handshake (for `auto`). */
+  isHello(firstFrame: Uint8Array): boolean;
   /** Body of this end's handshake frame. */
   hello(identity: Uint8Array): Buffer;
   /** Validate the peer's first frame and return its 16-byte identity; throws ProtocolError. */

@@ -46,12 +46,14 @@ export class ProtocolError extends AiomsgError {
   }
 }
 
-/** The API was used in a way it does not support; thrown at the call. */
-export class UsageError extends TypeError {
-  readonly code: AiomsgErrorCode;
+/**
+ * The API was used in a way it does not support; thrown at the call (or the
+ * returned promise rejects with it). An AiomsgError, so one `instanceof`
+ * and one `code` switch cover every error this library raises.
+ */
+export class UsageError extends AiomsgError {
   constructor(code: AiomsgErrorCode, message: string) {
-    super(message);
-    this.code = code;
+    super(code, message);
     this.name = "UsageError";
   }
 }

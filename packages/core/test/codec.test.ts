@@ -1,3 +1,5 @@
+import { v1Dialect } from "../src/wire/v1.js";
+import { legacyDialect } from "../src/wire/legacy.js";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { v1, legacy, ProtocolError } from "../src/index.js";
@@ -29,15 +31,15 @@ describe("v1 envelopes", () => {
     expect(v1.decode(hexBuf("02"))).toEqual({ type: "heartbeat" });
     expect(v1.decode(hexBuf("09ffff"))).toEqual({ type: "unknown", code: 9 });
     const sink = collect();
-    v1.v1Dialect.dispatch(hexBuf("09ffff"), sink);
-    v1.v1Dialect.dispatch(hexBuf(""), sink);
-    v1.v1Dialect.dispatch(hexBuf("02"), sink);
-    v1.v1Dialect.dispatch(hexBuf("0378"), sink);
+    v1Dialect.dispatch(hexBuf("09ffff"), sink);
+    v1Dialect.dispatch(hexBuf(""), sink);
+    v1Dialect.dispatch(hexBuf("02"), sink);
+    v1Dialect.dispatch(hexBuf("0378"), sink);
     expect(sink.seen).toEqual(["data:78"]);
   });
 
   it("checks HELLO: type, size and version, each with its own code", () => {
-    const d = v1.v1Dialect;
+    const d = v1Dialect;
     expect(d.parseHello(hexBuf("0101" + "cc".repeat(16))).toString("hex")).toBe("cc".repeat(16));
     expect(() => d.parseHello(hexBuf("0102" + "cc".repeat(16)))).toThrowError(expect.objectContaining({ code: "ERR_AIOMSG_BAD_VERSION" }));
     expect(() => d.parseHello(hexBuf("0101cccc"))).toThrowError(expect.objectContaining({ code: "ERR_AIOMSG_BAD_HELLO" }));
@@ -52,7 +54,7 @@ describe("v1 envelopes", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 64 }), (body) => {
         try {
-          v1.v1Dialect.dispatch(Buffer.from(body), collect());
+          v1Dialect.dispatch(Buffer.from(body), collect());
         } catch (err) {
           expect(err).toBeInstanceOf(ProtocolError);
         }
@@ -74,7 +76,7 @@ describe("legacy (2019) wire", () => {
 
   it("classifies by the 2019 receiver's pattern rule, ambiguities included", () => {
     const sink = collect();
-    const d = legacy.legacyDialect;
+    const d = legacyDialect;
     d.dispatch(Buffer.from("plain"), sink);
     d.dispatch(Buffer.from("aiomsg-heartbeat"), sink); // swallowed, as 2019 does
     d.dispatch(legacy.request(id, Buffer.from("x")), sink);
@@ -92,21 +94,21 @@ describe("legacy (2019) wire", () => {
   });
 
   it("closes on an empty frame, as a 2019 reader hangs up on one", () => {
-    expect(() => legacy.legacyDialect.dispatch(Buffer.alloc(0), collect())).toThrowError(
+    expect(() => legacyDialect.dispatch(Buffer.alloc(0), collect())).toThrowError(
       expect.objectContaining({ code: "ERR_AIOMSG_EMPTY_FRAME" }),
     );
   });
 
   it("takes only a 16-byte identity frame as handshake", () => {
-    expect(legacy.legacyDialect.parseHello(AA).equals(AA)).toBe(true);
-    expect(() => legacy.legacyDialect.parseHello(Buffer.alloc(18))).toThrowError(expect.objectContaining({ code: "ERR_AIOMSG_BAD_HELLO" }));
+    expect(legacyDialect.parseHello(AA).equals(AA)).toBe(true);
+    expect(() => legacyDialect.parseHello(Buffer.alloc(18))).toThrowError(expect.objectContaining({ code: "ERR_AIOMSG_BAD_HELLO" }));
   });
 
   it("property: dispatch of random bodies only raises ProtocolError", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 64 }), (body) => {
         try {
-          legacy.legacyDialect.dispatch(Buffer.from(body), collect());
+          legacyDialect.dispatch(Buffer.from(body), collect());
         } catch (err) {
           expect(err).toBeInstanceOf(ProtocolError);
         }

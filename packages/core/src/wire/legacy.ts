@@ -52,6 +52,10 @@ export function isHeartbeat(body: Uint8Array): boolean {
 
 export const legacyDialect: Dialect = {
   name: "legacy",
+  helloSize: IDENTITY_SIZE,
+  // 2019 aiomsg had no WebSocket transport.
+  websocket: false,
+  isHello: (frame) => frame.length === IDENTITY_SIZE,
   hello: (identity) => Buffer.from(identity),
   parseHello(body) {
     // 2019 peers send their raw 16-byte identity; anything else is not a 2019 aiomsg peer.

@@ -1,0 +1,193 @@
+/**
+ * Socket options: what each one means, its default, and the checks that make
+ * a bad value fail at construction (UsageError, ERR_AIOMSG_INVALID_OPTION).
+ */
+import { v4 as uuidv4 } from "uuid";
+import type { ConnectionOptions, ProtocolOption } from "./connection.js";
+import { IDENTITY_SIZE } from "./dialect.js";
+import { UsageError } from "./errors.js";
+import { DIALECT_NAMES, isDialectName } from "./wire/dialects.js";
+
+export const SendMode = {
+  PUBLISH: "publish",
+  ROUND_ROBIN: "roundrobin",
+} as const;
+export type SendMode = (typeof SendMode)[keyof typeof SendMode];
+
+export const DeliveryGuarantee = {
+  AT_MOST_ONCE: "at-most-once",
+  AT_LEAST_ONCE: "at-least-once",
+} as const;
+export type DeliveryGuarantee = (typeof DeliveryGuarantee)[keyof typeof DeliveryGuarantee];
+
+export interface SocketOptions {
+  /** Where sends without an identity go. Default round-robin (as Python). */
+  sendMode?: SendMode;
+  /** Default at-most-once. At-least-once cannot be combined with publish. */
+  deliveryGuarantee?: DeliveryGuarantee;
+  /** 16 bytes; default a random UUIDv4, kept for the socket's life (and reused on reconnect). */
+  identity?: Uint8Array;
+  /** Wire dialect: "v1" (Python 2026.7.1+, default), "legacy" (2019.x) or "auto" (detect per peer). */
+  protocol?: ProtocolOption;
+  /** Milliseconds to wait before each reconnection attempt (number or callback). Default 100. */
+  reconnectionDelay?: number | (() => number);
+  /** Send a heartbeat after this many ms without sending. Default 5000. */
+  heartbeatInterval?: number;
+  /** Drop a peer after this many ms without receiving. Default 15000. */
+  heartbeatTimeout?: number;
+  /** A connection must complete its handshake within this many ms. Default: heartbeatTimeout. */
+  handshakeTimeout?: number;
+  /** Largest frame accepted from a peer, in bytes. Default 16 MiB (Python has no limit). */
+  maxFrameSize?: number;
+  /**
+   * Cap on everything the socket holds for sending (queued, unwritten and
+   * unacknowledged, all peers together): send() waits above it. Default 8 MiB.
+   */
+  highWaterMark?: number;
+  /**
+   * A peer is full while this many bytes are queued for it and not yet taken
+   * by the kernel, its unacknowledged at-least-once messages included.
+   * Round-robin skips a full peer, publish drops the message for it
+   * (`dropped`, ERR_AIOMSG_PEER_FULL), a send by identity waits for its room.
+   * Default highWaterMark / 8 (1 MiB).
+   */
+  peerHighWaterMark?: number;
+  /** A peer is also full with this many messages queued or unacknowledged. Default 65,536. */
+  peerHighWaterMessages?: number;
+  /** Disconnect a peer (ERR_AIOMSG_SLOW_CONSUMER) whose queued writes make no progress for this many ms. Default heartbeatTimeout. */
+  stallTimeout?: number;
+  /**
+   * Reading from peers pauses while received, unread messages hold this many
+   * bytes (payloads plus a fixed 128-byte charge per message). Default 16 MiB.
+   */
+  receiveHighWaterMark?: number;
+  /** Reading from peers also pauses at this many unread messages (as Python's 65,536 cap). Default 65,536. */
+  receiveHighWaterMessages?: number;
+  /**
+   * Bytes that partially received frames larger than 64 KiB may hold, all
+   * connections together; a connection waits (TCP backpressure) for its
+   * share. At least maxFrameSize. Default 2 x maxFrameSize.
+   */
+  partialFrameBudget?: number;
+  /** At-least-once: resend after this many ms without an acknowledgement. Default 5000. */
+  resendInterval?: number;
+  /** At-least-once: resends before a message is dropped (and reported). Default 5. */
+  maxResends?: number;
+  /** Delay between handing a DATA_REQ payload to the app and acknowledging it. Default 20 ms. */
+  ackDelay?: number;
+  /** close() waits up to this many ms for queued and unacknowledged messages. Default 2000. */
+  linger?: number;
+  /** Bind ends refuse connections beyond this many (handshaking or open). Default unlimited. */
+  maxPeers?: number;
+  /** protocol "auto" on a connect end: wait this long for the peer to greet first (2019 bind ends do), then speak v1. Default 500. */
+  autoDetectDelay?: number;
+}
+
+export interface SendOptions {
+  /** Send to this peer only, whatever the send mode. */
+  identity?: Uint8Array;
+  /** Stop waiting for room below the high-water mark. */
+  signal?: AbortSignal;
+}
+
+/** Every option with its default applied, checked. */
+export interface ResolvedOptions {
+  sendMode: SendMode;
+  deliveryGuarantee: DeliveryGuarantee;
+  reliable: boolean;
+  protocol: ProtocolOption;
+  identity: Buffer;
+  conn: ConnectionOptions;
+  reconnectionDelay: () => number;
+  highWaterMark: number;
+  peerHighWaterMark: number;
+  peerHighWaterMessages: number;
+  receiveHighWaterMark: number;
+  receiveHighWaterMessages: number;
+  partialFrameBudget: number;
+  resendInterval: number;
+  maxResends: number;
+  ackDelay: number;
+  linger: number;
+  maxPeers: number;
+}
+
+export function resolveOptions(options: SocketOptions): ResolvedOptions {
+  const sendMode = options.sendMode ?? SendMode.ROUND_ROBIN;
+  const deliveryGuarantee = options.deliveryGuarantee ?? DeliveryGuarantee.AT_MOST_ONCE;
+  if (sendMode !== SendMode.PUBLISH && sendMode !== SendMode.ROUND_ROBIN) {
+    throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `sendMode must be "publish" or "roundrobin", got ${String(sendMode)}`);
+  }
+  if (deliveryGuarantee !== DeliveryGuarantee.AT_MOST_ONCE && deliveryGuarantee !== DeliveryGuarantee.AT_LEAST_ONCE) {
+    throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `deliveryGuarantee must be "at-most-once" or "at-least-once", got ${String(deliveryGuarantee)}`);
+  }
+  const reliable = deliveryGuarantee === DeliveryGuarantee.AT_LEAST_ONCE;
+  if (reliable && sendMode === SendMode.PUBLISH) {
+    throw new UsageError("ERR_AIOMSG_INVALID_OPTION", "at-least-once delivery cannot be combined with publish: acknowledgements are per peer (wire.md)");
+  }
+  const protocol = options.protocol ?? "v1";
+  if (protocol !== "auto" && !isDialectName(protocol)) {
+    throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `protocol must be ${DIALECT_NAMES.map((n) => `"${n}"`).join(", ")} or "auto", got ${String(protocol)}`);
+  }
+  const identity = options.identity !== undefined ? checkIdentity(options.identity, "identity") : uuidv4(undefined, Buffer.alloc(IDENTITY_SIZE));
+  const heartbeatTimeout = positive(options.heartbeatTimeout, 15_000, "heartbeatTimeout");
+  const conn: ConnectionOptions = {
+    protocol,
+    heartbeatInterval: positive(options.heartbeatInterval, 5_000, "heartbeatInterval"),
+    heartbeatTimeout,
+    handshakeTimeout: positive(options.handshakeTimeout, heartbeatTimeout, "handshakeTimeout"),
+    maxFrameSize: positive(options.maxFrameSize, 16 * 1024 * 1024, "maxFrameSize"),
+    autoDetectDelay: positive(options.autoDetectDelay, 500, "autoDetectDelay"),
+    stallTimeout: positive(options.stallTimeout, heartbeatTimeout, "stallTimeout"),
+  };
+  if (conn.maxFrameSize > 0xffffffff) {
+    throw new UsageError("ERR_AIOMSG_INVALID_OPTION", "maxFrameSize cannot exceed 0xFFFFFFFF (the u32 length prefix)");
+  }
+  const delay = options.reconnectionDelay ?? 100;
+  const highWaterMark = positive(options.highWaterMark, 8 * 1024 * 1024, "highWaterMark");
+  const partialFrameBudget = positive(options.partialFrameBudget, 2 * conn.maxFrameSize, "partialFrameBudget");
+  if (partialFrameBudget < conn.maxFrameSize) {
+    throw new UsageError("ERR_AIOMSG_INVALID_OPTION", "partialFrameBudget must be at least maxFrameSize (a frame of that size must fit)");
+  }
+  return {
+    sendMode,
+    deliveryGuarantee,
+    reliable,
+    protocol,
+    identity,
+    conn,
+    reconnectionDelay: typeof delay === "function" ? delay : () => delay,
+    highWaterMark,
+    peerHighWaterMark: positive(options.peerHighWaterMark, highWaterMark / 8, "peerHighWaterMark"),
+    peerHighWaterMessages: positive(options.peerHighWaterMessages, 65_536, "peerHighWaterMessages"),
+    receiveHighWaterMark: positive(options.receiveHighWaterMark, 16 * 1024 * 1024, "receiveHighWaterMark"),
+    receiveHighWaterMessages: positive(options.receiveHighWaterMessages, 65_536, "receiveHighWaterMessages"),
+    partialFrameBudget,
+    resendInterval: positive(options.resendInterval, 5_000, "resendInterval"),
+    maxResends: nonNegative(options.maxResends, 5, "maxResends"),
+    ackDelay: nonNegative(options.ackDelay, 20, "ackDelay"),
+    linger: nonNegative(options.linger, 2_000, "linger"),
+    maxPeers: positive(options.maxPeers, Infinity, "maxPeers"),
+  };
+}
+
+export function checkIdentity(value: unknown, what: string): Buffer {
+  if (!(value instanceof Uint8Array) || value.length !== IDENTITY_SIZE) {
+    const len = value instanceof Uint8Array ? `${value.length} bytes` : typeof value;
+    throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `${what} must be a Uint8Array of ${IDENTITY_SIZE} bytes, got ${len}`);
+  }
+  return Buffer.from(value);
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !(value > 0)) throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `${name} must be a positive number`);
+  return value;
+}
+
+function nonNegative(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !(value >= 0)) throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `${name} must be a number >= 0`);
+  return value;
+}
+

@@ -1,0 +1,35 @@
+/**
+ * The dialect registry: every wire this library speaks, in the order `auto`
+ * tries them on a peer's first frame. The names a socket accepts for its
+ * `protocol` option, the longest handshake frame allowed before a peer is
+ * known, and which dialects may travel over WebSocket all derive from it, so
+ * a new dialect is its own file plus one line here.
+ */
+import type { Dialect, DialectName } from "../dialect.js";
+import { ProtocolError } from "../errors.js";
+import { legacyDialect } from "./legacy.js";
+import { v1Dialect } from "./v1.js";
+
+export const DIALECTS: Readonly<Record<DialectName, Dialect>> = { v1: v1Dialect, legacy: legacyDialect };
+
+export const DIALECT_NAMES = Object.keys(DIALECTS) as DialectName[];
+
+/** No handshake frame is longer than this (the frame limit until the peer is known). */
+export const MAX_HELLO_SIZE = Math.max(...DIALECT_NAMES.map((n) => DIALECTS[n].helloSize));
+
+export function dialectFor(name: DialectName): Dialect {
+  return DIALECTS[name];
+}
+
+export function isDialectName(name: unknown): name is DialectName {
+  return typeof name === "string" && Object.prototype.hasOwnProperty.call(DIALECTS, name);
+}
+
+/** `auto`: the dialect whose handshake the peer's first frame is. */
+export function detectDialect(firstFrame: Uint8Array): Dialect {
+  for (const name of DIALECT_NAMES) if (DIALECTS[name].isHello(firstFrame)) return DIALECTS[name];
+  throw new ProtocolError(
+    "ERR_AIOMSG_UNKNOWN_DIALECT",
+    `first frame (${firstFrame.length} bytes) is the handshake of no known dialect (${DIALECT_NAMES.join(", ")})`,
+  );
+}
