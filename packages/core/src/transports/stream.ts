@@ -6,32 +6,48 @@
  */
 import type { Socket as NetSocket } from "node:net";
 import { TLSSocket } from "node:tls";
+import type { AiomsgError } from "../errors.js";
 import type { Transport, TransportHandlers, TransportKind } from "../transport.js";
 
 /** A peer that never reads must not keep a socket we are ending forever. */
 export const END_LINGER_MS = 2000;
 
-export class StreamTransport implements Transport {
-  readonly kind: TransportKind;
+/**
+ * What every transport over a Node stream socket shares: events, buffered
+ * bytes, progress, pause and resume. Subclasses say how bytes in become the
+ * aiomsg stream (`receive`) and how a batch is framed (`write`).
+ */
+export abstract class NodeStreamTransport implements Transport {
+  abstract readonly kind: TransportKind;
   readonly remote: string;
+  protected h!: TransportHandlers;
 
-  constructor(readonly sock: NetSocket) {
-    this.kind = sock instanceof TLSSocket ? "tls" : "tcp";
+  constructor(protected readonly sock: NetSocket) {
     this.remote = `${sock.remoteAddress ?? "?"}:${sock.remotePort ?? "?"}`;
   }
 
   start(h: TransportHandlers): void {
+    this.h = h;
     const sock = this.sock;
     sock.setNoDelay(true);
-    sock.on("data", h.data);
+    sock.on("data", this.onData);
     sock.on("end", h.end);
     sock.on("error", h.error);
     sock.on("close", h.close);
   }
 
-  write(chunks: Buffer[], _bytes: number, done: () => void): void {
-    writeBatch(this.sock, chunks, done);
-  }
+  protected readonly onData = (chunk: Buffer): void => {
+    try {
+      this.receive(chunk);
+    } catch (err) {
+      this.h.error(err as Error);
+    }
+  };
+
+  /** Bytes read from the socket; throws a coded error when they break the transport's rules. */
+  protected abstract receive(chunk: Buffer): void;
+
+  abstract write(chunks: Buffer[], bytes: number, done: () => void): void;
 
   get buffered(): number {
     return this.sock.writableLength;
@@ -47,6 +63,26 @@ export class StreamTransport implements Transport {
 
   resume(): void {
     this.sock.resume();
+  }
+
+  abstract end(): void;
+  abstract destroy(reason?: AiomsgError): void;
+}
+
+export class StreamTransport extends NodeStreamTransport {
+  readonly kind: TransportKind;
+
+  constructor(sock: NetSocket) {
+    super(sock);
+    this.kind = sock instanceof TLSSocket ? "tls" : "tcp";
+  }
+
+  protected receive(chunk: Buffer): void {
+    this.h.data(chunk);
+  }
+
+  write(chunks: Buffer[], _bytes: number, done: () => void): void {
+    writeBatch(this.sock, chunks, done);
   }
 
   end(): void {

@@ -15,7 +15,7 @@ import type { Socket as NetSocket } from "node:net";
 import { randomFillSync } from "node:crypto";
 import { TLSSocket } from "node:tls";
 import { AiomsgError, ProtocolError } from "../errors.js";
-import type { Transport, TransportHandlers, TransportKind } from "../transport.js";
+import type { TransportHandlers, TransportKind } from "../transport.js";
 import {
   MAX_UPGRADE_REQUEST,
   OPCODE,
@@ -31,7 +31,7 @@ import {
   upgradeResponse,
   wsError,
 } from "../ws/frames.js";
-import { endSocket, writeBatch, writeQueueSize } from "./stream.js";
+import { NodeStreamTransport, endSocket, writeBatch } from "./stream.js";
 
 /** The close code a WebSocket peer is sent for a connection closed with `reason`. */
 export function closeCodeFor(reason: AiomsgError | undefined): number {
@@ -63,16 +63,14 @@ const enum Mode {
   WS,
 }
 
-export class SniffingTransport implements Transport {
-  readonly remote: string;
+export class SniffingTransport extends NodeStreamTransport {
   private mode = Mode.SNIFF;
   private http: Buffer | undefined;
   private reader: WsReader | undefined;
-  private h!: TransportHandlers;
   private readonly tls: boolean;
 
-  constructor(private readonly sock: NetSocket) {
-    this.remote = `${sock.remoteAddress ?? "?"}:${sock.remotePort ?? "?"}`;
+  constructor(sock: NetSocket) {
+    super(sock);
     this.tls = sock instanceof TLSSocket;
   }
 
@@ -81,25 +79,7 @@ export class SniffingTransport implements Transport {
     return this.tls ? "tls" : "tcp";
   }
 
-  start(h: TransportHandlers): void {
-    this.h = h;
-    const sock = this.sock;
-    sock.setNoDelay(true);
-    sock.on("data", this.onData);
-    sock.on("end", h.end);
-    sock.on("error", h.error);
-    sock.on("close", h.close);
-  }
-
-  private readonly onData = (chunk: Buffer): void => {
-    try {
-      this.dispatch(chunk);
-    } catch (err) {
-      this.h.error(err as Error);
-    }
-  };
-
-  private dispatch(chunk: Buffer): void {
+  protected receive(chunk: Buffer): void {
     switch (this.mode) {
       case Mode.RAW:
         this.h.data(chunk);
@@ -159,22 +139,6 @@ export class SniffingTransport implements Transport {
     writeBatch(this.sock, this.mode === Mode.WS ? [binaryFrameHeader(bytes), ...chunks] : chunks, done);
   }
 
-  get buffered(): number {
-    return this.sock.writableLength;
-  }
-
-  get progress(): number | undefined {
-    return writeQueueSize(this.sock);
-  }
-
-  pause(): void {
-    this.sock.pause();
-  }
-
-  resume(): void {
-    this.sock.resume();
-  }
-
   end(): void {
     if (this.mode === Mode.WS) this.sock.write(closeFrame(WsClose.NORMAL));
     endSocket(this.sock);
@@ -196,18 +160,16 @@ export class SniffingTransport implements Transport {
 }
 
 /** The connect end of ws:// and wss://, after a successful upgrade (see dialWs). */
-export class WsClientTransport implements Transport {
-  readonly remote: string;
+export class WsClientTransport extends NodeStreamTransport {
   private readonly reader: WsReader;
-  private h!: TransportHandlers;
 
   constructor(
-    private readonly sock: NetSocket,
+    sock: NetSocket,
     readonly kind: "ws" | "wss",
     /** Bytes that followed the 101 response in the same read. */
     private readonly early: Buffer | undefined,
   ) {
-    this.remote = `${sock.remoteAddress ?? "?"}:${sock.remotePort ?? "?"}`;
+    super(sock);
     this.reader = new WsReader("client", {
       data: (bytes) => this.h.data(bytes),
       ping: (payload) => this.sock.write(controlFrame(OPCODE.PONG, payload, true)),
@@ -218,25 +180,16 @@ export class WsClientTransport implements Transport {
     });
   }
 
-  start(h: TransportHandlers): void {
-    this.h = h;
-    const sock = this.sock;
-    sock.setNoDelay(true);
-    sock.on("data", this.onData);
-    sock.on("end", h.end);
-    sock.on("error", h.error);
-    sock.on("close", h.close);
-    if (this.early !== undefined && this.early.length > 0) queueMicrotask(() => this.onData(this.early!));
-    sock.resume(); // dial paused it after the upgrade response
+  override start(h: TransportHandlers): void {
+    super.start(h);
+    const early = this.early;
+    if (early !== undefined && early.length > 0) queueMicrotask(() => this.onData(early));
+    this.sock.resume(); // dial paused it after the upgrade response
   }
 
-  private readonly onData = (chunk: Buffer): void => {
-    try {
-      this.reader.push(chunk);
-    } catch (err) {
-      this.h.error(err as Error);
-    }
-  };
+  protected receive(chunk: Buffer): void {
+    this.reader.push(chunk);
+  }
 
   write(chunks: Buffer[], bytes: number, done: () => void): void {
     // Client frames are masked (RFC 6455 5.3): the batch is copied once into
@@ -251,22 +204,6 @@ export class WsClientTransport implements Transport {
     }
     applyMask(body, key, 0);
     writeBatch(this.sock, [head, body], done);
-  }
-
-  get buffered(): number {
-    return this.sock.writableLength;
-  }
-
-  get progress(): number | undefined {
-    return writeQueueSize(this.sock);
-  }
-
-  pause(): void {
-    this.sock.pause();
-  }
-
-  resume(): void {
-    this.sock.resume();
   }
 
   end(): void {
