@@ -21,10 +21,14 @@ const FILES = {
   "/browser.js.map": [path.join(ROOT, "packages/core/dist/browser.js.map"), "application/json"],
 };
 
-/** A static server for the page and the bundle; resolves once listening ({ url, close }). */
-export async function startWebServer({ host = "127.0.0.1", port = 0 } = {}) {
+/**
+ * A static server for the page and the bundle (plus `extra`: URL path -> [file, content type]);
+ * resolves once listening with { url, port, close }.
+ */
+export async function startWebServer({ host = "127.0.0.1", port = 0, extra = {} } = {}) {
+  const files = { ...FILES, ...extra };
   const server = createServer(async (req, res) => {
-    const file = FILES[new URL(req.url ?? "/", "http://x").pathname];
+    const file = files[new URL(req.url ?? "/", "http://x").pathname];
     if (req.method !== "GET" || file === undefined) {
       res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
       return;

@@ -1,0 +1,406 @@
+/**
+ * aiomsg-ts/browser (packages/core/dist/browser.js) in Debian's Chromium,
+ * driven by playwright-core: the bundle carries no Node import, its
+ * declarations compile without @types/node, the demo page (interop/web)
+ * talks to real Python aiomsg 2026.7.1 bind sockets (checked through the DOM
+ * and a screenshot), a page reconnects across a Python bind restart, and the
+ * close code a page's WebSocket sees for each way a TS bind end ends it.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { pathToFileURL } from "node:url";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { Socket } from "../../packages/core/src/index.js";
+import { Proc, Procs, provisionPython, REPO_ROOT } from "../cli/helpers.js";
+
+const CHROMIUM = process.env.AIOMSG_CHROMIUM ?? "/usr/bin/chromium";
+const DIST = path.join(REPO_ROOT, "packages", "core", "dist");
+const PEER = path.join(REPO_ROOT, "interop", "soak", "peer.py");
+/** AIOMSG_UPDATE_SCREENSHOT=1 rewrites the screenshot the README shows. */
+const SCREENSHOT = path.join(REPO_ROOT, "interop", "web", "screenshot.png");
+
+interface WebServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+type StartWebServer = (o?: { port?: number; extra?: Record<string, [string, string]> }) => Promise<WebServer>;
+
+let browser: Browser;
+let web: WebServer;
+let python: string;
+const procs = new Procs();
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM} (apt-get install chromium; .ci/run does)`);
+  python = await provisionPython("v1");
+  const { startWebServer } = (await import(pathToFileURL(path.join(REPO_ROOT, "interop", "web", "serve.mjs")).href)) as {
+    startWebServer: StartWebServer;
+  };
+  web = await startWebServer({ extra: { "/harness.html": [path.join(REPO_ROOT, "test", "browser", "harness.html"), "text/html"] } });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+});
+
+afterEach(() => procs.killAll());
+
+afterAll(async () => {
+  await browser?.close();
+  await web?.close();
+});
+
+/** interop/soak/peer.py as a Python aiomsg 2026.7.1 bind socket; resolves after its READY line. */
+async function pythonBind(label: string, args: string[]): Promise<{ proc: Proc; port: number }> {
+  const proc = procs.add(new Proc(label, python, [PEER, "--role", "bind", ...args]));
+  await proc.waitOut((l) => l.some((x) => x.startsWith("READY ")), 20_000, "READY");
+  return { proc, port: Number(proc.out.find((x) => x.startsWith("READY "))!.slice(6)) };
+}
+
+async function harness(): Promise<Page> {
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(`${web.url}harness.html`);
+  await page.waitForSelector("body[data-ready]", { state: "attached", timeout: 10_000 });
+  expect(errors).toEqual([]);
+  return page;
+}
+
+/** Runs tsc on a project; a type error fails with tsc's own output. */
+function tscOk(tsc: string, dir: string): void {
+  try {
+    execFileSync(process.execPath, [tsc, "-p", dir], { encoding: "utf8", stdio: "pipe" });
+  } catch (err) {
+    throw new Error(`tsc -p ${dir} failed:\n${(err as { stdout?: string }).stdout ?? ""}${(err as { stderr?: string }).stderr ?? ""}`);
+  }
+}
+
+describe("aiomsg-ts/browser bundle", () => {
+  it("dist/browser.js is one ES module with no require(), no node: import and no bare import", () => {
+    const js = readFileSync(path.join(DIST, "browser.js"), "utf8");
+    expect(js).not.toMatch(/(?<![\w$.])require\s*\(/);
+    expect(js).not.toMatch(/["']node:/);
+    // Every import is resolved into the bundle: no import statement or dynamic import remains.
+    expect(js).not.toMatch(/^\s*import[\s{*]/m);
+    expect(js).not.toMatch(/(?<![\w$.])import\s*\(/);
+    expect(js).toMatch(/^export \{[^}]*\bSocket\b/m);
+    expect(js).toMatch(/^export \{[^}]*\bDeliveryGuarantee\b/m);
+  });
+
+  it("dist/browser.d.ts type-checks a page with \"types\": [] (no @types/node), and the implementation conforms to it", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "aiomsg-browser-types-"));
+    const tsc = path.join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc");
+    const decl = path.join(DIST, "browser.js");
+    writeFileSync(
+      path.join(dir, "page.ts"),
+      `import { Socket, SendMode, DeliveryGuarantee, AiomsgError, WebSocketClosedError, type PeerInfo } from ${JSON.stringify(decl)};
+const sock = new Socket({ sendMode: SendMode.PUBLISH, reconnectionDelay: () => 250, heartbeatInterval: 1000 });
+sock.on("peerConnected", (p: PeerInfo) => console.log(p.identity.byteLength, p.transport));
+sock.on("peerDisconnected", (p) => { if (p.reason instanceof WebSocketClosedError) console.log(p.reason.closeCode); });
+sock.on("error", (e: AiomsgError) => console.log(e.code));
+export async function main(): Promise<void> {
+  await sock.connect("ws://127.0.0.1:25000/", { connectTimeout: 2000 });
+  await sock.send(new Uint8Array([1, 2, 3]), { identity: new Uint8Array(16) });
+  await sock.send("text");
+  const m: Uint8Array = await sock.recv();
+  const [id, payload]: [Uint8Array, Uint8Array] = await sock.recvIdentity();
+  for await (const x of sock) console.log(x.length + m.length + id.length + payload.length);
+  const alo = new Socket({ deliveryGuarantee: DeliveryGuarantee.AT_LEAST_ONCE });
+  // @ts-expect-error a connect option of Node's (tls) is not part of the browser API
+  await alo.connect("wss://example.org/", { tls: {} });
+  // @ts-expect-error no Node types in scope: Buffer is unknown here
+  const b: Buffer = m;
+  await sock.close({ linger: 0 });
+}
+`,
+    );
+    writeFileSync(
+      path.join(dir, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: { target: "ES2022", module: "ES2022", moduleResolution: "bundler", lib: ["ES2022", "DOM", "DOM.Iterable"], types: [], strict: true, noEmit: true },
+        files: ["page.ts"],
+      }),
+    );
+    tscOk(tsc, dir);
+
+    // The implementation (src/browser.ts, Node types on) is assignable to the declarations.
+    const impl = path.join(REPO_ROOT, "packages", "core", "src", "browser.ts");
+    writeFileSync(
+      path.join(dir, "conform.ts"),
+      `import * as Decl from ${JSON.stringify(decl)};
+import * as Impl from ${JSON.stringify(impl)};
+// The typed listener methods are generic over the event map (TypeScript cannot relate two such
+// signatures), and the methods returning \`this\` return the other class: they are checked by
+// calling the implementation with the declared types.
+type Plain = Omit<Decl.Socket, "on" | "once" | "off" | "removeAllListeners" | "connect">;
+const ctor: new (options?: Decl.SocketOptions) => Plain = Impl.Socket;
+const sock: Plain = new Impl.Socket();
+const s = new Impl.Socket();
+s.on("peerConnected", (p: Decl.PeerInfo) => p);
+s.once("peerDisconnected", (p: Decl.PeerDisconnectInfo) => p);
+s.on("dropped", (d: Decl.DroppedMessage) => d);
+s.off("error", (e: Decl.AiomsgError) => e);
+s.removeAllListeners("dropped");
+const connect: (url: string, options?: Decl.BrowserConnectOptions) => Promise<unknown> = s.connect.bind(s);
+const sm: typeof Decl.SendMode = Impl.SendMode;
+const dg: typeof Decl.DeliveryGuarantee = Impl.DeliveryGuarantee;
+const ae: typeof Decl.AiomsgError = Impl.AiomsgError;
+const pe: typeof Decl.ProtocolError = Impl.ProtocolError;
+const ue: typeof Decl.UsageError = Impl.UsageError;
+const we: typeof Decl.WebSocketClosedError = Impl.WebSocketClosedError;
+const o: Impl.SocketOptions = {} as Decl.SocketOptions;
+const o2: Decl.SocketOptions = {} as Impl.SocketOptions;
+const ev: Decl.SocketEvents = {} as Impl.SocketEvents;
+export { ctor, sock, connect, sm, dg, ae, pe, ue, we, o, o2, ev };
+`,
+    );
+    writeFileSync(
+      path.join(dir, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: {
+          target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", lib: ["ES2023", "ESNext.Disposable"],
+          types: ["node"], typeRoots: [path.join(REPO_ROOT, "node_modules", "@types")], strict: true, noEmit: true,
+          allowImportingTsExtensions: true, skipLibCheck: true,
+        },
+        files: ["conform.ts"],
+      }),
+    );
+    tscOk(tsc, dir);
+  });
+});
+
+/** Pixel statistics of a PNG, decoded by Chromium itself (a canvas). */
+async function pngStats(png: Buffer): Promise<{ width: number; height: number; total: number; nonWhite: number; green: number; red: number }> {
+  const page = await browser.newPage();
+  try {
+    return await page.evaluate(async (b64) => {
+      const img = new Image();
+      img.src = `data:image/png;base64,${b64}`;
+      await img.decode();
+      const canvas = document.createElement("canvas");
+      canvas.width = img.width;
+      canvas.height = img.height;
+      const ctx = canvas.getContext("2d")!;
+      ctx.drawImage(img, 0, 0);
+      const d = ctx.getImageData(0, 0, img.width, img.height).data;
+      const near = (i: number, r: number, g: number, b: number): boolean =>
+        Math.abs(d[i]! - r) < 16 && Math.abs(d[i + 1]! - g) < 16 && Math.abs(d[i + 2]! - b) < 16;
+      let nonWhite = 0;
+      let green = 0;
+      let red = 0;
+      for (let i = 0; i < d.length; i += 4) {
+        if (!near(i, 255, 255, 255)) nonWhite++;
+        if (near(i, 0x1b, 0x7f, 0x3b)) green++; // the page's pass colour
+        if (near(i, 0xc6, 0x28, 0x28)) red++; // its fail colour
+      }
+      return { width: img.width, height: img.height, total: d.length / 4, nonWhite, green, red };
+    }, png.toString("base64"));
+  } finally {
+    await page.close();
+  }
+}
+
+describe("aiomsg-ts/browser in Chromium against Python aiomsg 2026.7.1", () => {
+  it("the demo page connects ws://, round-robins, sends by identity and publishes, does at-least-once both ways, and shows 8 passed checks (DOM and screenshot)", async () => {
+    const echo = await pythonBind("py-echo", ["--echo", "--print-recv"]);
+    const alo = await pythonBind("py-alo", ["--delivery", "at-least-once", "--echo", "--print-recv", "--source-prefix", "alo-py-", "--source-count", "5", "--source-interval", "0.05"]);
+    const page = await browser.newPage({ viewport: { width: 960, height: 540 } });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    const q = new URLSearchParams({ rr: `ws://127.0.0.1:${echo.port}/`, alo: `ws://127.0.0.1:${alo.port}/` });
+    await page.goto(`${web.url}?${q}`);
+    await page.waitForSelector('#status:not([data-state="running"])', { timeout: 30_000 });
+    const rows = await page.$$eval("#results tr", (trs) => trs.map((tr) => [tr.className, tr.querySelector(".check")!.textContent]));
+    expect(errors).toEqual([]);
+    expect(await page.textContent("#status")).toBe("all 8 checks passed");
+    expect(rows).toEqual(
+      [
+        "connect ws:// to a Python bind socket",
+        "round-robin send, Python echoes back",
+        "send to an identity",
+        "JSON round trip",
+        "publish send, Python echoes back",
+        "at-least-once both ways",
+        "bind() is refused in a page",
+        "close()",
+      ].map((check) => ["pass", check]),
+    );
+    // What the Python sockets printed they received.
+    const received = (p: Proc): string[] => p.out.filter((l) => l.startsWith("R ")).map((l) => l.slice(2));
+    expect(received(echo.proc)).toEqual(["rr-0", "rr-1", "rr-2", "by-identity", '{"n":42,"s":"héllo ✓"}', "pub-0", "pub-1"]);
+    expect(received(alo.proc)).toEqual(["alo-page-0", "alo-page-1", "alo-page-2"]);
+
+    const png = await page.screenshot({ fullPage: true });
+    writeFileSync(path.join(os.tmpdir(), "aiomsg-browser-demo.png"), png);
+    if (process.env.AIOMSG_UPDATE_SCREENSHOT === "1") writeFileSync(SCREENSHOT, png);
+    const stats = await pngStats(png);
+    expect(stats.width).toBe(960);
+    expect(stats.height).toBeGreaterThanOrEqual(400);
+    // Not blank: text and table on white, 8 green check cells and the green status bar, no red.
+    expect(stats.nonWhite / stats.total).toBeGreaterThan(0.05);
+    expect(stats.green).toBeGreaterThan(8 * 24 * 24 + 600 * 20);
+    expect(stats.red).toBe(0);
+    await page.close();
+  });
+
+  it("a page's socket reconnects across a Python bind restart on the same port, calling the reconnectionDelay callback", async () => {
+    const first = await pythonBind("py-first", ["--echo"]);
+    const page = await harness();
+    const url = `ws://127.0.0.1:${first.port}/`;
+    const before = await page.evaluate(async (url) => {
+      const w = window as unknown as Record<string, any>;
+      const { Socket } = w.aiomsg;
+      w.delays = 0;
+      w.events = [];
+      const sock = new Socket({ heartbeatInterval: 200, heartbeatTimeout: 1000, reconnectionDelay: () => (w.delays++, 50) });
+      w.sock = sock;
+      const hex = (u8: Uint8Array): string => Array.from(u8, (b) => b.toString(16).padStart(2, "0")).join("");
+      sock.on("peerConnected", (p: any) => w.events.push(`up ${hex(p.identity)}`));
+      sock.on("peerDisconnected", (p: any) => w.events.push(`down ${p.reason?.code ?? "orderly"}`));
+      const up = new Promise((r) => sock.once("peerConnected", r));
+      await sock.connect(url);
+      await up;
+      await sock.send("before");
+      return new TextDecoder().decode(await sock.recv());
+    }, url);
+    expect(before).toBe("before");
+    first.proc.kill("SIGKILL");
+    await first.proc.exit;
+    await page.waitForFunction(() => (window as any).events.some((e: string) => e.startsWith("down")), undefined, { timeout: 5000 });
+    // The page tries again meanwhile (each failed attempt waits reconnectionDelay).
+    await page.waitForFunction(() => (window as any).delays >= 2, undefined, { timeout: 5000 });
+    const second = await pythonBind("py-second", ["--echo", "--port", String(first.port)]);
+    expect(second.port).toBe(first.port);
+    const after = await page.evaluate(async () => {
+      const w = window as unknown as Record<string, any>;
+      if (w.sock.peerCount === 0) await new Promise((r) => w.sock.once("peerConnected", r));
+      await w.sock.send("after");
+      const m = new TextDecoder().decode(await w.sock.recv());
+      const events = [...(w.events as string[])];
+      await w.sock.close({ linger: 0 });
+      return { m, events };
+    });
+    expect(after.m).toBe("after");
+    expect(after.events, after.events.join("\n")).toHaveLength(3);
+    expect(after.events[0]).toMatch(/^up [0-9a-f]{32}$/);
+    expect(after.events[1]).toMatch(/^down ERR_AIOMSG_PEER_LOST$/);
+    expect(after.events[2]).toMatch(/^up [0-9a-f]{32}$/);
+    // A new Python process: a new identity.
+    expect(after.events[2]).not.toBe(after.events[0]);
+    await page.close();
+  });
+});
+
+describe("the close code a page's WebSocket sees from a TS bind end (RFC 6455)", () => {
+  const servers: Socket[] = [];
+  afterEach(async () => {
+    for (const s of servers.splice(0)) await s.close({ linger: 0 });
+  });
+  async function tsBind(options: ConstructorParameters<typeof Socket>[0]): Promise<string> {
+    const server = new Socket(options);
+    servers.push(server);
+    await server.bind("127.0.0.1", 0);
+    return `ws://127.0.0.1:${server.port}/`;
+  }
+  /** A page socket (aiomsg-ts/browser) that records its events; no reconnection within the test. */
+  async function pageSocket(page: Page, url: string, options: Record<string, unknown>, name = "sock"): Promise<void> {
+    await page.evaluate(
+      async ({ url, options, name }) => {
+        const w = window as unknown as Record<string, any>;
+        const sock = new w.aiomsg.Socket({ reconnectionDelay: 60_000, ...options });
+        w[name] = sock;
+        w[`${name}Events`] = [];
+        const log = (e: string): number => w[`${name}Events`].push(e);
+        sock.on("peerConnected", () => log("up"));
+        sock.on("peerDisconnected", (p: any) => log(`down ${p.reason === undefined ? "orderly" : `${p.reason.name} ${p.reason.code} ${p.reason.closeCode}`}`));
+        sock.on("error", (e: any) => log(`error ${e.code}${e.cause?.closeCode ? ` ${e.cause.closeCode}` : ""}`));
+        await sock.connect(url);
+      },
+      { url, options, name },
+    );
+  }
+  const closeCodes = async (page: Page, n: number): Promise<number[]> => {
+    await page.waitForFunction((n) => (window as any).closeCodes.length >= n, n, { timeout: 5000 });
+    return page.evaluate(() => (window as any).closeCodes as number[]);
+  };
+  const events = (page: Page, name = "sock"): Promise<string[]> => page.evaluate((name) => (window as any)[`${name}Events`] as string[], name);
+  const waitEvent = (page: Page, prefix: string, name = "sock"): Promise<unknown> =>
+    page.waitForFunction(({ prefix, name }) => ((window as any)[`${name}Events`] as string[]).some((e) => e.startsWith(prefix)), { prefix, name }, { timeout: 5000 });
+
+  it("orderly close of the bind end: 1000, and the page's peerDisconnected has no reason", async () => {
+    const url = await tsBind({});
+    const page = await harness();
+    await pageSocket(page, url, {});
+    await waitEvent(page, "up");
+    // One message first, so that the close does not look like a refusal (a close right after the handshake would).
+    await servers[0]!.send("bye");
+    expect(await page.evaluate(async () => new TextDecoder().decode(await (window as any).sock.recv()))).toBe("bye");
+    await servers[0]!.close();
+    expect(await closeCodes(page, 1)).toEqual([1000]);
+    await waitEvent(page, "down");
+    expect(await events(page)).toEqual(["up", "down orderly"]);
+    await page.close();
+  });
+
+  it("heartbeat timeout (the page sends nothing after its HELLO): 1001, a WebSocketClosedError with closeCode 1001", async () => {
+    const url = await tsBind({ heartbeatInterval: 100, heartbeatTimeout: 400 });
+    const page = await harness();
+    await pageSocket(page, url, { heartbeatInterval: 60_000, heartbeatTimeout: 60_000 });
+    expect(await closeCodes(page, 1)).toEqual([1001]);
+    await waitEvent(page, "down");
+    expect((await events(page)).slice(0, 2)).toEqual(["up", "down WebSocketClosedError ERR_AIOMSG_PEER_LOST 1001"]);
+    await page.close();
+  });
+
+  it("handshake timeout (the page's WebSocket opens and never sends a HELLO): 1001", async () => {
+    const url = await tsBind({ handshakeTimeout: 300 });
+    const page = await harness();
+    // (A page aiomsg socket always greets at once, protocol "auto" included: over WebSocket it speaks v1.)
+    await page.evaluate((url) => {
+      (window as any).silent = new WebSocket(url);
+    }, url);
+    expect(await closeCodes(page, 1)).toEqual([1001]);
+    await page.close();
+  });
+
+  it("protocol error (a HELLO with version 9 from the page's WebSocket): 1002", async () => {
+    const url = await tsBind({});
+    const page = await harness();
+    await page.evaluate((url) => {
+      const ws = new WebSocket(url);
+      ws.binaryType = "arraybuffer";
+      ws.onopen = () => ws.send(new Uint8Array([0, 0, 0, 18, 0x01, 0x09, ...new Array<number>(16).fill(7)]));
+    }, url);
+    expect(await closeCodes(page, 1)).toEqual([1002]);
+    await page.close();
+  });
+
+  it("duplicate identity (a second page socket with the first one's identity): 1008, reported as ERR_AIOMSG_REFUSED", async () => {
+    const url = await tsBind({});
+    const page = await harness();
+    const identity = Array.from({ length: 16 }, (_, i) => i + 1);
+    await page.evaluate((id) => ((window as any).sharedId = new Uint8Array(id)), identity);
+    await page.evaluate(async (url) => {
+      const w = window as any;
+      for (const name of ["first", "second"]) {
+        const sock = new w.aiomsg.Socket({ identity: w.sharedId, reconnectionDelay: 60_000 });
+        w[name] = sock;
+        w[`${name}Events`] = [];
+        sock.on("peerConnected", () => w[`${name}Events`].push("up"));
+        sock.on("error", (e: any) => w[`${name}Events`].push(`error ${e.code}`));
+        await sock.connect(url);
+        if (name === "first") await new Promise((r) => sock.once("peerConnected", r));
+      }
+    }, url);
+    expect(await closeCodes(page, 1)).toEqual([1008]);
+    await waitEvent(page, "error ERR_AIOMSG_REFUSED", "second");
+    expect(await events(page, "first")).toEqual(["up"]);
+    expect(await events(page, "second")).not.toContain("up");
+    await page.close();
+  });
+});
