@@ -55,9 +55,12 @@ export async function startWebServer({ host = "127.0.0.1", port = 0, extra = {} 
 /** Starts interop/soak/peer.py as a bind end; resolves with { port, child } after its READY line. */
 function startPeer(python, args) {
   const child = spawn(python, [path.join(ROOT, "interop/soak/peer.py"), "--role", "bind", "--port", "0", ...args], {
-    stdio: ["ignore", "pipe", "inherit"],
+    // aiomsg logs to stderr (e.g. "No connections!" while the source has no peer): kept for a failure report only.
+    stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, PYTHONUNBUFFERED: "1" },
   });
+  const stderr = [];
+  createInterface({ input: child.stderr }).on("line", (line) => stderr.push(line) > 50 && stderr.shift());
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout });
     lines.on("line", (line) => {
@@ -65,7 +68,7 @@ function startPeer(python, args) {
       if (m) resolve({ port: Number(m[1]), child });
       else if (line.startsWith("R ")) console.log(`python ${args.includes("at-least-once") ? "at-least-once" : "echo"} bind received: ${line.slice(2)}`);
     });
-    child.once("exit", (code) => reject(new Error(`peer.py exited with ${code} before READY`)));
+    child.once("exit", (code) => reject(new Error(`peer.py exited with ${code}:\n${stderr.join("\n")}`)));
   });
 }
 

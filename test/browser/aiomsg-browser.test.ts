@@ -404,3 +404,34 @@ describe("the close code a page's WebSocket sees from a TS bind end (RFC 6455)",
     await page.close();
   });
 });
+
+describe("aiomsg-ts/browser flow control in Chromium", () => {
+  it("a page socket with receiveHighWaterMessages 4 gets 300 messages that arrived unread, in order", async () => {
+    const server = new Socket({ heartbeatInterval: 200 });
+    await server.bind("127.0.0.1", 0);
+    try {
+      const page = await harness();
+      await page.evaluate(async (url) => {
+        const w = window as any;
+        w.sock = new w.aiomsg.Socket({ receiveHighWaterMessages: 4 });
+        const up = new Promise((r) => w.sock.once("peerConnected", r));
+        await w.sock.connect(url);
+        await up;
+      }, `ws://127.0.0.1:${server.port}/`);
+      for (let i = 0; i < 300; i++) await server.send(`m${i}`);
+      const got = await page.evaluate(async () => {
+        const w = window as any;
+        // Let everything arrive while nothing is read: the queue fills, delivery stops.
+        await new Promise((r) => setTimeout(r, 300));
+        const out: string[] = [];
+        for (let i = 0; i < 300; i++) out.push(new TextDecoder().decode(await w.sock.recv()));
+        await w.sock.close({ linger: 0 });
+        return out;
+      });
+      expect(got).toEqual(Array.from({ length: 300 }, (_, i) => `m${i}`));
+      await page.close();
+    } finally {
+      await server.close({ linger: 0 });
+    }
+  });
+});
