@@ -14,6 +14,7 @@ import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { Socket } from "../../packages/core/src/index.js";
+import { makeCerts } from "../../packages/core/test/certs.js";
 import { Proc, Procs, provisionPython, REPO_ROOT } from "../cli/helpers.js";
 
 const CHROMIUM = process.env.AIOMSG_CHROMIUM ?? "/usr/bin/chromium";
@@ -431,6 +432,87 @@ describe("aiomsg-ts/browser flow control in Chromium", () => {
       expect(got).toEqual(Array.from({ length: 300 }, (_, i) => `m${i}`));
       await page.close();
     } finally {
+      await server.close({ linger: 0 });
+    }
+  });
+});
+
+describe("aiomsg-ts/browser liveness and TLS in Chromium against a TS bind end", () => {
+  it("heartbeats from the page (every 100 ms) keep it connected through 3 of the bind end's 400 ms heartbeat timeouts", async () => {
+    const server = new Socket({ heartbeatInterval: 100, heartbeatTimeout: 400 });
+    await server.bind("127.0.0.1", 0);
+    try {
+      const page = await harness();
+      const lost = await page.evaluate(async (url) => {
+        const w = window as any;
+        const sock = new w.aiomsg.Socket({ heartbeatInterval: 100, heartbeatTimeout: 400, reconnectionDelay: 60_000 });
+        let downs = 0;
+        sock.on("peerDisconnected", () => downs++);
+        const up = new Promise((r) => sock.once("peerConnected", r));
+        await sock.connect(url);
+        await up;
+        await new Promise((r) => setTimeout(r, 1200));
+        const result = { downs, peers: sock.peerCount, closes: [...w.closeCodes] };
+        await sock.close({ linger: 0 });
+        return result;
+      }, `ws://127.0.0.1:${server.port}/`);
+      expect(lost).toEqual({ downs: 0, peers: 1, closes: [] });
+      await page.close();
+    } finally {
+      await server.close({ linger: 0 });
+    }
+  });
+
+  it("a page whose heartbeat timeout expires closes with 4001 (4000 + going away), echoed by the bind end", async () => {
+    const server = new Socket({ heartbeatInterval: 60_000, heartbeatTimeout: 60_000 });
+    await server.bind("127.0.0.1", 0);
+    try {
+      const page = await harness();
+      const reason = await page.evaluate(async (url) => {
+        const w = window as any;
+        const sock = new w.aiomsg.Socket({ heartbeatInterval: 100, heartbeatTimeout: 300, reconnectionDelay: 60_000 });
+        const down = new Promise<any>((r) => sock.once("peerDisconnected", r));
+        await sock.connect(url);
+        const info = await down;
+        await sock.close({ linger: 0 });
+        return info.reason.code;
+      }, `ws://127.0.0.1:${server.port}/`);
+      expect(reason).toBe("ERR_AIOMSG_HEARTBEAT_TIMEOUT");
+      await page.waitForFunction(() => (window as any).closeCodes.length >= 1, undefined, { timeout: 5000 });
+      expect(await page.evaluate(() => (window as any).closeCodes)).toEqual([4001]);
+      await page.close();
+    } finally {
+      await server.close({ linger: 0 });
+    }
+  });
+
+  it("wss:// to a TLS bind end: the page sends and receives over TLS (a context that accepts the test CA's certificate)", async () => {
+    const certs = makeCerts("localhost");
+    const server = new Socket();
+    await server.bind("127.0.0.1", 0, { tls: { cert: certs.cert, key: certs.key } });
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${web.url}harness.html`);
+      await page.waitForSelector("body[data-ready]", { state: "attached", timeout: 10_000 });
+      const connected = new Promise<string>((r) => server.once("peerConnected", (p) => r(p.transport)));
+      const echoed = page.evaluate(async (url) => {
+        const w = window as any;
+        const sock = new w.aiomsg.Socket();
+        const up = new Promise<any>((r) => sock.once("peerConnected", r));
+        await sock.connect(url);
+        const peer = await up;
+        await sock.send("over tls");
+        const m = new TextDecoder().decode(await sock.recv());
+        await sock.close({ linger: 0 });
+        return { m, transport: peer.transport };
+      }, `wss://localhost:${server.port}/`);
+      expect(await connected).toBe("wss");
+      const [from, m] = await server.recvIdentity();
+      await server.send(Buffer.concat([Buffer.from("echo: "), m]), { identity: from });
+      expect(await echoed).toEqual({ m: "echo: over tls", transport: "wss" });
+    } finally {
+      await context.close();
       await server.close({ linger: 0 });
     }
   });

@@ -68,6 +68,8 @@ export class SniffingTransport extends NodeStreamTransport {
   private http: Buffer | undefined;
   private reader: WsReader | undefined;
   private readonly tls: boolean;
+  /** A Close frame went out: nothing may follow it (RFC 6455 5.5.1; Chromium fails the connection, 1006, on a second one). */
+  private closeSent = false;
 
   constructor(sock: NetSocket) {
     super(sock);
@@ -127,7 +129,7 @@ export class SniffingTransport extends NodeStreamTransport {
       ping: (payload) => this.sock.write(controlFrame(OPCODE.PONG, payload)),
       close: (code) => {
         // Echo the peer's code (RFC 6455 5.5.1), then the stream has ended.
-        this.sock.write(closeFrame(code ?? WsClose.NORMAL));
+        this.sendClose(code ?? WsClose.NORMAL);
         this.h.end();
       },
     });
@@ -139,8 +141,14 @@ export class SniffingTransport extends NodeStreamTransport {
     writeBatch(this.sock, this.mode === Mode.WS ? [binaryFrameHeader(bytes), ...chunks] : chunks, done);
   }
 
+  private sendClose(code: number): void {
+    if (this.closeSent) return;
+    this.closeSent = true;
+    this.sock.write(closeFrame(code));
+  }
+
   end(): void {
-    if (this.mode === Mode.WS) this.sock.write(closeFrame(WsClose.NORMAL));
+    if (this.mode === Mode.WS) this.sendClose(WsClose.NORMAL);
     endSocket(this.sock);
   }
 
@@ -151,7 +159,7 @@ export class SniffingTransport extends NodeStreamTransport {
       endSocket(this.sock);
     } else if (this.mode === Mode.WS) {
       // Say why before hanging up.
-      this.sock.write(closeFrame(closeCodeFor(reason)));
+      this.sendClose(closeCodeFor(reason));
       endSocket(this.sock);
     } else {
       this.sock.destroy();
@@ -162,6 +170,8 @@ export class SniffingTransport extends NodeStreamTransport {
 /** The connect end of ws:// and wss://, after a successful upgrade (see dialWs). */
 export class WsClientTransport extends NodeStreamTransport {
   private readonly reader: WsReader;
+  /** A Close frame went out: nothing may follow it. */
+  private closeSent = false;
 
   constructor(
     sock: NetSocket,
@@ -174,7 +184,7 @@ export class WsClientTransport extends NodeStreamTransport {
       data: (bytes) => this.h.data(bytes),
       ping: (payload) => this.sock.write(controlFrame(OPCODE.PONG, payload, true)),
       close: (code) => {
-        this.sock.write(closeFrame(code ?? WsClose.NORMAL, true));
+        this.sendClose(code ?? WsClose.NORMAL);
         this.h.end();
       },
     });
@@ -206,13 +216,19 @@ export class WsClientTransport extends NodeStreamTransport {
     writeBatch(this.sock, [head, body], done);
   }
 
+  private sendClose(code: number): void {
+    if (this.closeSent) return;
+    this.closeSent = true;
+    this.sock.write(closeFrame(code, true));
+  }
+
   end(): void {
-    this.sock.write(closeFrame(WsClose.NORMAL, true));
+    this.sendClose(WsClose.NORMAL);
     endSocket(this.sock);
   }
 
   destroy(reason?: AiomsgError): void {
-    this.sock.write(closeFrame(closeCodeFor(reason), true));
+    this.sendClose(closeCodeFor(reason));
     endSocket(this.sock);
   }
 }
