@@ -211,10 +211,13 @@ describe("usage", () => {
       expect(h.out[0]).toMatch(new RegExp(`^Usage: aiomsg-ts ${cmd}`));
     }
     const cases: Array<[string[], string]> = [
-      [["ping", "ws://127.0.0.1:1"], "ws:// addresses come with the WebSocket transport"],
-      [["recv", "--connect", "wss://example.org:443"], "wss:// addresses come with the WebSocket transport"],
+      [["ping", "ws://127.0.0.1:1"], "ping probes over raw TCP; a bind end serves WebSocket on the same port"],
+      [["recv", "--bind", "ws://127.0.0.1:0"], "a bind end serves WebSocket clients on its own port already"],
+      [["send", "--connect", "ws://127.0.0.1:1/", "--tls-ca", "/etc/hostname", "x"], "ws:// is plain WebSocket; use wss:// with TLS flags"],
+      [["recv", "--connect", "ws://127.0.0.1:1/", "--protocol", "legacy"], "ws:// cannot carry the legacy wire"],
+      [["recv", "--connect", "http://127.0.0.1:1/"], "unknown scheme http://"],
       [["recv"], "give --connect ADDR or --bind ADDR"],
-      [["send", "--connect", "localhost", "x"], "expected host:port or tcp://host:port"],
+      [["send", "--connect", "localhost", "x"], "expected host:port, tcp://host:port, ws://host:port/path or wss://host:port/path"],
       [["send", "--connect", "127.0.0.1:1", "--mode", "publish", "--at-least-once"], "cannot be combined"],
       [["recv", "--bind", "127.0.0.1:0", "--format", "xml"], "--format must be one of text, hex, json, msgpack"],
       [["recv", "--bind", "127.0.0.1:0", "--protocol", "v2"], "--protocol must be one of v1, legacy, auto"],

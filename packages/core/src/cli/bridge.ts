@@ -5,6 +5,7 @@
  */
 import { Socket, type ProtocolOption } from "../index.js";
 import { formatAddress, parseAddress, type Address } from "./address.js";
+import { connectTo } from "./endpoints.js";
 import {
   bindTls, choice, CliFailure, CliUsageError, COMMON_HELP, connectTls, onStop, parseFlags, protocolFlag, secondsFlag,
   tlsFlags, type Command, type FlagValues, type TlsFlags,
@@ -13,7 +14,9 @@ import {
 const HELP = `Usage: aiomsg-ts bridge (--from ADDR | --from-bind ADDR) (--to ADDR | --to-bind ADDR) [flags]
 
 Relay every message received on one side to the other side, both ways.
-ADDR is host:port or tcp://host:port.
+ADDR is host:port or tcp://host:port; a connect end also takes ws://host:port/path
+and wss://host:port/path (WebSocket; wss:// verifies certificates, --tls-ca to
+trust a private CA). A bind end serves WebSocket clients on its port already.
 
   --from ADDR, --to ADDR          connect that side to a bind end at ADDR
   --from-bind ADDR, --to-bind ADDR
@@ -49,7 +52,7 @@ function side(values: FlagValues, name: "from" | "to", common: ProtocolOption | 
   }
   return {
     name,
-    addr: connect !== undefined ? parseAddress(connect, `--${name}`) : parseAddress(bind!, `--${name}-bind`),
+    addr: connect !== undefined ? parseAddress(connect, `--${name}`) : parseAddress(bind!, `--${name}-bind`, "bind"),
     bind: bind !== undefined,
     protocol: protocolFlag(values[`${name}-protocol`] as string | undefined, `--${name}-protocol`) ?? common,
   };
@@ -156,7 +159,12 @@ async function run(argv: string[]): Promise<number> {
       out(`${s.name}: listening on ${formatAddress({ host: s.addr.host, port })} (${s.protocol ?? "v1"})`);
     } else {
       const opts = connectTls(t);
-      await sock.connect(s.addr.host, s.addr.port, opts ? { tls: opts } : {});
+      try {
+        await connectTo(sock, s.addr, opts);
+      } catch (err) {
+        await Promise.all(socks.map((x) => x.close({ linger: 0 })));
+        throw err;
+      }
       out(`${s.name}: connecting to ${formatAddress(s.addr)} (${s.protocol ?? "v1"})`);
     }
   }

@@ -2,8 +2,9 @@
  * --bind / --connect: where a command's socket listens or dials, with the TLS
  * flags applied the way each end needs them.
  */
-import type { Socket } from "../index.js";
-import { formatAddress, parseAddress, type Address } from "./address.js";
+import type * as tls from "node:tls";
+import { UsageError, type Socket } from "../index.js";
+import { connectUrl, formatAddress, parseAddress, type Address } from "./address.js";
 import { bindTls, CliFailure, CliUsageError, connectTls, type FlagValues, type TlsFlags } from "./common.js";
 
 export interface Endpoints {
@@ -17,7 +18,7 @@ export const ENDPOINT_OPTIONS = {
 } as const;
 
 export function endpointFlags(values: FlagValues): Endpoints {
-  const binds = ((values.bind as string[] | undefined) ?? []).map((a) => parseAddress(a, "--bind"));
+  const binds = ((values.bind as string[] | undefined) ?? []).map((a) => parseAddress(a, "--bind", "bind"));
   const connects = ((values.connect as string[] | undefined) ?? []).map((a) => parseAddress(a, "--connect"));
   if (binds.length + connects.length === 0) throw new CliUsageError("give --connect ADDR or --bind ADDR");
   return { binds, connects };
@@ -44,13 +45,32 @@ export async function openEndpoints(sock: Socket, ep: Endpoints, tls: TlsFlags |
   } finally {
     sock.off("listening", onListening);
   }
-  for (const a of ep.connects) await sock.connect(a.host, a.port, connectOpts ? { tls: connectOpts } : {});
+  for (const a of ep.connects) await connectTo(sock, a, connectOpts);
   return listening;
+}
+
+/**
+ * Dials one ADDR: host:port and tcp:// over TCP (TLS with the TLS flags),
+ * ws:// and wss:// as a WebSocket client (wss:// verifies certificates, the
+ * system's CAs unless --tls-ca).
+ */
+export async function connectTo(sock: Socket, a: Address, tlsOpts: tls.ConnectionOptions | undefined): Promise<void> {
+  if (a.scheme === "ws" && tlsOpts) {
+    throw new CliUsageError(`${formatAddress(a)}: ws:// is plain WebSocket; use wss:// with TLS flags`);
+  }
+  try {
+    if (a.scheme === "tcp") await sock.connect(a.host, a.port, tlsOpts ? { tls: tlsOpts } : {});
+    else await sock.connect(connectUrl(a), a.scheme === "wss" ? { tls: tlsOpts ?? {} } : {});
+  } catch (err) {
+    // What the socket refuses (a 2019 wire over WebSocket) is a usage error here.
+    if (err instanceof UsageError) throw new CliUsageError(`${formatAddress(a)}: ${err.message}`);
+    throw err;
+  }
 }
 
 /** Peer comings and goings as stderr lines (diagnostics, never stdout). */
 export function logPeers(sock: Socket, say: (text: string) => void): void {
-  sock.on("peerConnected", (p) => say(`peer ${p.identity.toString("hex")} connected (${p.protocol}, ${p.direction} ${p.remote})`));
+  sock.on("peerConnected", (p) => say(`peer ${p.identity.toString("hex")} connected (${p.protocol}${p.transport === "ws" || p.transport === "wss" ? ` over ${p.transport}` : ""}, ${p.direction} ${p.remote})`));
   sock.on("peerDisconnected", (p) =>
     say(`peer ${p.identity.toString("hex")} disconnected (${p.reason ? p.reason.code : "orderly"})`),
   );

@@ -23,7 +23,8 @@ Connect to the bind end at ADDR, do the aiomsg handshake, print the peer's
 identity, wire dialect and round-trip time, and hang up. Exit 0 when every
 probe was answered, 1 otherwise (refused, no greeting within --timeout, wrong
 wire), 2 on a usage error: usable as a container health check.
-ADDR is host:port or tcp://host:port.
+ADDR is host:port or tcp://host:port (ping probes over raw TCP or TLS; a bind end
+serves WebSocket on the same port).
 
   --count N          probes, each on a new connection (default 1)
   --interval S       seconds between probes (default 1)
@@ -196,7 +197,7 @@ async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1) throw new CliUsageError(positionals.length ? `one ADDR, not ${positionals.length}` : "ADDR is missing (host:port)");
-  const addr = parseAddress(positionals[0]!, "ADDR");
+  const addr = parseAddress(positionals[0]!, "ADDR", "probe");
   const count = countFlag(values.count as string | undefined, "--count") ?? 1;
   if (count < 1) throw new CliUsageError("--count must be at least 1");
   const intervalMs = secondsFlag(values.interval as string | undefined, "--interval") ?? 1000;

@@ -10,7 +10,9 @@ import { ENDPOINT_OPTIONS, endpointFlags, logPeers, openEndpoints } from "./endp
 const HELP = `Usage: aiomsg-ts recv (--connect ADDR | --bind ADDR)... [flags]
 
 Print every message received, one per line, on stdout.
-ADDR is host:port or tcp://host:port.
+ADDR is host:port or tcp://host:port; a connect end also takes ws://host:port/path
+and wss://host:port/path (WebSocket; wss:// verifies certificates, --tls-ca to
+trust a private CA). A bind end serves WebSocket clients on its port already.
 
   --connect ADDR         connect to a bind end (reconnects by itself); may repeat
   --bind ADDR            listen for peers (port 0: any free port, printed on stderr); may repeat

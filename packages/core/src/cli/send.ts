@@ -12,7 +12,9 @@ const HELP = `Usage: aiomsg-ts send (--connect ADDR | --bind ADDR)... [flags] [M
 Send each MESSAGE (UTF-8), or each line of stdin when no MESSAGE is given, then
 exit 0 once every message is delivered: acknowledged by a peer with
 --at-least-once, written to a peer's connection otherwise.
-ADDR is host:port or tcp://host:port.
+ADDR is host:port or tcp://host:port; a connect end also takes ws://host:port/path
+and wss://host:port/path (WebSocket; wss:// verifies certificates, --tls-ca to
+trust a private CA). A bind end serves WebSocket clients on its port already.
 
   --connect ADDR        connect to a bind end; may repeat
   --bind ADDR           listen and send to the peers that connect; may repeat
