@@ -86,7 +86,7 @@ export class Socket extends SocketBase {
   };
 
   protected override stopTransports(): Promise<void>[] {
-    for (const s of this.#dialing) s.destroy();
+    for (const s of this.#dialing) s.destroy(new Error("the socket was closed while connecting"));
     this.#dialing.clear();
     return this.#listeners.map((l) => l.close());
   }
