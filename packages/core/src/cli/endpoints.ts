@@ -79,6 +79,8 @@ export function logPeers(sock: Socket, say: (text: string) => void): void {
   let last = "";
   sock.on("peerConnected", () => void (last = ""));
   sock.on("error", (err) => {
+    // A dial that close() cut is the command ending, not network trouble.
+    if (sock.closed) return;
     const text = `${err.code}: ${err.message}`;
     if (text === last) return;
     last = text;
