@@ -65,6 +65,7 @@ describe("aiomsg-ts with ws:// and wss:// addresses against Python aiomsg 2026.7
     expect(await sink.waitExit(20_000), `${sink.describe()}\n${bridge.describe()}`).toBe(0);
     expect(sink.out).toEqual(["m0", "m1", "m2", "m3", "m4"]);
     expect(bridge.out.some((l) => l.includes("from: connecting to ws://127.0.0.1:")), bridge.describe()).toBe(true);
+    expect(bridge.out.some((l) => / from: peer [0-9a-f]{32} connected \(v1 over ws, /.test(l)), bridge.describe()).toBe(true);
   });
 });
 

@@ -128,12 +128,13 @@ async function run(argv: string[]): Promise<number> {
     });
     sock.on("peerConnected", (p) => {
       dialects.set(p.identity.toString("hex"), p.protocol);
-      out(`${s.name}: peer ${p.identity.toString("hex")} connected (${p.protocol}, ${p.remote})`);
+      out(`${s.name}: peer ${p.identity.toString("hex")} connected (${p.protocol}${p.transport === "ws" || p.transport === "wss" ? ` over ${p.transport}` : ""}, ${p.remote})`);
     });
     sock.on("peerDisconnected", (p) => out(`${s.name}: peer ${p.identity.toString("hex")} disconnected (${p.reason?.code ?? "orderly"})`));
     let lastErr = "";
     sock.on("peerConnected", () => void (lastErr = ""));
     sock.on("error", (e) => {
+      if (sock.closed) return; // a dial that close() cut at exit
       const text = `${e.code}: ${e.message}`;
       if (text !== lastErr) out(`${s.name}: ${text}`);
       lastErr = text;
