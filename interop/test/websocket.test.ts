@@ -16,7 +16,7 @@ import { readFile, rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Socket, type PeerInfo, type SocketOptions } from "../../packages/core/src/index.js";
 import { makePki, type Pki } from "../../test/reliability/helpers.js";
-import { Agent, Env, freePort } from "../lib/harness.mjs";
+import { Agent, Env } from "../lib/harness.mjs";
 import { provisionPython } from "../lib/python.mjs";
 
 type Scheme = "ws" | "wss";
@@ -64,16 +64,19 @@ class Scope {
     readonly kind: BindKind,
   ) {}
 
-  /** A bind end in its own process, on `port` (a free one by default); resolves once it listens. */
-  async bind(name: string, args: Record<string, string | number>, port?: number): Promise<{ agent: Agent; port: number }> {
-    const p = port ?? (await freePort());
-    const argv = ["--role", "bind", "--port", String(p)];
+  /**
+   * A bind end in its own process, on `port` (by default port 0: the agent
+   * binds any free port and reports it, so no port is picked ahead and raced
+   * for); resolves once it listens.
+   */
+  async bind(name: string, args: Record<string, string | number>, port = 0): Promise<{ agent: Agent; port: number }> {
+    const argv = ["--role", "bind", "--port", String(port)];
     for (const [k, v] of Object.entries(args)) argv.push(`--${k}`, String(v));
     if (this.scheme === "wss") argv.push("--tls", "true", "--tls-cert", pki.serverCert, "--tls-key", pki.serverKey);
     const agent = new Agent(env, name, this.kind, argv);
     this.agents.push(agent);
-    await agent.waitReady({ timeoutMs: 20_000 });
-    return { agent, port: p };
+    const ready = await agent.waitReady({ timeoutMs: 20_000 });
+    return { agent, port: Number(ready.args[0]) };
   }
 
   /** An in-process connect end; `connect()` dials each port by URL. */
