@@ -540,7 +540,7 @@ export async function buildCore(): Promise<string> {
   await promisify(execFile)(process.execPath, [
     path.join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc"),
     "-p", path.join(core, "tsconfig.build.json"),
-    "--outDir", tmp, "--declaration", "false", "--sourceMap", "false",
+    "--outDir", tmp, "--declaration", "false", "--declarationMap", "false", "--sourceMap", "false",
   ]);
   await fs.writeFile(path.join(tmp, "package.json"), '{ "type": "module" }\n');
   await fs.symlink(path.join(core, "node_modules"), path.join(tmp, "node_modules"), "dir");
