@@ -7,7 +7,7 @@
 //   command to run and exits 1.
 // - The other JavaScript runtimes of the runtime smoke set, Bun and Deno, from the
 //   npm registry into .runtimes/ (cached: reinstalled only when the pinned version changes).
-// `node scripts/provision.mjs --runtimes` provisions only the runtimes.
+// `--runtimes` provisions only the runtimes, `--system` only the Debian packages.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -82,8 +82,9 @@ export function provisionRuntime(name, log = (l) => process.stderr.write(`${l}\n
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const runtimesOnly = process.argv.includes("--runtimes");
+  const systemOnly = process.argv.includes("--system");
   let ok = runtimesOnly ? true : provisionSystemPackages();
-  for (const name of Object.keys(RUNTIMES)) {
+  for (const name of systemOnly ? [] : Object.keys(RUNTIMES)) {
     try {
       provisionRuntime(name);
     } catch (err) {
