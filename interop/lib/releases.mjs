@@ -186,8 +186,7 @@ export function normalizeReason(reason) {
     .join("; ")
     .replace(/^aiomsg [\d.]+ has /, "the release has ")
     .replace(/0x[0-9a-f]+/gi, "0x…")
-    .replace(/in position \d+/g, "in position …")
-    .replace(/invalid (start|continuation) byte/g, "invalid byte");
+    .replace(/can't decode bytes? .*?in position [\d-]+: invalid (start|continuation) byte/g, "can't decode byte 0x… in position …: invalid byte");
 }
 
 /**
