@@ -52,8 +52,8 @@ type SinkCall = ["data", string] | ["request", string, string] | ["ack", string]
 function recordingSink(calls: SinkCall[]) {
   const h = (b: Buffer) => b.toString("hex");
   return {
-    data: (p: Buffer) => calls.push(["data", h(p)]),
-    request: (id: Buffer, p: Buffer) => calls.push(["request", h(id), h(p)]),
+    data: (b: Buffer, s: number) => calls.push(["data", h(b.subarray(s))]),
+    request: (id: Buffer, b: Buffer, s: number) => calls.push(["request", h(id), h(b.subarray(s))]),
     ack: (id: Buffer) => calls.push(["ack", h(id)]),
   };
 }

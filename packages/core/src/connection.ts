@@ -40,8 +40,9 @@ export interface ConnectionOwner {
   peerAdmit(conn: Connection): ProtocolError | undefined;
   /** The handshake is done (after peerAdmit accepted it): the peer is open. */
   peerReady(conn: Connection): void;
-  peerData(conn: Connection, payload: Buffer): void;
-  peerRequest(conn: Connection, msgId: Buffer, payload: Buffer): void;
+  /** A payload from the peer: `body` from `start` on. */
+  peerData(conn: Connection, body: Buffer, start: number): void;
+  peerRequest(conn: Connection, msgId: Buffer, body: Buffer, start: number): void;
   peerAck(conn: Connection, msgId: Buffer): void;
   /** Some of this connection's queued bytes reached the kernel or were discarded (meters already updated). */
   released(conn: Connection): void;
@@ -273,7 +274,7 @@ export class Connection implements FrameSink {
     // The stream's first frame is our HELLO: skip it if the oldest batch is the first one.
     let skip = (this.unwritten.length > 0 ? this.unwritten[0]!.seq : this.batchSeq) === 0 ? 1 : 0;
     const out: Buffer[] = [];
-    const sink: FrameSink = { data: (p) => out.push(p), request: () => undefined, ack: () => undefined };
+    const sink: FrameSink = { data: (b, start) => out.push(b.subarray(start)), request: () => undefined, ack: () => undefined };
     const dialect = this.dialect;
     const decoder = new FrameDecoder((body) => {
       if (skip > 0) {
@@ -463,12 +464,12 @@ export class Connection implements FrameSink {
     }
   };
 
-  data(payload: Buffer): void {
-    this.owner.peerData(this, payload);
+  data(body: Buffer, start: number): void {
+    this.owner.peerData(this, body, start);
   }
 
-  request(msgId: Buffer, payload: Buffer): void {
-    this.owner.peerRequest(this, msgId, payload);
+  request(msgId: Buffer, body: Buffer, start: number): void {
+    this.owner.peerRequest(this, msgId, body, start);
   }
 
   ack(msgId: Buffer): void {

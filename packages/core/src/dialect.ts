@@ -8,8 +8,10 @@ export type DialectName = "v1" | "legacy";
 
 /** Receives what a dialect finds in a frame; no per-frame objects are allocated. */
 export interface FrameSink {
-  data(payload: Buffer): void;
-  request(msgId: Buffer, payload: Buffer): void;
+  /** A payload: the bytes of `body` from `start` on (no view is made here; the receiver decides). */
+  data(body: Buffer, start: number): void;
+  /** An at-least-once payload, `body` from `start` on. */
+  request(msgId: Buffer, body: Buffer, start: number): void;
   ack(msgId: Buffer): void;
 }
 

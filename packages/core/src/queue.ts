@@ -16,13 +16,17 @@ type Waiter = {
 /** One peer's unread messages. */
 export class PeerInbox<Source = unknown> {
   payloads: Buffer[] = [];
+  /** What each payload costs (see push()), side by side with payloads. */
+  charges: number[] = [];
   /** Reading from this peer is paused because it holds more than its share. */
   paused = false;
   head = 0;
-  /** What its messages hold: see chargeOf(). */
+  /** What its messages hold: see push(). */
   bytes = 0;
   /** In the reading ring of its queue. */
   active = false;
+  /** The buffer under the newest queued payload (its read), charged once. */
+  lastBuffer: ArrayBufferLike | undefined;
   constructor(
     readonly identity: Buffer,
     readonly source: Source,
@@ -39,7 +43,7 @@ export class ReceiveQueue {
   private turn = 0;
   private waiters: Waiter[] = [];
   private ended = false;
-  /** What all waiting messages hold: see chargeOf(). */
+  /** What all waiting messages hold: see push(). */
   bytes = 0;
   /** Messages waiting, all peers together. */
   length = 0;
@@ -51,14 +55,27 @@ export class ReceiveQueue {
     return this.ended;
   }
 
+  /**
+   * Queue a payload, or hand it to a waiting reader. A queued payload is
+   * charged MESSAGE_OVERHEAD, and the buffer it is a view of (the read it
+   * arrived in) is charged once, with the first queued payload from it: so
+   * the queue's figure is what it really keeps alive, however the peer packs
+   * its reads (a 1-byte message per 64 KiB read costs 64 KiB).
+   */
   push(from: PeerInbox, payload: Buffer): void {
     if (this.ended) return;
     if (this.waiters.length > 0) {
       this.waiters.shift()!.deliver(from.identity, payload);
       return;
     }
+    let c = MESSAGE_OVERHEAD;
+    const under = payload.buffer;
+    if (under !== from.lastBuffer) {
+      from.lastBuffer = under;
+      c += under.byteLength;
+    }
     from.payloads.push(payload);
-    const c = chargeOf(payload);
+    from.charges.push(c);
     from.bytes += c;
     this.bytes += c;
     this.length++;
@@ -83,19 +100,30 @@ export class ReceiveQueue {
     this.outId = from.identity;
     from.payloads[h] = EMPTY;
     from.head = h + 1;
+    let c = from.charges[h]!;
+    if (c > MESSAGE_OVERHEAD) {
+      // It carried its read's charge: the next payload from the same read carries it on.
+      if (h + 1 < from.payloads.length && from.payloads[h + 1]!.buffer === payload.buffer) {
+        from.charges[h + 1] = from.charges[h + 1]! + c - MESSAGE_OVERHEAD;
+        c = MESSAGE_OVERHEAD;
+      } else if (from.lastBuffer === payload.buffer) {
+        from.lastBuffer = undefined;
+      }
+    }
     if (from.head === from.payloads.length) {
       from.payloads.length = 0;
+      from.charges.length = 0;
       from.head = 0;
       from.active = false;
       ring.splice(this.turn, 1); // the next peer moves into this slot
     } else {
       if (from.head >= 4096 && from.head * 2 >= from.payloads.length) {
         from.payloads.splice(0, from.head);
+        from.charges.splice(0, from.head);
         from.head = 0;
       }
       this.turn++;
     }
-    const c = chargeOf(payload);
     from.bytes -= c;
     this.bytes -= c;
     this.length--;
@@ -169,7 +197,8 @@ export class ReceiveQueue {
   }
 }
 
-const EMPTY = Buffer.alloc(0);
+/** Shared by every empty payload, so that none keeps its read alive. */
+export const EMPTY = Buffer.alloc(0);
 
 function closedError(): AiomsgError {
   return new AiomsgError("ERR_AIOMSG_SOCKET_CLOSED", "the socket is closed");
@@ -182,24 +211,4 @@ function abortError(signal: AbortSignal): AiomsgError {
 /** Heap cost of one queued message beyond its payload (a Buffer object and an array slot; measured about 115 B). */
 export const MESSAGE_OVERHEAD = 128;
 
-/**
- * What a queued payload keeps alive: its bytes, or the whole buffer under it
- * when it is a view of at least half of one, plus the per-message overhead.
- * Views of less than half a buffer are not queued (see retain()).
- */
-export function chargeOf(payload: Buffer): number {
-  const under = payload.buffer.byteLength;
-  return (payload.length * 2 >= under ? under : payload.length) + MESSAGE_OVERHEAD;
-}
-
-/**
- * The payload to queue: a view when it covers at least half of the buffer
- * under it, else a copy (from Node's pool for small ones), so that a peer
- * cannot pin a 64 KiB read with a 1-byte message. Empty payloads share one
- * empty buffer.
- */
-export function retain(payload: Buffer): Buffer {
-  if (payload.length === 0) return EMPTY;
-  if (payload.length * 2 >= payload.buffer.byteLength) return payload;
-  return Buffer.from(payload);
-}
+/** Heap cost of one queued message beyond its payload (a Buffer object and two array slots; measured about 115 B). */

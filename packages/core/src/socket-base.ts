@@ -13,7 +13,7 @@ import { encode as msgpackEncode, decode as msgpackDecode } from "@msgpack/msgpa
 import { Connection, type ConnectionOptions, type ConnectionOwner, type ProtocolOption, type WriteMeter } from "./connection.js";
 import type { DialectName } from "./dialect.js";
 import { AiomsgError, ProtocolError, UsageError } from "./errors.js";
-import { PeerInbox, ReceiveQueue, retain } from "./queue.js";
+import { EMPTY, PeerInbox, ReceiveQueue } from "./queue.js";
 import { SharedFrameBudget } from "./wire/frame.js";
 import type { Transport, TransportKind } from "./transport.js";
 import { PendingWindow } from "./pending.js";
@@ -60,9 +60,6 @@ interface PeerWaiter {
 }
 
 type Outgoing = Buffer | Reliable;
-
-/** A connection the peer closes this soon after the handshake, with nothing sent, counts as refused. */
-const FLAP_MS = 1000;
 
 /** Wait before the next attempt after n consecutive refusals: 100 ms doubled each time, at most 5 s. */
 export function refusalBackoff(n: number): number {
@@ -168,10 +165,10 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
       frameBudget: this.#frameBudget,
       peerAdmit: (c) => this.#peerAdmit(c),
       peerReady: (c) => this.#peerReady(c),
-      peerData: (c, p) => this.#peerData(c, p),
-      peerRequest: (c, id, p) => this.#peerRequest(c, id, p),
+      peerData: this.#peerData,
+      peerRequest: this.#peerRequest,
       peerAck: (c, id) => this.#peerAck(c, id),
-      released: (c) => this.#released(c),
+      released: this.#released,
       peerClosed: (c, r) => this.#peerClosed(c, r),
     };
   }
@@ -222,6 +219,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
         }
         conn = this.attach(transport, "connect");
       } catch (err) {
+        if (this.closedFlag) break; // cut by close(): not a failure to report
         // Routine while a peer is down, so only reported to an attached
         // "error" listener (a TLS verification failure shows up here too).
         this.report(
@@ -248,29 +246,25 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
   }
 
   /**
-   * Whether a connect end's connection ended as a refusal:
-   * - closed before the peer greeted (ERR_AIOMSG_REFUSED, already reported:
-   *   a TS bind end refuses so);
-   * - closed by the peer within a second of the handshake with nothing
-   *   received after it;
-   * - or dropped at heartbeatTimeout with nothing received after the
-   *   handshake: a Python 2026.7.1 bind end greets, then leaves a duplicate
-   *   identity's connection open and never reads or heartbeats on it.
+   * Whether a connect end's connection ended as a refusal: closed before the
+   * peer greeted (ERR_AIOMSG_REFUSED, already reported: a TS bind end refuses
+   * so), or dropped at heartbeatTimeout with nothing received after the
+   * handshake (a Python 2026.7.1 bind end greets, then leaves a duplicate
+   * identity's connection open and never reads or heartbeats on it; every
+   * live aiomsg peer heartbeats).
    */
   private refused(conn: Connection): boolean {
     const reason = conn.closeReason;
     if (reason?.code === "ERR_AIOMSG_REFUSED") return true;
-    if (this.closedFlag || conn.openedAt === 0 || conn.framesAfterHello > 0) return false;
+    if (this.closedFlag || conn.openedAt === 0 || conn.framesAfterHello > 0 || reason?.code !== "ERR_AIOMSG_HEARTBEAT_TIMEOUT") return false;
     const lived = Math.round(conn.closedAt - conn.openedAt);
-    let why: string;
-    if (reason?.code === "ERR_AIOMSG_HEARTBEAT_TIMEOUT") {
-      why = `${conn.remote} sent nothing after its HELLO for ${lived} ms: it probably refused this peer (a Python bind end does so for an identity already connected)`;
-    } else if ((reason === undefined || reason.code === "ERR_AIOMSG_PEER_LOST") && lived < FLAP_MS) {
-      why = `${conn.remote} closed the connection ${lived} ms after the handshake, before sending anything: it probably refused this peer (identity already connected)`;
-    } else {
-      return false;
-    }
-    this.report(new AiomsgError("ERR_AIOMSG_REFUSED", why), conn);
+    this.report(
+      new AiomsgError(
+        "ERR_AIOMSG_REFUSED",
+        `${conn.remote} sent nothing after its HELLO for ${lived} ms: it probably refused this peer (a Python bind end does so for an identity already connected)`,
+      ),
+      conn,
+    );
     return true;
   }
 
@@ -446,7 +440,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
    * queued before. Publish skips a full peer and reports the drop (as a
    * ZeroMQ PUB socket drops at a subscriber's high-water mark); round-robin
    * takes the next peer with room, and queues the message when every peer is
-   * full (send() then waits once the queue reaches highWaterMark).
+   * full (send() then waits once highWaterMark is reached).
    */
   private route(payload: Buffer): boolean {
     if (this.sendMode === SendMode.PUBLISH) {
@@ -467,10 +461,17 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     return true;
   }
 
-  /** The next open peer in turn that has room, or undefined when every one is full. */
+  /**
+   * The next open peer in turn that has room; undefined when every one is
+   * full (the message then waits in the socket's queue for whichever peer
+   * frees room first, rather than behind a slow one) or none is open. A
+   * single peer takes messages beyond its own mark: there is no other to
+   * give them to, and send() waits at highWaterMark all the same.
+   */
   private nextPeer(): Connection | undefined {
     const open = this.open;
     const n = open.length;
+    if (n === 1) return open[0];
     for (let k = 0; k < n; k++) {
       if (this.rr >= n) this.rr = 0;
       const conn = open[this.rr++]!;
@@ -486,13 +487,19 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
 
   /** Hand queued messages to peers, in send order, while a peer can take them. */
   private drainQueue(): void {
-    while (this.queueHead < this.queue.length && this.open.length > 0) {
-      const item = this.queue[this.queueHead]!;
-      if (this.sendMode === SendMode.ROUND_ROBIN && this.nextPeerPeek() === undefined) break;
-      this.queue[this.queueHead++] = undefined as unknown as Outgoing;
-      this.#meter.bytes -= (Buffer.isBuffer(item) ? item.length : item.payload.length) + QUEUE_OVERHEAD;
-      if (Buffer.isBuffer(item)) this.route(item);
-      else this.transmit(item, true);
+    const queue = this.queue;
+    const publish = this.sendMode === SendMode.PUBLISH;
+    while (this.queueHead < queue.length && this.open.length > 0) {
+      const item = queue[this.queueHead]!;
+      // Round-robin: the next peer in turn with room, or stop until one has room.
+      const conn = publish ? undefined : this.nextPeer();
+      if (!publish && conn === undefined) break;
+      queue[this.queueHead++] = undefined as unknown as Outgoing;
+      const isBuffer = Buffer.isBuffer(item);
+      this.#meter.bytes -= (isBuffer ? item.length : item.payload.length) + QUEUE_OVERHEAD;
+      if (conn === undefined) this.route(item as Buffer);
+      else if (isBuffer) conn.writeData(item);
+      else this.transmit(item, conn);
     }
     if (this.queueHead >= this.queue.length) {
       this.queue = [];
@@ -501,25 +508,21 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     this.checkRoom();
   }
 
-  /** Whether some open peer has room (round-robin position unchanged). */
-  private nextPeerPeek(): Connection | undefined {
-    for (const conn of this.open) if (this.hasRoom(conn)) return conn;
-    return undefined;
-  }
-
   /**
    * Send (or resend) an at-least-once message and arm its resend deadline.
-   * `fromQueue`: the entry comes off the queue head, so it must not queue behind others.
+   * `to`: the peer chosen for an entry coming off the queue head.
    */
-  private transmit(entry: Reliable, fromQueue = false): void {
+  private transmit(entry: Reliable, to?: Connection): void {
     this.detach(entry);
-    let conn: Connection | undefined;
-    if (entry.identity !== undefined) {
+    let conn: Connection | undefined = to;
+    if (to !== undefined) {
+      // chosen by drainQueue
+    } else if (entry.identity !== undefined) {
       conn = this.peers.get(entry.identity.toString("latin1"));
       // Not connected, or full: keep it and retry at the deadline (the peer may come back or drain).
       if (conn !== undefined && !this.hasRoom(conn)) conn = undefined;
     } else {
-      conn = this.open.length === 0 || (!fromQueue && this.queueHead < this.queue.length) ? undefined : this.nextPeer();
+      conn = this.open.length === 0 || this.queueHead < this.queue.length ? undefined : this.nextPeer();
       if (conn === undefined) {
         entry.seq++; // its resend slot, if any, is void while it waits in the queue
         this.enqueue(entry);
@@ -665,11 +668,10 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
    * flooding peer is pushed back while the others keep flowing; all reading
    * pauses when the whole queue is over the marks.
    */
-  #peerData(conn: Connection, payload: Buffer): void {
+  readonly #peerData = (conn: Connection, body: Buffer, start: number): void => {
     const inbox = this.inbox;
     const q = conn.inbox!;
-    // Small payloads are copied out of the read so that no read is kept alive by a view.
-    inbox.push(q, retain(payload));
+    inbox.push(q, start === body.length ? EMPTY : start === 0 ? body : body.subarray(start));
     if (!q.paused) {
       const n = this.open.length || 1;
       if (q.bytes > this.receiveHighWaterMark / n || q.length >= this.receiveHighWaterMessages / n) {
@@ -680,10 +682,10 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     if (!this.readingPaused && (inbox.bytes > this.receiveHighWaterMark || inbox.length >= this.receiveHighWaterMessages)) {
       this.pauseReading();
     }
-  }
+  };
 
-  #peerRequest(conn: Connection, msgId: Buffer, payload: Buffer): void {
-    this.#peerData(conn, payload);
+  readonly #peerRequest = (conn: Connection, msgId: Buffer, body: Buffer, start: number): void => {
+    this.#peerData(conn, body, start);
     // Acknowledge shortly after the payload is handed over, on the same
     // connection (wire.md): one timer serves every pending ACK.
     this.ackConns.push(conn);
@@ -691,7 +693,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     if (this.ackTimer === undefined) {
       this.ackTimer = setTimeout(this.flushAcks, this.ackDelay);
     }
-  }
+  };
 
   private readonly flushAcks = (): void => {
     this.ackTimer = undefined;
@@ -735,13 +737,13 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
   }
 
   /** Room may have opened on `conn`: serve what waits for it, then the queue and send(). */
-  #released(conn: Connection): void {
+  readonly #released = (conn: Connection): void => {
     if (conn.isOpen && this.hasRoom(conn)) {
       if (this.peerWaiters.size > 0) this.servePeerWaiters(conn);
       if (this.queueHead < this.queue.length) this.drainQueue();
     }
     this.afterRelease();
-  }
+  };
 
   private afterRelease(): void {
     this.checkRoom();

@@ -10,8 +10,8 @@ function collect(): FrameSink & { seen: string[] } {
   const seen: string[] = [];
   return {
     seen,
-    data: (p) => seen.push(`data:${p.toString("hex")}`),
-    request: (id, p) => seen.push(`req:${id.toString("hex")}:${p.toString("hex")}`),
+    data: (b, s) => seen.push(`data:${b.subarray(s).toString("hex")}`),
+    request: (id, b, s) => seen.push(`req:${id.toString("hex")}:${b.subarray(s).toString("hex")}`),
     ack: (id) => seen.push(`ack:${id.toString("hex")}`),
   };
 }

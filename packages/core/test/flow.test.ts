@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { once } from "node:events";
 import { type DroppedMessage, FrameDecoder, Socket, type SocketOptions, encodeFrame } from "../src/index.js";
 import { SharedFrameBudget } from "../src/wire/frame.js";
-import { MESSAGE_OVERHEAD, chargeOf, retain } from "../src/queue.js";
+import { MESSAGE_OVERHEAD, PeerInbox, ReceiveQueue } from "../src/queue.js";
 import { RawPeer, cleanupRegistry, waitFor } from "./helpers.js";
 
 const { track, sock } = cleanupRegistry(afterEach);
@@ -175,16 +175,25 @@ describe("receive queue", () => {
     expect(seen.indexOf("o0")).toBeLessThan(100);
   });
 
-  it("a small payload is copied out of its read, so no read is pinned; a large one is a view charged for the whole read", () => {
-    const read = Buffer.alloc(64 * KiB, 7);
-    const small = read.subarray(10, 11);
-    const kept = retain(small);
-    expect(kept.buffer).not.toBe(read.buffer);
-    expect(chargeOf(kept)).toBe(1 + MESSAGE_OVERHEAD);
-    const large = read.subarray(0, 40 * KiB);
-    expect(retain(large).buffer).toBe(read.buffer);
-    expect(chargeOf(large)).toBe(64 * KiB + MESSAGE_OVERHEAD);
-    expect(chargeOf(retain(read.subarray(5, 5)))).toBe(MESSAGE_OVERHEAD);
+  it("charges a queued payload its read once: a 1-byte message per 64 KiB read costs 64 KiB, many messages from one read cost it once", async () => {
+    const taken: PeerInbox[] = [];
+    const q = new ReceiveQueue((from) => taken.push(from));
+    const peer = new PeerInbox(Buffer.alloc(16), undefined);
+    const readA = Buffer.alloc(64 * KiB, 1);
+    const readB = Buffer.alloc(64 * KiB, 2);
+    q.push(peer, readA.subarray(10, 11)); // pins readA
+    expect(q.bytes).toBe(64 * KiB + MESSAGE_OVERHEAD);
+    q.push(peer, readA.subarray(20, 84)); // same read: overhead only
+    q.push(peer, readB.subarray(0, 64)); // another read
+    expect(q.bytes).toBe(2 * 64 * KiB + 3 * MESSAGE_OVERHEAD);
+    // Taking the first keeps readA charged (the second still holds it).
+    expect((await q.next((_id, p) => p)).length).toBe(1);
+    expect(q.bytes).toBe(2 * 64 * KiB + 2 * MESSAGE_OVERHEAD);
+    await q.next((_id, p) => p);
+    expect(q.bytes).toBe(64 * KiB + MESSAGE_OVERHEAD);
+    await q.next((_id, p) => p);
+    expect(q.bytes).toBe(0);
+    expect(taken.length).toBe(3);
   });
 
   it("pauses a flooding peer at its share of the receive marks and resumes it as the application reads", async () => {

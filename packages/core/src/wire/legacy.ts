@@ -78,13 +78,13 @@ export const legacyDialect: Dialect = {
     if (isHeartbeat(body)) return;
     switch (headerKind(body)) {
       case "REQ":
-        sink.request(body.subarray(0, MSG_ID_SIZE), body.subarray(HEADER_SIZE));
+        sink.request(body.subarray(0, MSG_ID_SIZE), body, HEADER_SIZE);
         return;
       case "REP":
         sink.ack(body.subarray(0, MSG_ID_SIZE));
         return;
       default:
-        sink.data(body);
+        sink.data(body, 0);
     }
   },
 };

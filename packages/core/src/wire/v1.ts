@@ -127,11 +127,11 @@ export const v1Dialect: Dialect = {
     if (body.length === 0) return;
     switch (body[0]) {
       case V1Type.DATA:
-        sink.data(body.subarray(1));
+        sink.data(body, 1);
         return;
       case V1Type.DATA_REQ:
         if (body.length < 1 + MSG_ID_SIZE) throw malformed("DATA_REQ", body.length);
-        sink.request(body.subarray(1, 1 + MSG_ID_SIZE), body.subarray(1 + MSG_ID_SIZE));
+        sink.request(body.subarray(1, 1 + MSG_ID_SIZE), body, 1 + MSG_ID_SIZE);
         return;
       case V1Type.ACK:
         if (body.length < 1 + MSG_ID_SIZE) throw malformed("ACK", body.length);
