@@ -7,7 +7,8 @@
 //   command to run and exits 1.
 // - The other JavaScript runtimes of the runtime smoke set, Bun and Deno, from the
 //   npm registry into .runtimes/ (cached: reinstalled only when the pinned version changes).
-// `--runtimes` provisions only the runtimes, `--system` only the Debian packages.
+// `--runtimes` provisions only the runtimes, `--system` only the Debian packages,
+// `--system=openssl,...` only those (`pnpm interop` needs openssl alone).
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -27,17 +28,17 @@ function onPath(cmd) {
 }
 
 /** Debian packages the tests use that this machine lacks. */
-export function missingSystemPackages() {
+export function missingSystemPackages(wanted = ["openssl", "tmux", "chromium"]) {
   const need = [];
-  if (!onPath("openssl")) need.push("openssl");
-  if (!onPath("tmux")) need.push("tmux");
+  if (wanted.includes("openssl") && !onPath("openssl")) need.push("openssl");
+  if (wanted.includes("tmux") && !onPath("tmux")) need.push("tmux");
   const chromium = process.env.AIOMSG_CHROMIUM || "/usr/bin/chromium";
-  if (!existsSync(chromium)) need.push("chromium");
+  if (wanted.includes("chromium") && !existsSync(chromium)) need.push("chromium");
   return need;
 }
 
-export function provisionSystemPackages(log = (l) => process.stderr.write(`${l}\n`)) {
-  const need = missingSystemPackages();
+export function provisionSystemPackages(wanted, log = (l) => process.stderr.write(`${l}\n`)) {
+  const need = missingSystemPackages(wanted);
   if (need.length === 0) return true;
   const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
   if (isRoot && onPath("apt-get")) {
@@ -45,7 +46,7 @@ export function provisionSystemPackages(log = (l) => process.stderr.write(`${l}\
     const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
     execFileSync("apt-get", ["update", "-qq"], { stdio: ["ignore", "ignore", "inherit"], env });
     execFileSync("apt-get", ["install", "-y", "-qq", ...need], { stdio: ["ignore", "ignore", "inherit"], env });
-    const still = missingSystemPackages();
+    const still = missingSystemPackages(wanted);
     if (still.length === 0) return true;
     log(`[provision] still missing after apt-get: ${still.join(" ")}`);
     return false;
@@ -82,8 +83,10 @@ export function provisionRuntime(name, log = (l) => process.stderr.write(`${l}\n
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const runtimesOnly = process.argv.includes("--runtimes");
-  const systemOnly = process.argv.includes("--system");
-  let ok = runtimesOnly ? true : provisionSystemPackages();
+  const system = process.argv.find((a) => a === "--system" || a.startsWith("--system="));
+  const systemOnly = system !== undefined;
+  const wanted = system?.startsWith("--system=") ? system.slice("--system=".length).split(",") : undefined;
+  let ok = runtimesOnly ? true : provisionSystemPackages(wanted);
   for (const name of systemOnly ? [] : Object.keys(RUNTIMES)) {
     try {
       provisionRuntime(name);

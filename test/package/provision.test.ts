@@ -21,6 +21,15 @@ describe("provisioning", () => {
     expect(p.err).toContain("[provision] the tests need: openssl tmux chromium. On Debian/Ubuntu, as root: apt-get update && apt-get install -y openssl tmux chromium");
   });
 
+  it("--system=openssl asks for openssl alone (what `pnpm interop` provisions)", async () => {
+    const empty = mkdtempSync(path.join(os.tmpdir(), "aiomsg-empty-path-"));
+    const env = { PATH: empty, AIOMSG_CHROMIUM: "/nonexistent/chromium" };
+    const p = await run("provision --system=openssl", process.execPath, [path.join(REPO_ROOT, "scripts", "provision.mjs"), "--system=openssl"], { env, timeoutMs: 30_000 });
+    rmSync(empty, { recursive: true });
+    expect(p.code, p.describe()).toBe(1);
+    expect(p.err).toEqual(["[provision] the tests need: openssl. On Debian/Ubuntu, as root: apt-get update && apt-get install -y openssl"]);
+  });
+
   it("on this machine every Debian package the tests use is present after provisioning", async () => {
     const p = await run("provision --system", process.execPath, [path.join(REPO_ROOT, "scripts", "provision.mjs"), "--system"], { timeoutMs: 600_000 });
     expect(p.code, p.describe()).toBe(0);
