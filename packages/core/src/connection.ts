@@ -118,6 +118,13 @@ export class Connection implements FrameSink {
    */
   readonly unacked = new Set<object>();
   unackedBytes = 0;
+  // Counters for Socket.stats().
+  messagesIn = 0;
+  bytesIn = 0;
+  messagesOut = 0;
+  bytesOut = 0;
+  /** Made by a connect end that had been connected before. */
+  reconnect = false;
   /** Its unread messages in the socket's receive queue (set by the socket once the peer is open). */
   inbox: PeerInbox<Connection> | undefined;
   /** A frame completed during the current chunk (see onData). */
@@ -163,9 +170,10 @@ export class Connection implements FrameSink {
     this.decoder.limit = {
       size: MAX_HELLO_SIZE,
       refuse: (length) =>
-        this.dialect === undefined
+        notAiomsg(length, this.transport.kind) ??
+        (this.dialect === undefined
           ? new ProtocolError("ERR_AIOMSG_UNKNOWN_DIALECT", `first frame (${length} bytes) is longer than any handshake`)
-          : new ProtocolError("ERR_AIOMSG_BAD_HELLO", `first frame (${length} bytes) is longer than a ${this.dialect.name} handshake`),
+          : new ProtocolError("ERR_AIOMSG_BAD_HELLO", `first frame (${length} bytes) is longer than a ${this.dialect.name} handshake`)),
     };
     this.heartbeat = new Heartbeat(opts.heartbeatInterval, opts.heartbeatTimeout, opts.stallTimeout, {
       idle: () => this.sendHeartbeat(),
@@ -251,6 +259,8 @@ export class Connection implements FrameSink {
   // --- write path -----------------------------------------------------------
 
   writeData(payload: Buffer): void {
+    this.messagesOut++;
+    this.bytesOut += payload.length;
     this.enqueue(this.dialect!.dataHead, EMPTY, payload);
   }
 
@@ -292,6 +302,8 @@ export class Connection implements FrameSink {
   }
 
   writeRequest(msgId: Uint8Array, payload: Uint8Array): void {
+    this.messagesOut++;
+    this.bytesOut += payload.length;
     const d = this.dialect!;
     this.enqueue(d.requestHead(msgId), d.requestMid(msgId), payload);
   }
@@ -551,7 +563,7 @@ export class Connection implements FrameSink {
       new AiomsgError(
         "ERR_AIOMSG_REFUSED",
         `${this.remote} closed the connection before completing the handshake${err ? ` (${err.message})` : ""}: ` +
-          "it refused this peer (identity already connected, maxPeers reached, or a HELLO it does not accept)",
+          "it refused this peer (identity already connected, maxPeers reached, or a HELLO it does not accept), or it expects TLS (connect with { tls })",
         { cause: err },
       ),
     );
@@ -623,4 +635,26 @@ function put(dst: Buffer, off: number, src: Uint8Array): number {
 function asAiomsgError(err: unknown): AiomsgError {
   if (err instanceof AiomsgError) return err;
   return new ProtocolError("ERR_AIOMSG_MALFORMED", err instanceof Error ? err.message : String(err));
+}
+
+/**
+ * A peer's first four bytes read as a frame length, when they are really
+ * another protocol's opening: say so instead of "frame of 1213486160 bytes".
+ */
+export function notAiomsg(prefix: number, kind: string): ProtocolError | undefined {
+  const b0 = prefix >>> 24;
+  const b1 = (prefix >>> 16) & 0xff;
+  const text = String.fromCharCode(b0, b1, (prefix >>> 8) & 0xff, prefix & 0xff);
+  if (text === "HTTP" || /^(GET |POST|PUT |HEAD)$/.test(text)) {
+    return new ProtocolError("ERR_AIOMSG_NOT_AIOMSG", `the peer speaks HTTP ("${text}..."), not aiomsg: is this the right port?`);
+  }
+  if ((b0 === 0x16 || b0 === 0x15) && b1 === 0x03) {
+    return new ProtocolError(
+      "ERR_AIOMSG_NOT_AIOMSG",
+      kind === "tcp"
+        ? "the peer speaks TLS, not plain aiomsg: connect with { tls } (or wss://), or bind with { tls }"
+        : "the peer sent a TLS record inside TLS: not an aiomsg peer",
+    );
+  }
+  return undefined;
 }

@@ -27,7 +27,8 @@ export type AiomsgErrorCode =
   | "ERR_AIOMSG_ABORTED"
   | "ERR_AIOMSG_SLOW_CONSUMER"
   | "ERR_AIOMSG_PEER_FULL"
-  | "ERR_AIOMSG_REFUSED";
+  | "ERR_AIOMSG_REFUSED"
+  | "ERR_AIOMSG_NOT_AIOMSG";
 
 export class AiomsgError extends Error {
   readonly code: AiomsgErrorCode;

@@ -112,7 +112,38 @@ export interface ResolvedOptions {
   maxPeers: number;
 }
 
+/** Every option a socket takes: anything else is a mistake (a misspelt name) and fails at construction. */
+const KNOWN_OPTIONS = new Set<string>([
+  "sendMode",
+  "deliveryGuarantee",
+  "identity",
+  "protocol",
+  "reconnectionDelay",
+  "heartbeatInterval",
+  "heartbeatTimeout",
+  "handshakeTimeout",
+  "maxFrameSize",
+  "highWaterMark",
+  "peerHighWaterMark",
+  "peerHighWaterMessages",
+  "stallTimeout",
+  "receiveHighWaterMark",
+  "receiveHighWaterMessages",
+  "partialFrameBudget",
+  "resendInterval",
+  "maxResends",
+  "ackDelay",
+  "linger",
+  "maxPeers",
+  "autoDetectDelay",
+]);
+
 export function resolveOptions(options: SocketOptions): ResolvedOptions {
+  if (options === null || typeof options !== "object") throw new UsageError("ERR_AIOMSG_INVALID_OPTION", "options must be an object");
+  const unknown = Object.keys(options).filter((k) => !KNOWN_OPTIONS.has(k));
+  if (unknown.length > 0) {
+    throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `unknown option${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => JSON.stringify(k)).join(", ")}`);
+  }
   const sendMode = options.sendMode ?? SendMode.ROUND_ROBIN;
   const deliveryGuarantee = options.deliveryGuarantee ?? DeliveryGuarantee.AT_MOST_ONCE;
   if (sendMode !== SendMode.PUBLISH && sendMode !== SendMode.ROUND_ROBIN) {
@@ -131,9 +162,18 @@ export function resolveOptions(options: SocketOptions): ResolvedOptions {
   }
   const identity = options.identity !== undefined ? checkIdentity(options.identity, "identity") : uuidv4(undefined, Buffer.alloc(IDENTITY_SIZE));
   const heartbeatTimeout = positive(options.heartbeatTimeout, 15_000, "heartbeatTimeout");
+  // A heartbeat must go out well within the peer's timeout: by default a
+  // third of it (Python's 5 s of 15 s), and never at or beyond it.
+  const heartbeatInterval = positive(options.heartbeatInterval, Math.min(5_000, heartbeatTimeout / 3), "heartbeatInterval");
+  if (heartbeatInterval >= heartbeatTimeout) {
+    throw new UsageError(
+      "ERR_AIOMSG_INVALID_OPTION",
+      `heartbeatInterval (${heartbeatInterval} ms) must be below heartbeatTimeout (${heartbeatTimeout} ms), or the peer drops the connection between heartbeats`,
+    );
+  }
   const conn: ConnectionOptions = {
     protocol,
-    heartbeatInterval: positive(options.heartbeatInterval, 5_000, "heartbeatInterval"),
+    heartbeatInterval,
     heartbeatTimeout,
     handshakeTimeout: positive(options.handshakeTimeout, heartbeatTimeout, "handshakeTimeout"),
     maxFrameSize: positive(options.maxFrameSize, 16 * 1024 * 1024, "maxFrameSize"),
@@ -144,6 +184,9 @@ export function resolveOptions(options: SocketOptions): ResolvedOptions {
     throw new UsageError("ERR_AIOMSG_INVALID_OPTION", "maxFrameSize cannot exceed 0xFFFFFFFF (the u32 length prefix)");
   }
   const delay = options.reconnectionDelay ?? 100;
+  if (typeof delay !== "function" && !(typeof delay === "number" && delay >= 0)) {
+    throw new UsageError("ERR_AIOMSG_INVALID_OPTION", "reconnectionDelay must be a number of ms >= 0 or a function returning one");
+  }
   const highWaterMark = positive(options.highWaterMark, 8 * 1024 * 1024, "highWaterMark");
   const partialFrameBudget = positive(options.partialFrameBudget, 2 * conn.maxFrameSize, "partialFrameBudget");
   if (partialFrameBudget < conn.maxFrameSize) {

@@ -20,6 +20,7 @@ import { PendingWindow } from "./pending.js";
 import { debug, hex } from "./log.js";
 import { DeliveryGuarantee, SendMode, checkIdentity, resolveOptions, type SendOptions, type SocketOptions } from "./options.js";
 import { RELIABLE_OVERHEAD, Reliable, msgKey, newMsgId } from "./reliability.js";
+import { channels } from "./observe.js";
 
 export interface PeerInfo {
   identity: Buffer;
@@ -41,6 +42,49 @@ export interface DroppedMessage {
   identity: Buffer | undefined;
 }
 
+/** One open peer's counters (see Socket.stats()). */
+export interface PeerStats {
+  /** Hex of the peer's identity. */
+  identity: string;
+  protocol: DialectName;
+  direction: "bind" | "connect";
+  transport: TransportKind;
+  remote: string;
+  messagesIn: number;
+  bytesIn: number;
+  messagesOut: number;
+  bytesOut: number;
+  /** Bytes and frames written for it and not yet taken by the kernel. */
+  queuedBytes: number;
+  queuedFrames: number;
+  /** Its unread messages in the receive queue. */
+  unreadMessages: number;
+  /** At-least-once messages sent to it and not yet acknowledged. */
+  unacknowledged: number;
+}
+
+/** A socket's counters since it was made, and its peers now. */
+export interface SocketStats {
+  messagesIn: number;
+  bytesIn: number;
+  messagesOut: number;
+  bytesOut: number;
+  /** Messages waiting in the socket for a peer (none connected, or every one full). */
+  queuedMessages: number;
+  /** Everything held for sending: queued, unwritten and unacknowledged bytes. */
+  heldBytes: number;
+  unreadMessages: number;
+  unreadBytes: number;
+  unacknowledged: number;
+  /** Messages given up, by code (as the `dropped` events). */
+  dropped: Partial<Record<DroppedMessage["code"], number>>;
+  /** At-least-once messages sent again (at their deadline, or because their peer went). */
+  resends: number;
+  /** Handshakes completed by a connect end that had been connected before. */
+  reconnects: number;
+  peers: PeerStats[];
+}
+
 export interface SocketEvents {
   peerConnected: [PeerInfo];
   peerDisconnected: [PeerDisconnectInfo];
@@ -48,6 +92,10 @@ export interface SocketEvents {
   /** Only emitted when a listener is attached: network trouble never throws. */
   error: [AiomsgError];
   listening: [{ host: string; port: number }];
+  /** A connect end starts dialling `target` (attempt 1). */
+  connecting: [{ target: string; attempt: number }];
+  /** A connect end will dial `target` again after `delay` ms (attempt 2, 3, ...). */
+  reconnecting: [{ target: string; attempt: number; delay: number }];
 }
 
 /** A send by identity waiting for its peer's room. */
@@ -133,6 +181,11 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
   private idleWaiters: Array<() => void> = [];
 
   protected closing = false;
+
+  // Counters for stats(); per-peer ones live on each connection and are
+  // added here when it closes.
+  readonly #totals = { messagesIn: 0, bytesIn: 0, messagesOut: 0, bytesOut: 0, resends: 0, reconnects: 0 };
+  readonly #dropped: Partial<Record<DroppedMessage["code"], number>> = {};
   protected closedFlag = false;
   private closePromise: Promise<void> | undefined;
 
@@ -191,6 +244,49 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     return this.open.length;
   }
 
+  /** Counters since the socket was made (in and out, drops by code, resends, reconnects) and each open peer's. */
+  stats(): SocketStats {
+    const t = this.#totals;
+    const out: SocketStats = {
+      messagesIn: t.messagesIn,
+      bytesIn: t.bytesIn,
+      messagesOut: t.messagesOut,
+      bytesOut: t.bytesOut,
+      queuedMessages: this.queue.length - this.queueHead,
+      heldBytes: this.#meter.bytes,
+      unreadMessages: this.inbox.length,
+      unreadBytes: this.inbox.bytes,
+      unacknowledged: this.pending.size,
+      dropped: { ...this.#dropped },
+      resends: t.resends,
+      reconnects: t.reconnects,
+      peers: [],
+    };
+    for (const c of this.conns) {
+      out.messagesIn += c.messagesIn;
+      out.bytesIn += c.bytesIn;
+      out.messagesOut += c.messagesOut;
+      out.bytesOut += c.bytesOut;
+      if (!c.isOpen) continue;
+      out.peers.push({
+        identity: hex(c.peerIdentity!),
+        protocol: c.dialect!.name,
+        direction: c.direction,
+        transport: c.transport.kind,
+        remote: c.remote,
+        messagesIn: c.messagesIn,
+        bytesIn: c.bytesIn,
+        messagesOut: c.messagesOut,
+        bytesOut: c.bytesOut,
+        queuedBytes: c.queuedBytes,
+        queuedFrames: c.queuedFrames,
+        unreadMessages: c.inbox?.length ?? 0,
+        unacknowledged: c.unacked.size,
+      });
+    }
+    return out;
+  }
+
   get closed(): boolean {
     return this.closedFlag;
   }
@@ -209,8 +305,14 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
   private async connectLoop(what: string, dial: () => Promise<Transport>): Promise<void> {
     /** Consecutive attempts the peer refused: each doubles the wait (see refusalBackoff). */
     let refusals = 0;
+    let attempt = 0;
+    let delay = 0;
+    let connectedBefore = false;
     while (!this.closedFlag) {
       let conn: Connection | undefined;
+      attempt++;
+      if (attempt === 1) this.safeEmit("connecting", { target: what, attempt });
+      if (channels.dial.hasSubscribers) channels.dial.publish({ socket: this, target: what, attempt, delay });
       try {
         const transport = await dial();
         if (this.closedFlag) {
@@ -218,6 +320,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
           break;
         }
         conn = this.attach(transport, "connect");
+        conn.reconnect = connectedBefore;
       } catch (err) {
         if (this.closedFlag) break; // cut by close(): not a failure to report
         // Routine while a peer is down, so only reported to an attached
@@ -230,6 +333,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
       }
       if (conn) {
         await conn.done;
+        if (conn.openedAt > 0) connectedBefore = true;
         refusals = this.refused(conn) ? refusals + 1 : 0;
       }
       if (this.closedFlag) break;
@@ -241,6 +345,8 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
       }
       ms = Number.isFinite(ms) && ms > 0 ? ms : 0;
       if (refusals > 0) ms = Math.max(ms, refusalBackoff(refusals));
+      delay = ms;
+      this.safeEmit("reconnecting", { target: what, attempt: attempt + 1, delay: ms });
       await this.sleep(ms);
     }
   }
@@ -255,16 +361,18 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
    */
   private refused(conn: Connection): boolean {
     const reason = conn.closeReason;
-    if (reason?.code === "ERR_AIOMSG_REFUSED") return true;
+    if (reason?.code === "ERR_AIOMSG_REFUSED") {
+      if (channels.refused.hasSubscribers) channels.refused.publish({ socket: this, remote: conn.remote, error: reason });
+      return true;
+    }
     if (this.closedFlag || conn.openedAt === 0 || conn.framesAfterHello > 0 || reason?.code !== "ERR_AIOMSG_HEARTBEAT_TIMEOUT") return false;
     const lived = Math.round(conn.closedAt - conn.openedAt);
-    this.report(
-      new AiomsgError(
-        "ERR_AIOMSG_REFUSED",
-        `${conn.remote} sent nothing after its HELLO for ${lived} ms: it probably refused this peer (a Python bind end does so for an identity already connected)`,
-      ),
-      conn,
+    const err = new AiomsgError(
+      "ERR_AIOMSG_REFUSED",
+      `${conn.remote} sent nothing after its HELLO for ${lived} ms: it probably refused this peer (a Python bind end does so for an identity already connected)`,
     );
+    if (channels.refused.hasSubscribers) channels.refused.publish({ socket: this, remote: conn.remote, error: err });
+    this.report(err, conn);
     return true;
   }
 
@@ -301,6 +409,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
         return Promise.reject(err);
       }
     }
+    if (channels.send.hasSubscribers) channels.send.publish({ socket: this, bytes: payload.length, identity });
     if (this.reliable) this.sendReliable(payload, identity);
     else if (identity !== undefined) {
       const conn = this.peers.get(identity.toString("latin1"));
@@ -578,6 +687,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
         continue;
       }
       entry.resends++;
+      this.#totals.resends++;
       this.transmit(entry);
     }
     if (this.resendHead >= fifo.length) {
@@ -599,6 +709,8 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
   }
 
   private drop(code: DroppedMessage["code"], payload: Buffer, identity: Buffer | undefined): void {
+    this.#dropped[code] = (this.#dropped[code] ?? 0) + 1;
+    if (channels.drop.hasSubscribers) channels.drop.publish({ socket: this, code, bytes: payload.length, identity });
     this.safeEmit("dropped", { code, payload, identity });
   }
 
@@ -643,14 +755,16 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
   // --- what connections call (through #owner) ------------------------------------------
 
   #peerAdmit(conn: Connection): ProtocolError | undefined {
-    if (this.closedFlag) return new ProtocolError("ERR_AIOMSG_SOCKET_CLOSED", "socket is closing");
-    if (this.peers.has(conn.key)) {
-      return new ProtocolError(
+    let refusal: ProtocolError | undefined;
+    if (this.closedFlag) refusal = new ProtocolError("ERR_AIOMSG_SOCKET_CLOSED", "socket is closing");
+    else if (this.peers.has(conn.key)) {
+      refusal = new ProtocolError(
         "ERR_AIOMSG_DUPLICATE_IDENTITY",
         `identity ${hex(conn.peerIdentity!)} is already connected; refusing the new connection from ${conn.remote}`,
       );
     }
-    return undefined;
+    if (refusal !== undefined && channels.refused.hasSubscribers) channels.refused.publish({ socket: this, remote: conn.remote, error: refusal });
+    return refusal;
   }
 
   #peerReady(conn: Connection): void {
@@ -658,7 +772,10 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     this.peers.set(conn.key, conn);
     this.open.push(conn);
     if (this.readingPaused) conn.pause();
-    this.safeEmit("peerConnected", this.info(conn));
+    if (conn.reconnect) this.#totals.reconnects++;
+    const info = this.info(conn);
+    if (channels.connected.hasSubscribers) channels.connected.publish({ socket: this, peer: info });
+    this.safeEmit("peerConnected", info);
     this.drainQueue();
   }
 
@@ -671,6 +788,9 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
   readonly #peerData = (conn: Connection, body: Buffer, start: number): void => {
     const inbox = this.inbox;
     const q = conn.inbox!;
+    conn.messagesIn++;
+    conn.bytesIn += body.length - start;
+    if (channels.receive.hasSubscribers) channels.receive.publish({ socket: this, bytes: body.length - start, identity: conn.peerIdentity });
     inbox.push(q, start === body.length ? EMPTY : start === 0 ? body : body.subarray(start));
     if (!q.paused) {
       const n = this.open.length || 1;
@@ -752,6 +872,11 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
 
   #peerClosed(conn: Connection, reason: AiomsgError | undefined): void {
     this.conns.delete(conn);
+    const t = this.#totals;
+    t.messagesIn += conn.messagesIn;
+    t.bytesIn += conn.bytesIn;
+    t.messagesOut += conn.messagesOut;
+    t.bytesOut += conn.bytesOut;
     // At-most-once messages that never fully left this process: reported, not silently lost.
     const unwritten = conn.takeUnwritten();
     const code = this.closedFlag ? "ERR_AIOMSG_CLOSE_LINGER" : "ERR_AIOMSG_PEER_LOST";
@@ -764,7 +889,9 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
         this.open.splice(i, 1);
         if (this.rr > i) this.rr--;
       }
-      this.safeEmit("peerDisconnected", { ...this.info(conn), reason });
+      const info = { ...this.info(conn), reason };
+      if (channels.closed.hasSubscribers) channels.closed.publish({ socket: this, peer: info, error: reason });
+      this.safeEmit("peerDisconnected", info);
       this.failPeerWaiters(conn);
       // Unacknowledged messages sent on this connection go out again now
       // rather than waiting for their deadline: work in proportion to this
@@ -773,7 +900,10 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
         const mine = [...conn.unacked] as Reliable[];
         for (const entry of mine) {
           if (this.closedFlag) this.detach(entry);
-          else this.transmit(entry);
+          else {
+            this.#totals.resends++;
+            this.transmit(entry);
+          }
         }
       }
     }

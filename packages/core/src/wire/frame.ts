@@ -223,16 +223,18 @@ export class FrameDecoder {
   }
 
   private check(len: number): void {
+    // The handshake limit first: what it refuses may be another protocol
+    // altogether, which its error can name.
+    if (this.limit !== undefined && len > this.limit.size) {
+      this.stop();
+      throw this.limit.refuse(len);
+    }
     if (len > this.maxFrameSize) {
       this.stop();
       throw new ProtocolError(
         "ERR_AIOMSG_FRAME_TOO_LARGE",
         `frame of ${len} bytes exceeds maxFrameSize ${this.maxFrameSize}`,
       );
-    }
-    if (this.limit !== undefined && len > this.limit.size) {
-      this.stop();
-      throw this.limit.refuse(len);
     }
   }
 }
