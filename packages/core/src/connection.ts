@@ -169,11 +169,11 @@ export class Connection implements FrameSink {
     });
     this.decoder.limit = {
       size: MAX_HELLO_SIZE,
+      foreign: (prefix) => notAiomsg(prefix, this.transport.kind),
       refuse: (length) =>
-        notAiomsg(length, this.transport.kind) ??
-        (this.dialect === undefined
+        this.dialect === undefined
           ? new ProtocolError("ERR_AIOMSG_UNKNOWN_DIALECT", `first frame (${length} bytes) is longer than any handshake`)
-          : new ProtocolError("ERR_AIOMSG_BAD_HELLO", `first frame (${length} bytes) is longer than a ${this.dialect.name} handshake`)),
+          : new ProtocolError("ERR_AIOMSG_BAD_HELLO", `first frame (${length} bytes) is longer than a ${this.dialect.name} handshake`),
     };
     this.heartbeat = new Heartbeat(opts.heartbeatInterval, opts.heartbeatTimeout, opts.stallTimeout, {
       idle: () => this.sendHeartbeat(),

@@ -71,7 +71,7 @@ export class FrameDecoder {
    * builds: during a handshake only HELLO-sized frames are allowed, so a peer
    * cannot make the socket buffer megabytes before it has said who it is.
    */
-  limit: { size: number; refuse(length: number): ProtocolError } | undefined;
+  limit: { size: number; refuse(length: number): ProtocolError; foreign?(prefix: number): ProtocolError | undefined } | undefined;
 
   constructor(
     private readonly onFrame: FrameHandler,
@@ -223,11 +223,14 @@ export class FrameDecoder {
   }
 
   private check(len: number): void {
-    // The handshake limit first: what it refuses may be another protocol
-    // altogether, which its error can name.
-    if (this.limit !== undefined && len > this.limit.size) {
-      this.stop();
-      throw this.limit.refuse(len);
+    const limit = this.limit;
+    if (limit !== undefined && len > limit.size) {
+      // Before a handshake, a prefix may be another protocol altogether, which its error can name.
+      const foreign = limit.foreign?.(len);
+      if (foreign !== undefined) {
+        this.stop();
+        throw foreign;
+      }
     }
     if (len > this.maxFrameSize) {
       this.stop();
@@ -235,6 +238,10 @@ export class FrameDecoder {
         "ERR_AIOMSG_FRAME_TOO_LARGE",
         `frame of ${len} bytes exceeds maxFrameSize ${this.maxFrameSize}`,
       );
+    }
+    if (limit !== undefined && len > limit.size) {
+      this.stop();
+      throw limit.refuse(len);
     }
   }
 }
