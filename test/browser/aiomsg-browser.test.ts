@@ -351,7 +351,7 @@ describe("the close code a page's WebSocket sees from a TS bind end (RFC 6455)",
   it("heartbeat timeout (the page sends nothing after its HELLO): 1001, a WebSocketClosedError with closeCode 1001", async () => {
     const url = await tsBind({ heartbeatInterval: 100, heartbeatTimeout: 400 });
     const page = await harness();
-    await pageSocket(page, url, { heartbeatInterval: 60_000, heartbeatTimeout: 60_000 });
+    await pageSocket(page, url, { heartbeatInterval: 60_000, heartbeatTimeout: 120_000 });
     expect(await closeCodes(page, 1)).toEqual([1001]);
     await waitEvent(page, "down");
     expect((await events(page)).slice(0, 2)).toEqual(["up", "down WebSocketClosedError ERR_AIOMSG_PEER_LOST 1001"]);
@@ -464,7 +464,7 @@ describe("aiomsg-ts/browser liveness and TLS in Chromium against a TS bind end",
   });
 
   it("a page whose heartbeat timeout expires closes with 4001 (4000 + going away), echoed by the bind end", async () => {
-    const server = new Socket({ heartbeatInterval: 60_000, heartbeatTimeout: 60_000 });
+    const server = new Socket({ heartbeatInterval: 60_000, heartbeatTimeout: 120_000 });
     await server.bind("127.0.0.1", 0);
     try {
       const page = await harness();

@@ -30,7 +30,7 @@ const NONE: Channel = { hasSubscribers: false, publish: () => undefined };
 function lookup(): DiagnosticsChannel | undefined {
   const p = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
   try {
-    return p?.getBuiltinModule?.("node:diagnostics_channel") as DiagnosticsChannel | undefined;
+    return p?.getBuiltinModule?.("diagnostics_channel") as DiagnosticsChannel | undefined;
   } catch {
     return undefined;
   }

@@ -32,7 +32,8 @@ export type AiomsgErrorCode =
   | "ERR_AIOMSG_ABORTED"
   | "ERR_AIOMSG_SLOW_CONSUMER"
   | "ERR_AIOMSG_PEER_FULL"
-  | "ERR_AIOMSG_REFUSED";
+  | "ERR_AIOMSG_REFUSED"
+  | "ERR_AIOMSG_NOT_AIOMSG";
 
 export declare class AiomsgError extends Error {
   readonly code: AiomsgErrorCode;
@@ -165,6 +166,44 @@ export interface SocketEvents {
   dropped: [DroppedMessage];
   /** Only emitted when a listener is attached: network trouble never throws. */
   error: [AiomsgError];
+  /** The socket starts dialling `target` (attempt 1). */
+  connecting: [{ target: string; attempt: number }];
+  /** The socket will dial `target` again after `delay` ms (attempt 2, 3, ...). */
+  reconnecting: [{ target: string; attempt: number; delay: number }];
+}
+
+/** One open peer's counters (see Socket.stats()). */
+export interface PeerStats {
+  identity: string;
+  protocol: DialectName;
+  direction: "bind" | "connect";
+  transport: TransportKind;
+  remote: string;
+  messagesIn: number;
+  bytesIn: number;
+  messagesOut: number;
+  bytesOut: number;
+  queuedBytes: number;
+  queuedFrames: number;
+  unreadMessages: number;
+  unacknowledged: number;
+}
+
+/** A socket's counters since it was made, and its peers now. */
+export interface SocketStats {
+  messagesIn: number;
+  bytesIn: number;
+  messagesOut: number;
+  bytesOut: number;
+  queuedMessages: number;
+  heldBytes: number;
+  unreadMessages: number;
+  unreadBytes: number;
+  unacknowledged: number;
+  dropped: Partial<Record<DroppedMessage["code"], number>>;
+  resends: number;
+  reconnects: number;
+  peers: PeerStats[];
 }
 
 type Listener<K extends keyof SocketEvents> = (...args: SocketEvents[K]) => void;
@@ -179,6 +218,8 @@ export declare class Socket {
   readonly peerIdentities: Uint8Array[];
   readonly peerCount: number;
   readonly closed: boolean;
+  /** Counters since the socket was made, and each open peer's. */
+  stats(): SocketStats;
 
   /**
    * Keep a connection to `ws://host:port/path` or `wss://...` for the life of
