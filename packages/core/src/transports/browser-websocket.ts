@@ -21,6 +21,7 @@
  *   error, 4008 policy (refusal, duplicate identity, slow consumer), 4009
  *   frame too large, 4011 internal error. The reason text is the error code.
  */
+import { closeCodeFor } from "../ws/close.js";
 import { AiomsgError } from "../errors.js";
 import type { Transport, TransportHandlers } from "../transport.js";
 
@@ -44,26 +45,14 @@ const OPEN = 1;
 /** How often write completion is polled while bytes wait in the browser. */
 const DRAIN_POLL_MS = 10;
 
-/** The code a page sends when it closes a connection with `reason` (see the header). */
+/**
+ * The code a page sends when it closes a connection with `reason` (see the
+ * header): browsers may send only 1000 or 3000-4999, so RFC 6455's code for
+ * the reason goes out as 3000 + it (4001 going away, 4002 protocol error,
+ * 4008 refused or slow, 4009 too big, 4011 internal).
+ */
 export function browserCloseCodeFor(reason: AiomsgError | undefined): number {
-  if (reason === undefined) return 1000;
-  switch (reason.code) {
-    case "ERR_AIOMSG_HEARTBEAT_TIMEOUT":
-    case "ERR_AIOMSG_HANDSHAKE_TIMEOUT":
-    case "ERR_AIOMSG_CLOSE_LINGER":
-    case "ERR_AIOMSG_SOCKET_CLOSED":
-    case "ERR_AIOMSG_PEER_LOST":
-      return 4001;
-    case "ERR_AIOMSG_FRAME_TOO_LARGE":
-      return 4009;
-    case "ERR_AIOMSG_SLOW_CONSUMER":
-    case "ERR_AIOMSG_DUPLICATE_IDENTITY":
-    case "ERR_AIOMSG_MAX_PEERS":
-    case "ERR_AIOMSG_REFUSED":
-      return 4008;
-    default:
-      return reason.name === "ProtocolError" ? 4002 : 4011;
-  }
+  return reason === undefined ? 1000 : 3000 + closeCodeFor(reason);
 }
 
 /**

@@ -31,30 +31,8 @@ import {
   upgradeResponse,
   wsError,
 } from "../ws/frames.js";
+import { closeCodeFor } from "../ws/close.js";
 import { NodeStreamTransport, endSocket, writeBatch } from "./stream.js";
-
-/** The close code a WebSocket peer is sent for a connection closed with `reason`. */
-export function closeCodeFor(reason: AiomsgError | undefined): number {
-  if (reason === undefined) return WsClose.NORMAL;
-  if (reason instanceof WsError) return reason.wsClose >= 1000 ? reason.wsClose : WsClose.PROTOCOL_ERROR;
-  switch (reason.code) {
-    case "ERR_AIOMSG_HEARTBEAT_TIMEOUT":
-    case "ERR_AIOMSG_HANDSHAKE_TIMEOUT":
-    case "ERR_AIOMSG_CLOSE_LINGER":
-    case "ERR_AIOMSG_SOCKET_CLOSED":
-    case "ERR_AIOMSG_PEER_LOST":
-      return WsClose.GOING_AWAY;
-    case "ERR_AIOMSG_FRAME_TOO_LARGE":
-      return WsClose.TOO_BIG;
-    case "ERR_AIOMSG_SLOW_CONSUMER":
-    case "ERR_AIOMSG_DUPLICATE_IDENTITY":
-    case "ERR_AIOMSG_MAX_PEERS":
-    case "ERR_AIOMSG_REFUSED":
-      return WsClose.POLICY_VIOLATION;
-    default:
-      return reason instanceof ProtocolError ? WsClose.PROTOCOL_ERROR : WsClose.INTERNAL_ERROR;
-  }
-}
 
 const enum Mode {
   SNIFF,

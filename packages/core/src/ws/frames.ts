@@ -7,22 +7,13 @@
  * the bind end's server side and by the connect end's client.
  */
 import { createHash, randomFillSync } from "node:crypto";
-import { ProtocolError } from "../errors.js";
+import { WsClose, wsError } from "./close.js";
+
+export { WsClose, WsError, wsError } from "./close.js";
 
 /** Upgrade requests (and responses) longer than this are refused (as Python's 8 KiB cap). */
 export const MAX_UPGRADE_REQUEST = 8 * 1024;
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-
-/** Close codes (RFC 6455 section 7.4.1). */
-export const WsClose = {
-  NORMAL: 1000,
-  GOING_AWAY: 1001,
-  PROTOCOL_ERROR: 1002,
-  UNSUPPORTED_DATA: 1003,
-  POLICY_VIOLATION: 1008,
-  TOO_BIG: 1009,
-  INTERNAL_ERROR: 1011,
-} as const;
 
 export const OPCODE = { CONTINUATION: 0x0, TEXT: 0x1, BINARY: 0x2, CLOSE: 0x8, PING: 0x9, PONG: 0xa } as const;
 
@@ -284,18 +275,4 @@ export class WsReader {
     }
     // Pongs are ignored: liveness is judged by aiomsg heartbeats.
   }
-}
-
-export class WsError extends ProtocolError {
-  constructor(
-    message: string,
-    /** WebSocket close code to send, or an HTTP status before the upgrade. */
-    readonly wsClose: number,
-  ) {
-    super("ERR_AIOMSG_WEBSOCKET", message);
-  }
-}
-
-export function wsError(message: string, code: number): WsError {
-  return new WsError(`WebSocket: ${message}`, code);
 }
