@@ -16,8 +16,16 @@ type Waiter = {
 /** One peer's unread messages. */
 export class PeerInbox<Source = unknown> {
   payloads: Buffer[] = [];
-  /** What each payload costs (see push()), side by side with payloads. */
-  charges: number[] = [];
+  /** Payloads queued and taken so far: sequence numbers for the read charges below. */
+  pushed = 0;
+  taken = 0;
+  /**
+   * Reads charged to this peer, oldest first: the sequence number of the
+   * queued payload that carries each read's charge, and its bytes.
+   */
+  carrierSeq: number[] = [];
+  carrierBytes: number[] = [];
+  carrierHead = 0;
   /** Reading from this peer is paused because it holds more than its share. */
   paused = false;
   head = 0;
@@ -72,10 +80,12 @@ export class ReceiveQueue {
     const under = payload.buffer;
     if (under !== from.lastBuffer) {
       from.lastBuffer = under;
+      from.carrierSeq.push(from.pushed);
+      from.carrierBytes.push(under.byteLength);
       c += under.byteLength;
     }
+    from.pushed++;
     from.payloads.push(payload);
-    from.charges.push(c);
     from.bytes += c;
     this.bytes += c;
     this.length++;
@@ -100,26 +110,33 @@ export class ReceiveQueue {
     this.outId = from.identity;
     from.payloads[h] = EMPTY;
     from.head = h + 1;
-    let c = from.charges[h]!;
-    if (c > MESSAGE_OVERHEAD) {
-      // It carried its read's charge: the next payload from the same read carries it on.
+    let c = MESSAGE_OVERHEAD;
+    const seq = from.taken++;
+    const k = from.carrierHead;
+    if (k < from.carrierSeq.length && from.carrierSeq[k] === seq) {
+      // It carries its read's charge: the next payload from the same read
+      // carries it on, or the read is released.
       if (h + 1 < from.payloads.length && from.payloads[h + 1]!.buffer === payload.buffer) {
-        from.charges[h + 1] = from.charges[h + 1]! + c - MESSAGE_OVERHEAD;
-        c = MESSAGE_OVERHEAD;
-      } else if (from.lastBuffer === payload.buffer) {
-        from.lastBuffer = undefined;
+        from.carrierSeq[k] = seq + 1;
+      } else {
+        c += from.carrierBytes[k]!;
+        from.carrierHead = k + 1;
+        if (from.lastBuffer === payload.buffer) from.lastBuffer = undefined;
+        if (from.carrierHead >= 1024 && from.carrierHead * 2 >= from.carrierSeq.length) {
+          from.carrierSeq.splice(0, from.carrierHead);
+          from.carrierBytes.splice(0, from.carrierHead);
+          from.carrierHead = 0;
+        }
       }
     }
     if (from.head === from.payloads.length) {
       from.payloads.length = 0;
-      from.charges.length = 0;
       from.head = 0;
       from.active = false;
       ring.splice(this.turn, 1); // the next peer moves into this slot
     } else {
       if (from.head >= 4096 && from.head * 2 >= from.payloads.length) {
         from.payloads.splice(0, from.head);
-        from.charges.splice(0, from.head);
         from.head = 0;
       }
       this.turn++;
