@@ -66,7 +66,7 @@ const FLUSH_BYTES = 64 * 1024;
  * flooding peer would otherwise hold the loop for every other peer and timer.
  */
 const SLICE_BYTES = 1024 * 1024;
-const SLICE_FRAMES = 2048;
+const SLICE_FRAMES = 8192;
 
 export class Connection implements FrameSink {
   peerIdentity: Buffer | undefined;
@@ -219,6 +219,11 @@ export class Connection implements FrameSink {
       }, opts.autoDetectDelay);
       this.autoTimer.unref();
     }
+  }
+
+  /** The read (or assembled buffer) the frame being delivered is a view of. */
+  get source(): Buffer {
+    return this.decoder.source;
   }
 
   get isOpen(): boolean {

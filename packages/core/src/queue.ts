@@ -33,8 +33,9 @@ export class PeerInbox<Source = unknown> {
   bytes = 0;
   /** In the reading ring of its queue. */
   active = false;
-  /** The buffer under the newest queued payload (its read), charged once. */
+  /** The buffer under the newest queued payload (its read), charged once, and the Buffer it came in. */
   lastBuffer: ArrayBufferLike | undefined;
+  lastSource: Buffer | undefined;
   constructor(
     readonly identity: Buffer,
     readonly source: Source,
@@ -55,8 +56,10 @@ export class ReceiveQueue {
   bytes = 0;
   /** Messages waiting, all peers together. */
   length = 0;
+  /** Set by the owner while reading from every peer is paused (onTaken must then run). */
+  readingPaused = false;
 
-  /** `onTaken(from)` runs after each message a reader takes. */
+  /** `onTaken(from)` runs after a reader takes a message from a paused peer, or while all reading is paused. */
   constructor(private readonly onTaken: (from: PeerInbox<any>) => void) {}
 
   get closed(): boolean {
@@ -70,19 +73,24 @@ export class ReceiveQueue {
    * the queue's figure is what it really keeps alive, however the peer packs
    * its reads (a 1-byte message per 64 KiB read costs 64 KiB).
    */
-  push(from: PeerInbox, payload: Buffer): void {
+  push(from: PeerInbox, payload: Buffer, source: Buffer = payload): void {
     if (this.ended) return;
     if (this.waiters.length > 0) {
       this.waiters.shift()!.deliver(from.identity, payload);
       return;
     }
     let c = MESSAGE_OVERHEAD;
-    const under = payload.buffer;
-    if (under !== from.lastBuffer) {
-      from.lastBuffer = under;
-      from.carrierSeq.push(from.pushed);
-      from.carrierBytes.push(under.byteLength);
-      c += under.byteLength;
+    // `source` (the read the payload came in) is compared by identity: a
+    // cheap test per message; its ArrayBuffer is looked at once per read.
+    if (source !== from.lastSource && payload.length > 0) {
+      from.lastSource = source;
+      const under = payload.buffer;
+      if (under !== from.lastBuffer) {
+        from.lastBuffer = under;
+        from.carrierSeq.push(from.pushed);
+        from.carrierBytes.push(under.byteLength);
+        c += under.byteLength;
+      }
     }
     from.pushed++;
     from.payloads.push(payload);
@@ -121,7 +129,10 @@ export class ReceiveQueue {
       } else {
         c += from.carrierBytes[k]!;
         from.carrierHead = k + 1;
-        if (from.lastBuffer === payload.buffer) from.lastBuffer = undefined;
+        if (from.lastBuffer === payload.buffer) {
+          from.lastBuffer = undefined;
+          from.lastSource = undefined;
+        }
         if (from.carrierHead >= 1024 && from.carrierHead * 2 >= from.carrierSeq.length) {
           from.carrierSeq.splice(0, from.carrierHead);
           from.carrierBytes.splice(0, from.carrierHead);
@@ -144,7 +155,8 @@ export class ReceiveQueue {
     from.bytes -= c;
     this.bytes -= c;
     this.length--;
-    this.onTaken(from);
+    // Only a paused reader has anything to do when a message is taken.
+    if (from.paused || this.readingPaused) this.onTaken(from);
     return true;
   }
 

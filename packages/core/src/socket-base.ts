@@ -791,7 +791,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     conn.messagesIn++;
     conn.bytesIn += body.length - start;
     if (channels.receive.hasSubscribers) channels.receive.publish({ socket: this, bytes: body.length - start, identity: conn.peerIdentity });
-    inbox.push(q, start === body.length ? EMPTY : start === 0 ? body : body.subarray(start));
+    inbox.push(q, start === body.length ? EMPTY : start === 0 ? body : body.subarray(start), conn.source);
     if (!q.paused) {
       const n = this.open.length || 1;
       if (q.bytes > this.receiveHighWaterMark / n || q.length >= this.receiveHighWaterMessages / n) {
@@ -916,6 +916,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
 
   private pauseReading(): void {
     this.readingPaused = true;
+    this.inbox.readingPaused = true;
     for (const c of this.open) c.pause();
   }
 
@@ -929,6 +930,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     }
     if (this.readingPaused && this.inbox.bytes <= this.receiveHighWaterMark / 2 && this.inbox.length <= this.receiveHighWaterMessages / 2) {
       this.readingPaused = false;
+      this.inbox.readingPaused = false;
       for (const c of this.open) if (!c.inbox!.paused) c.resume();
     }
   };

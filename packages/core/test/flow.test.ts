@@ -186,6 +186,8 @@ describe("receive queue", () => {
     q.push(peer, readA.subarray(20, 84)); // same read: overhead only
     q.push(peer, readB.subarray(0, 64)); // another read
     expect(q.bytes).toBe(2 * 64 * KiB + 3 * MESSAGE_OVERHEAD);
+    // A paused peer (as the socket marks one over its share) is reported after each take.
+    peer.paused = true;
     // Taking the first keeps readA charged (the second still holds it).
     expect((await q.next((_id, p) => p)).length).toBe(1);
     expect(q.bytes).toBe(2 * 64 * KiB + 2 * MESSAGE_OVERHEAD);

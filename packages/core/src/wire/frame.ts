@@ -17,6 +17,7 @@
 import { ProtocolError } from "../errors.js";
 
 export const PREFIX_SIZE = 4;
+const EMPTY_SOURCE = Buffer.alloc(0);
 export const MAX_FRAME_LIMIT = 0xffffffff;
 /** Spanning frames up to this size need no reservation (about one read). */
 export const FRAME_ALLOWANCE = 64 * 1024;
@@ -64,6 +65,11 @@ export class FrameDecoder {
   private held: Buffer | undefined;
   private paused = false;
   private stopped = false;
+  /**
+   * The buffer the frame being delivered is a view of (a read, or the buffer
+   * a spanning frame was assembled in): what keeping the frame keeps alive.
+   */
+  source: Buffer = EMPTY_SOURCE;
   private final = false;
   private readonly onBudget = (): void => this.hooks?.unblocked();
   /**
@@ -179,6 +185,7 @@ export class FrameDecoder {
         if (end - off - PREFIX_SIZE >= len) {
           const start = off + PREFIX_SIZE;
           off = start + len;
+          this.source = buf;
           this.onFrame(buf.subarray(start, off));
           continue;
         }
@@ -186,6 +193,7 @@ export class FrameDecoder {
       }
       // A frame that spans reads (or whose prefix did).
       if (end - off >= len) {
+        this.source = buf;
         this.onFrame(buf.subarray(off, off + len));
         off += len;
         continue;
@@ -219,6 +227,7 @@ export class FrameDecoder {
     const reserved = this.reserved;
     this.reserved = 0;
     if (reserved > 0) this.budget!.release(reserved);
+    this.source = body;
     this.onFrame(body);
   }
 
