@@ -21,7 +21,8 @@ export class PeerInbox<Source = unknown> {
   taken = 0;
   /**
    * Reads charged to this peer, oldest first: the sequence number of the
-   * queued payload that carries each read's charge, and its bytes.
+   * newest queued payload from each read (it carries the read's charge), and
+   * the read's bytes.
    */
   carrierSeq: number[] = [];
   carrierBytes: number[] = [];
@@ -33,8 +34,7 @@ export class PeerInbox<Source = unknown> {
   bytes = 0;
   /** In the reading ring of its queue. */
   active = false;
-  /** The buffer under the newest queued payload (its read), charged once, and the Buffer it came in. */
-  lastBuffer: ArrayBufferLike | undefined;
+  /** The read the newest queued payload came in (its charge is carried by that payload). */
   lastSource: Buffer | undefined;
   constructor(
     readonly identity: Buffer,
@@ -81,15 +81,17 @@ export class ReceiveQueue {
     }
     let c = MESSAGE_OVERHEAD;
     // `source` (the read the payload came in) is compared by identity: a
-    // cheap test per message; its ArrayBuffer is looked at once per read.
-    if (source !== from.lastSource && payload.length > 0) {
-      from.lastSource = source;
-      const under = payload.buffer;
-      if (under !== from.lastBuffer) {
-        from.lastBuffer = under;
+    // cheap test per message. The newest payload from a read carries the
+    // read's charge (FIFO: when it is taken, the read is free).
+    if (payload.length > 0) {
+      if (source === from.lastSource && from.carrierHead < from.carrierSeq.length) {
+        from.carrierSeq[from.carrierSeq.length - 1] = from.pushed;
+      } else {
+        from.lastSource = source;
+        const bytes = payload.buffer.byteLength;
         from.carrierSeq.push(from.pushed);
-        from.carrierBytes.push(under.byteLength);
-        c += under.byteLength;
+        from.carrierBytes.push(bytes);
+        c += bytes;
       }
     }
     from.pushed++;
@@ -122,22 +124,18 @@ export class ReceiveQueue {
     const seq = from.taken++;
     const k = from.carrierHead;
     if (k < from.carrierSeq.length && from.carrierSeq[k] === seq) {
-      // It carries its read's charge: the next payload from the same read
-      // carries it on, or the read is released.
-      if (h + 1 < from.payloads.length && from.payloads[h + 1]!.buffer === payload.buffer) {
-        from.carrierSeq[k] = seq + 1;
-      } else {
-        c += from.carrierBytes[k]!;
-        from.carrierHead = k + 1;
-        if (from.lastBuffer === payload.buffer) {
-          from.lastBuffer = undefined;
-          from.lastSource = undefined;
-        }
-        if (from.carrierHead >= 1024 && from.carrierHead * 2 >= from.carrierSeq.length) {
-          from.carrierSeq.splice(0, from.carrierHead);
-          from.carrierBytes.splice(0, from.carrierHead);
-          from.carrierHead = 0;
-        }
+      // The last payload from its read: the read is released.
+      c += from.carrierBytes[k]!;
+      from.carrierHead = k + 1;
+      if (from.carrierHead === from.carrierSeq.length) {
+        from.carrierSeq.length = 0;
+        from.carrierBytes.length = 0;
+        from.carrierHead = 0;
+        from.lastSource = undefined;
+      } else if (from.carrierHead >= 1024 && from.carrierHead * 2 >= from.carrierSeq.length) {
+        from.carrierSeq.splice(0, from.carrierHead);
+        from.carrierBytes.splice(0, from.carrierHead);
+        from.carrierHead = 0;
       }
     }
     if (from.head === from.payloads.length) {

@@ -181,10 +181,10 @@ describe("receive queue", () => {
     const peer = new PeerInbox(Buffer.alloc(16), undefined);
     const readA = Buffer.alloc(64 * KiB, 1);
     const readB = Buffer.alloc(64 * KiB, 2);
-    q.push(peer, readA.subarray(10, 11)); // pins readA
+    q.push(peer, readA.subarray(10, 11), readA); // pins readA
     expect(q.bytes).toBe(64 * KiB + MESSAGE_OVERHEAD);
-    q.push(peer, readA.subarray(20, 84)); // same read: overhead only
-    q.push(peer, readB.subarray(0, 64)); // another read
+    q.push(peer, readA.subarray(20, 84), readA); // same read: overhead only
+    q.push(peer, readB.subarray(0, 64), readB); // another read
     expect(q.bytes).toBe(2 * 64 * KiB + 3 * MESSAGE_OVERHEAD);
     // A paused peer (as the socket marks one over its share) is reported after each take.
     peer.paused = true;
