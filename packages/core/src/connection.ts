@@ -116,8 +116,10 @@ export class Connection implements FrameSink {
    * At-least-once messages sent on this connection and not yet acknowledged,
    * with their bytes: owned by the socket, which charges them to this peer.
    */
-  readonly unacked = new Set<object>();
+  /** How many, and the newest of them (a list linked through the messages: see reliability.ts). */
+  unackedCount = 0;
   unackedBytes = 0;
+  unackedTail: object | undefined;
   // Counters for Socket.stats().
   messagesIn = 0;
   bytesIn = 0;

@@ -14,6 +14,9 @@ export class Reliable {
   resends = 0;
   done = false;
   conn: Connection | undefined = undefined;
+  /** Neighbours among the unacknowledged messages of `conn` (an intrusive list: O(1) in and out, no hashing). */
+  prevOnConn: Reliable | undefined = undefined;
+  nextOnConn: Reliable | undefined = undefined;
   /** Incremented on every (re)scheduling; stale slots in the resend FIFO are skipped. */
   seq = 0;
   deadline = 0;
@@ -54,4 +57,38 @@ export function newMsgId(counter: number): Buffer {
 /** The counter part of an id: a small-integer map key (the full id is compared on lookup). */
 export function msgKey(id: Uint8Array): number {
   return (((id[12]! << 24) | (id[13]! << 16) | (id[14]! << 8) | id[15]!) & COUNTER_MASK) >>> 0;
+}
+
+/** Charge `entry` to the peer it is sent on. */
+export function attachTo(entry: Reliable, conn: Connection): void {
+  entry.conn = conn;
+  const tail = conn.unackedTail as Reliable | undefined;
+  entry.prevOnConn = tail;
+  entry.nextOnConn = undefined;
+  if (tail !== undefined) tail.nextOnConn = entry;
+  conn.unackedTail = entry;
+  conn.unackedCount++;
+  conn.unackedBytes += entry.charge;
+}
+
+/** End `entry`'s charge to its peer (acknowledged, given up, or sent elsewhere). */
+export function detachFrom(entry: Reliable): void {
+  const conn = entry.conn;
+  if (conn === undefined) return;
+  entry.conn = undefined;
+  const prev = entry.prevOnConn;
+  const next = entry.nextOnConn;
+  if (prev !== undefined) prev.nextOnConn = next;
+  if (next !== undefined) next.prevOnConn = prev;
+  else conn.unackedTail = prev;
+  entry.prevOnConn = entry.nextOnConn = undefined;
+  conn.unackedCount--;
+  conn.unackedBytes -= entry.charge;
+}
+
+/** The unacknowledged messages sent on `conn`, oldest first. */
+export function unackedOn(conn: Connection): Reliable[] {
+  const out: Reliable[] = [];
+  for (let e = conn.unackedTail as Reliable | undefined; e !== undefined; e = e.prevOnConn) out.push(e);
+  return out.reverse();
 }

@@ -19,7 +19,7 @@ import type { Transport, TransportKind } from "./transport.js";
 import { PendingWindow } from "./pending.js";
 import { debug, hex } from "./log.js";
 import { DeliveryGuarantee, SendMode, checkIdentity, resolveOptions, type SendOptions, type SocketOptions } from "./options.js";
-import { RELIABLE_OVERHEAD, Reliable, msgKey, newMsgId } from "./reliability.js";
+import { RELIABLE_OVERHEAD, Reliable, attachTo, detachFrom, msgKey, newMsgId, unackedOn } from "./reliability.js";
 import { channels } from "./observe.js";
 
 export interface PeerInfo {
@@ -220,7 +220,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
       peerReady: (c) => this.#peerReady(c),
       peerData: this.#peerData,
       peerRequest: this.#peerRequest,
-      peerAck: (c, id) => this.#peerAck(c, id),
+      peerAck: this.#peerAck,
       released: this.#released,
       peerClosed: (c, r) => this.#peerClosed(c, r),
     };
@@ -281,7 +281,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
         queuedBytes: c.queuedBytes,
         queuedFrames: c.queuedFrames,
         unreadMessages: c.inbox?.length ?? 0,
-        unacknowledged: c.unacked.size,
+        unacknowledged: c.unackedCount,
       });
     }
     return out;
@@ -448,7 +448,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
   private hasRoom(conn: Connection): boolean {
     return (
       conn.queuedBytes + conn.unackedBytes < this.peerHighWaterMark &&
-      conn.queuedFrames + conn.unacked.size < this.peerHighWaterMessages
+      conn.queuedFrames + conn.unackedCount < this.peerHighWaterMessages
     );
   }
 
@@ -639,9 +639,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
       }
     }
     if (conn !== undefined) {
-      entry.conn = conn;
-      conn.unacked.add(entry);
-      conn.unackedBytes += entry.charge;
+      attachTo(entry, conn);
       conn.writeRequest(entry.msgId, entry.payload);
     }
     entry.deadline = performance.now() + this.resendInterval;
@@ -652,11 +650,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
 
   /** Take an at-least-once message off the peer it was sent on (its charge to that peer ends). */
   private detach(entry: Reliable): void {
-    const conn = entry.conn;
-    if (conn === undefined) return;
-    entry.conn = undefined;
-    conn.unacked.delete(entry);
-    conn.unackedBytes -= entry.charge;
+    detachFrom(entry);
   }
 
   private armResend(ms: number): void {
@@ -834,7 +828,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     if (skipped > 0) debug("%d ACKs not queued: their peers' writes are full", skipped);
   };
 
-  #peerAck(_conn: Connection, msgId: Buffer): void {
+  readonly #peerAck = (_conn: Connection, msgId: Buffer): void => {
     const entry = this.pending.get(msgKey(msgId));
     if (entry === undefined || !entry.msgId.equals(msgId)) return;
     this.settle(entry);
@@ -843,7 +837,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     while (this.resendHead < fifo.length && (fifo[this.resendHead]!.done || this.resendSeqs[this.resendHead] !== fifo[this.resendHead]!.seq)) {
       this.popResend();
     }
-  }
+  };
 
   /** An at-least-once message is acknowledged or given up: release its charge. */
   private settle(entry: Reliable): void {
@@ -896,8 +890,8 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
       // Unacknowledged messages sent on this connection go out again now
       // rather than waiting for their deadline: work in proportion to this
       // peer's own messages, whatever else is pending.
-      if (conn.unacked.size > 0) {
-        const mine = [...conn.unacked] as Reliable[];
+      if (conn.unackedCount > 0) {
+        const mine = unackedOn(conn);
         for (const entry of mine) {
           if (this.closedFlag) this.detach(entry);
           else {
