@@ -110,7 +110,7 @@ interface PeerWaiter {
 type Outgoing = Buffer | Reliable;
 
 /** Wait before the next attempt after n consecutive refusals: 100 ms doubled each time, at most 5 s. */
-export function refusalBackoff(n: number): number {
+function refusalBackoff(n: number): number {
   return Math.min(5000, 100 * 2 ** Math.min(n, 16));
 }
 
@@ -622,7 +622,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
    * `to`: the peer chosen for an entry coming off the queue head.
    */
   private transmit(entry: Reliable, to?: Connection): void {
-    this.detach(entry);
+    detachFrom(entry);
     let conn: Connection | undefined = to;
     if (to !== undefined) {
       // chosen by drainQueue
@@ -646,11 +646,6 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     this.resendFifo.push(entry);
     this.resendSeqs.push(++entry.seq);
     if (this.resendTimer === undefined) this.armResend(this.resendInterval);
-  }
-
-  /** Take an at-least-once message off the peer it was sent on (its charge to that peer ends). */
-  private detach(entry: Reliable): void {
-    detachFrom(entry);
   }
 
   private armResend(ms: number): void {
@@ -845,7 +840,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     this.pending.delete(entry.key);
     this.#meter.bytes -= entry.charge;
     const conn = entry.conn;
-    this.detach(entry);
+    detachFrom(entry);
     if (conn !== undefined) this.#released(conn);
     else this.afterRelease();
   }
@@ -893,7 +888,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
       if (conn.unackedCount > 0) {
         const mine = unackedOn(conn);
         for (const entry of mine) {
-          if (this.closedFlag) this.detach(entry);
+          if (this.closedFlag) detachFrom(entry);
           else {
             this.#totals.resends++;
             this.transmit(entry);
