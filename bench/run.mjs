@@ -42,8 +42,10 @@ function parseCli(argv) {
   --quick        1 run per figure, 0.5 s each, 5 s for hwm (a smoke run, ~1 min)
   --runs N       runs per figure, median reported (default 5)
   --duration S   seconds each sender sends / each echo client measures (default 1.5)
-  --only LIST    comma list of groups (oneway, echo, alo, hwm, attack), implementations
+  --only LIST    comma list of groups (oneway, sweep, echo, alo, hwm, attack), implementations
                  (raw, zmq, ts, py) or scenario ids (e.g. ts->py, echo/raw)
+                 (the sweep, with fewer runs: min(runs, 3), includes the oneway
+                 points of raw, zmq, ts and py at 64 B, 1 KiB and 64 KiB)
   --out PATH     report path without extension (default bench/results/latest for a
                  full run, bench/results/tmp/<date> for --quick or --only)`);
       process.exit(0);
@@ -52,6 +54,8 @@ function parseCli(argv) {
   o.runs ??= o.quick ? 1 : 5;
   o.duration ??= o.quick ? 0.5 : 1.5;
   o.hwmSeconds ??= o.quick ? 5 : 12;
+  // The sweep and the scale groups take fewer runs than the headline figures.
+  o.sweepRuns = Math.min(o.runs, 3);
   if (!(o.runs >= 1) || !(o.duration > 0) || !(o.hwmSeconds > 0)) throw new Error("bad --runs/--duration/--hwm-seconds");
   return o;
 }
@@ -65,6 +69,11 @@ export const IMPL = {
   py: { name: "aiomsg (Python)", script: "agents/aiomsg_py.py", node: false },
 };
 export const SIZES = [64, 1024, 65536];
+/** The one-way size sweep (group "sweep"): 16 B to 16 MiB, at-most-once. */
+export const SWEEP_SIZES = [16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216];
+export const SWEEP_PAIRS = ["raw->raw", "zmq->zmq", "ts->ts", "py->py"];
+/** aiomsg-ts refuses frames over maxFrameSize (16 MiB by default); the v1 envelope adds a header. */
+const TS_DEFAULT_MAX_FRAME = 16 * 1024 * 1024;
 const PAIRS = [
   ["raw", "raw"],
   ["zmq", "zmq"],
@@ -93,11 +102,22 @@ const ATTACK_SECONDS = 8;
 /** README "Guarantees and limits" at the defaults: 72 MiB plus 256 KiB per connection. */
 const defaultBound = (conns) => 72 * MiB + conns * 256 * 1024;
 
-function scenarios() {
+function scenarios(opts) {
   const list = [];
+  const inSweep = (src, dst, size) => SWEEP_PAIRS.includes(`${src}->${dst}`) && SWEEP_SIZES.includes(size);
   for (const size of SIZES) {
     for (const [src, dst] of PAIRS) {
-      list.push({ id: `oneway/${src}->${dst}/${size}`, group: "oneway", kind: "oneway", src, dst, size, delivery: "at-most-once", impls: [src, dst] });
+      // Points the sweep shares with the headline table run once, with the headline runs.
+      const also = inSweep(src, dst, size) ? ["sweep"] : [];
+      list.push({ id: `oneway/${src}->${dst}/${size}`, group: "oneway", also, kind: "oneway", src, dst, size, delivery: "at-most-once", impls: [src, dst] });
+    }
+  }
+  for (const size of SWEEP_SIZES) {
+    if (SIZES.includes(size)) continue;
+    for (const pair of SWEEP_PAIRS) {
+      const [src, dst] = pair.split("->");
+      const maxFrame = size + 1024 > TS_DEFAULT_MAX_FRAME ? size + 64 * 1024 : undefined;
+      list.push({ id: `oneway/${pair}/${size}`, group: "sweep", kind: "oneway", src, dst, size, delivery: "at-most-once", impls: [src, dst], maxRuns: opts.sweepRuns, maxFrame });
     }
   }
   for (const placement of ["cross", "same"]) {
@@ -113,7 +133,7 @@ function scenarios() {
 
 function selected(sc, only) {
   if (only.length === 0) return true;
-  return only.some((t) => sc.group === t || sc.impls.includes(t) || sc.id.includes(t));
+  return only.some((t) => sc.group === t || sc.also?.includes(t) || sc.impls.includes(t) || sc.id.includes(t));
 }
 
 // --- running one measurement ---------------------------------------------------
@@ -130,11 +150,13 @@ function agent(impl, label, args, cpu) {
 
 async function runOneway(sc, opts) {
   const common = ["--size", sc.size, "--delivery", sc.delivery, "--duration", opts.duration];
-  const sink = agent(sc.dst, `${sc.dst} sink`, ["--role", "sink", ...common]);
+  // aiomsg-ts agents only: both ends raise maxFrameSize for the 16 MiB point.
+  const extra = (impl) => (sc.maxFrame !== undefined && impl === "ts" ? ["--max-frame", sc.maxFrame] : []);
+  const sink = agent(sc.dst, `${sc.dst} sink`, ["--role", "sink", ...common, ...extra(sc.dst)]);
   let source;
   try {
     const { port } = await sink.waitFor("ready", 20_000);
-    source = agent(sc.src, `${sc.src} source`, ["--role", "source", "--port", port, ...common]);
+    source = agent(sc.src, `${sc.src} source`, ["--role", "source", "--port", port, ...common, ...extra(sc.src)]);
     const { t0 } = await source.waitFor("start", 20_000);
     const { count: sent } = await source.waitFor("sent", opts.duration * 1000 + 60_000);
     const res = await sink.waitFor("result", 60_000);
@@ -315,7 +337,7 @@ async function main() {
   const started = Date.now();
   const cpuStart = cpuSnapshot();
   const log = (s) => console.log(s);
-  const all = scenarios().filter((sc) => selected(sc, opts.only));
+  const all = scenarios(opts).filter((sc) => selected(sc, opts.only));
   if (all.length === 0) throw new Error(`--only ${opts.only.join(",")} selects nothing`);
 
   python = all.some((sc) => sc.impls.includes("py")) ? await provisionPython(benchDir, log) : { skipped: true };
@@ -338,6 +360,7 @@ async function main() {
   for (let r = 1; r <= opts.runs; r++) {
     for (const sc of all) {
       if (sc.once && r > 1) continue;
+      if (sc.maxRuns !== undefined && r > sc.maxRuns) continue;
       const why = unavailable(sc);
       let res;
       if (why) res = { error: `skipped: ${why}` };
@@ -366,12 +389,12 @@ async function main() {
     date: new Date(started).toISOString(),
     wall_time_s: +wall.toFixed(1),
     command: `node bench/run.mjs ${process.argv.slice(2).join(" ")}`.trim(),
-    config: { echo_pinned: PINNING, runs: opts.runs, duration_s: opts.duration, hwm_seconds: opts.hwmSeconds, hwm_offered_bytes: HWM_TOTAL, quick: opts.quick, only: opts.only },
+    config: { echo_pinned: PINNING, runs: opts.runs, sweep_runs: opts.sweepRuns, duration_s: opts.duration, hwm_seconds: opts.hwmSeconds, hwm_offered_bytes: HWM_TOTAL, quick: opts.quick, only: opts.only },
     machine,
     targets,
     scenarios: byId,
   };
-  const md = renderMarkdown(report, { IMPL, SIZES });
+  const md = renderMarkdown(report, { IMPL, SIZES, SWEEP_SIZES });
 
   const partial = opts.quick || opts.only.length > 0;
   const out = opts.out ?? (partial ? path.join(benchDir, "results", "tmp", new Date(started).toISOString().replace(/[:.]/g, "-")) : path.join(benchDir, "results", "latest"));

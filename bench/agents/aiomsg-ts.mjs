@@ -4,7 +4,7 @@ import { once } from "node:events";
 // AIOMSG_BENCH_LIB=<index.js> measures another build (e.g. an older commit) with the same agent.
 const { Socket } = await import(process.env.AIOMSG_BENCH_LIB ?? "aiomsg-ts");
 import {
-  parseArgs, nowNs, peakRssKb, sleeps, emit, stdinClosed, stdinWord, measureRoundTrips, payload, fail,
+  parseArgs, nowNs, peakRssKb, sleeps, emit, stdinClosed, stdinWord, measureRoundTrips, payload, checkEvery, fail,
 } from "./common.mjs";
 
 const args = parseArgs();
@@ -12,6 +12,9 @@ const args = parseArgs();
 function makeSocket() {
   const opts = { sendMode: "roundrobin", deliveryGuarantee: args.delivery };
   if (args.hwm !== undefined) opts.highWaterMark = args.hwm;
+  // --max-frame: only for sweep sizes whose frame would pass the 16 MiB default
+  // (partialFrameBudget follows at 2 x maxFrameSize).
+  if (args.raw["max-frame"] !== undefined) opts.maxFrameSize = Number(args.raw["max-frame"]);
   return new Socket(opts);
 }
 
@@ -49,13 +52,14 @@ async function source() {
   sock.on("dropped", () => dropped++);
   await connectTo(sock);
   const body = payload(args.size);
+  const every = checkEvery(args.size);
   let sent = 0;
   const t0 = nowNs();
   emit({ ev: "start", t0 });
   const deadline = t0 + BigInt(Math.round(args.duration * 1e9));
   while (nowNs() < deadline) {
-    for (let i = 0; i < 256; i++) await sock.send(body);
-    sent += 256;
+    for (let i = 0; i < every; i++) await sock.send(body);
+    sent += every;
   }
   await sock.send(new Uint8Array(0)); // empty payload = end of run
   emit({ ev: "sent", count: sent });

@@ -105,15 +105,18 @@ async def source(args):
     sock = make_socket(args)
     await connected(sock, args)
     body = b"a" * args.size
-    high = max(64, min(4096, PACE_BYTES // max(1, args.size)))
+    # At most ~16 MiB queued (and at least 2 messages, for sizes above 8 MiB).
+    high = max(2, min(4096, PACE_BYTES // max(1, args.size)))
+    # Look at the deadline every 64 messages, or every ~4 MiB for large ones.
+    every = min(64, max(1, 4 * 1024 * 1024 // max(1, args.size)))
     sent = 0
     t0 = time.monotonic_ns()
     emit({"ev": "start", "t0": t0})
     deadline = t0 + int(args.duration * 1e9)
     while time.monotonic_ns() < deadline:
-        for _ in range(64):
+        for _ in range(every):
             await sock.send(body)
-        sent += 64
+        sent += every
         if queued(sock) > high:
             while queued(sock) > high // 2:
                 await asyncio.sleep(0.001)

@@ -102,6 +102,13 @@ export async function measureRoundTrips(args, roundTrip) {
   emit({ ev: "result", ...latencySummary(rtts, n), rss_kb: peakRssKb(), vcsw: sleeps() });
 }
 
+/** Messages a sender sends between two looks at its deadline: 256 for small
+ * messages, fewer for large ones (about 4 MiB of payload, at least 1), so that
+ * a 16 MiB run still stops near --duration. */
+export function checkEvery(size) {
+  return Math.min(256, Math.max(1, Math.floor((4 * 1024 * 1024) / Math.max(1, size))));
+}
+
 export function payload(size, fill = 0x61) {
   return new Uint8Array(size).fill(fill);
 }

@@ -5,7 +5,7 @@
 import net from "node:net";
 import { once } from "node:events";
 import {
-  parseArgs, nowNs, peakRssKb, sleeps, emit, stdinClosed, measureRoundTrips, payload, fail,
+  parseArgs, nowNs, peakRssKb, sleeps, emit, stdinClosed, measureRoundTrips, payload, checkEvery, fail,
 } from "./common.mjs";
 import { FrameDecoder, frameOf } from "./raw-frames.mjs";
 
@@ -61,13 +61,14 @@ async function source() {
   } else {
     const hdr = Buffer.allocUnsafe(4);
     hdr.writeUInt32BE(args.size, 0);
+    const every = Math.min(4, checkEvery(args.size));
     while (nowNs() < deadline) {
       sock.cork();
-      for (let i = 0; i < 4; i++) {
+      for (let i = 0; i < every; i++) {
         sock.write(hdr);
         sock.write(body);
       }
-      sent += 4;
+      sent += every;
       sock.uncork();
       if (sock.writableNeedDrain) await once(sock, "drain");
     }

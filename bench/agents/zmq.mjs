@@ -1,7 +1,7 @@
 // zeromq.js v6 (libzmq) over loopback TCP: PUSH/PULL one-way, REQ/REP echo.
 import * as zmq from "zeromq";
 import {
-  parseArgs, nowNs, peakRssKb, sleeps, emit, stdinClosed, measureRoundTrips, payload, fail,
+  parseArgs, nowNs, peakRssKb, sleeps, emit, stdinClosed, measureRoundTrips, payload, checkEvery, fail,
 } from "./common.mjs";
 
 const args = parseArgs();
@@ -37,13 +37,14 @@ async function source() {
   push.connect(`tcp://${args.host}:${args.port}`);
   await up;
   const body = payload(args.size);
+  const every = checkEvery(args.size);
   let sent = 0;
   const t0 = nowNs();
   emit({ ev: "start", t0 });
   const deadline = t0 + BigInt(Math.round(args.duration * 1e9));
   while (nowNs() < deadline) {
-    for (let i = 0; i < 256; i++) await push.send(body);
-    sent += 256;
+    for (let i = 0; i < every; i++) await push.send(body);
+    sent += every;
   }
   await push.send(Buffer.alloc(0)); // empty message = end of run
   emit({ ev: "sent", count: sent });
