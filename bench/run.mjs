@@ -42,7 +42,7 @@ function parseCli(argv) {
   --quick        1 run per figure, 0.5 s each, 5 s for hwm (a smoke run, ~1 min)
   --runs N       runs per figure, median reported (default 5)
   --duration S   seconds each sender sends / each echo client measures (default 1.5)
-  --only LIST    comma list of groups (oneway, sweep, echo, alo, hwm, attack), implementations
+  --only LIST    comma list of groups (oneway, sweep, fanout, rr, idle, echo, alo, hwm, attack), implementations
                  (raw, zmq, ts, py) or scenario ids (e.g. ts->py, echo/raw)
                  (the sweep, with fewer runs: min(runs, 3), includes the oneway
                  points of raw, zmq, ts and py at 64 B, 1 KiB and 64 KiB)
@@ -83,6 +83,13 @@ const PAIRS = [
   ["py", "ts"],
 ];
 const HWM_TOTAL = 2e9;
+/** Fan-out (publish) and round-robin: N subscribers / workers, 64 B messages. */
+export const SCALE_NS = [1, 10, 100, 1000];
+export const SCALE_IMPLS = ["raw", "zmq", "ts"];
+const SCALE_SIZE = 64;
+/** Idle peers on one bind socket: N = 0 is the baseline without idle peers. */
+export const IDLE_NS = [0, 100, 1000, 10000];
+export const IDLE_IMPLS = ["raw", "ts"];
 const ECHO_SETTLE_MS = 200;
 // Echo pinning needs taskset (util-linux) and two cores; without them echo runs unpinned.
 const PINNING = os.availableParallelism() >= 2 && spawnSync("taskset", ["-c", "0", "true"]).status === 0;
@@ -125,6 +132,16 @@ function scenarios(opts) {
       list.push({ id: `echo/${impl}/${placement}`, group: "echo", kind: "echo", impl, placement, size: 64, impls: [impl] });
     }
   }
+  for (const [group, mode] of [["fanout", "publish"], ["rr", "roundrobin"]]) {
+    for (const n of SCALE_NS) {
+      for (const impl of SCALE_IMPLS) {
+        list.push({ id: `${group}/${impl}/${n}`, group, kind: "scale", mode, impl, n, size: SCALE_SIZE, impls: [impl], maxRuns: opts.sweepRuns });
+      }
+    }
+  }
+  for (const n of IDLE_NS) {
+    for (const impl of IDLE_IMPLS) list.push({ id: `idle/${impl}/${n}`, group: "idle", kind: "idle", impl, n, size: SCALE_SIZE, once: true, impls: [impl] });
+  }
   list.push({ id: "alo/ts->ts/64", group: "alo", kind: "oneway", src: "ts", dst: "ts", size: 64, delivery: "at-least-once", impls: ["ts"] });
   list.push({ id: "hwm/ts", group: "hwm", kind: "hwm", once: true, impls: ["ts"] });
   for (const a of ATTACKS) list.push({ id: `attack/${a.kind}`, group: "attack", kind: "attack", attack: a, once: true, impls: ["ts"] });
@@ -140,10 +157,10 @@ function selected(sc, only) {
 
 let python;
 
-function agent(impl, label, args, cpu) {
+function agent(impl, label, args, cpu, nodeFlags = []) {
   const spec = IMPL[impl];
   const cmd = spec.node ? process.execPath : python.python;
-  const argv = [spec.script, ...args.map(String)];
+  const argv = [...(spec.node ? nodeFlags : []), spec.script, ...args.map(String)];
   if (cpu !== undefined && PINNING) return new Agent(label, "taskset", ["-c", String(cpu), cmd, ...argv], { cwd: benchDir });
   return new Agent(label, cmd, argv, { cwd: benchDir });
 }
@@ -288,13 +305,127 @@ async function runAttack(sc) {
   }
 }
 
-const RUNNERS = { oneway: runOneway, echo: runEcho, hwm: runHwm, attack: runAttack };
+/**
+ * Fan-out / round-robin: a hub process (role pub) and ONE process holding all N
+ * subscriber/worker connections (role subs), so the N receivers share a core.
+ */
+async function runScale(sc, opts) {
+  const common = ["--mode", sc.mode, "--n", sc.n, "--size", sc.size, "--duration", opts.duration];
+  const hub = agent(sc.impl, `${sc.impl} hub`, ["--role", "pub", ...common]);
+  let subs;
+  try {
+    const { port } = await hub.waitFor("ready", 20_000);
+    subs = agent(sc.impl, `${sc.impl} subs`, ["--role", "subs", "--port", port, ...common]);
+    // publish: every connection has seen a probe; round-robin: the hub has N peers.
+    if (sc.mode === "publish") await subs.waitFor("ready", 120_000);
+    else await hub.waitFor("peers", 120_000);
+    hub.write("go\n");
+    const { t0 } = await hub.waitFor("start", 20_000);
+    const { count: sent, dropped_reported } = await hub.waitFor("sent", opts.duration * 1000 + 60_000);
+    const expected = sc.mode === "publish" ? sc.n * sent : sent;
+    subs.write(`expect ${expected}\n`);
+    const res = await subs.waitFor("result", 180_000);
+    hub.write("cpu\n");
+    const cpu = await hub.waitFor("cpu", 20_000);
+    hub.closeStdin();
+    subs.closeStdin();
+    await Promise.all([hub.finish(), subs.finish()]);
+    const elapsed = Number(BigInt(res.tLast) - BigInt(t0)) / 1e9;
+    return {
+      deliveries_per_s: res.count / elapsed,
+      elapsed_s: elapsed,
+      sent,
+      expected,
+      received: res.count,
+      dropped: expected - res.count,
+      dropped_reported,
+      min_per_conn: res.min_per_conn,
+      max_per_conn: res.max_per_conn,
+      sender_cpu_s: cpu.cpu_s,
+      sender_cpu_core: cpu.cpu_s / elapsed,
+      sender_cpu_us_per_delivery: res.count ? (cpu.cpu_s * 1e6) / res.count : NaN,
+      rss_pub_kb: cpu.rss_kb,
+      rss_subs_kb: res.rss_kb,
+    };
+  } finally {
+    subs?.kill();
+    hub.kill();
+  }
+}
+
+/**
+ * Idle peers: a hub (role idle-hub, --expose-gc) with default options; one
+ * process opens N connections (role idle-peers); the hub's memory after a
+ * settle, minus its baseline, per peer; then one active source sends one-way
+ * to the hub among them.
+ */
+async function runIdle(sc, opts) {
+  const hub = agent(sc.impl, `${sc.impl} idle hub`, ["--role", "idle-hub", "--n", sc.n], undefined, ["--expose-gc"]);
+  let peers;
+  let source;
+  try {
+    const { port, base } = await hub.waitFor("ready", 20_000);
+    let acceptsPerS = NaN;
+    if (sc.n > 0) {
+      peers = agent(sc.impl, `${sc.impl} idle peers`, ["--role", "idle-peers", "--port", port, "--n", sc.n]);
+      const { t0 } = await peers.waitFor("start", 20_000);
+      const { tN } = await hub.waitFor("peers", 300_000);
+      acceptsPerS = sc.n / (Number(BigInt(tN) - BigInt(t0)) / 1e9);
+    }
+    hub.write("settle\n");
+    const mem = await hub.waitFor("mem", 60_000);
+    source = agent(sc.impl, `${sc.impl} source`, ["--role", "source", "--port", port, "--size", sc.size, "--duration", opts.duration]);
+    const { t0: ts0 } = await source.waitFor("start", 60_000);
+    const { count: sent } = await source.waitFor("sent", opts.duration * 1000 + 60_000);
+    const res = await hub.waitFor("result", 60_000);
+    source.closeStdin();
+    hub.closeStdin();
+    let rssPeers = NaN;
+    if (peers) {
+      peers.closeStdin();
+      rssPeers = (await peers.waitFor("exit", 20_000)).rss_kb;
+    }
+    await Promise.all([hub.finish(), source.finish(), peers?.finish()]);
+    const elapsed = Number(BigInt(res.tLast) - BigInt(ts0)) / 1e9;
+    const per = (k) => (sc.n > 0 ? (mem[k] - base[k]) / sc.n : NaN);
+    return {
+      n: sc.n,
+      bytes_per_peer: per("rss"),
+      heap_ext_bytes_per_peer: sc.n > 0 ? (mem.heapUsed + mem.external - base.heapUsed - base.external) / sc.n : NaN,
+      heap_bytes_per_peer: per("heapUsed"),
+      external_bytes_per_peer: per("external"),
+      accepts_per_s: acceptsPerS,
+      active_msgs_per_s: res.count / elapsed,
+      active_sent: sent,
+      active_received: res.count,
+      peers_at_settle: mem.peers,
+      peers_at_end: res.peers,
+      rss_hub_base_kb: base.rss / 1024,
+      rss_hub_settled_kb: mem.rss / 1024,
+      rss_hub_kb: res.rss_kb,
+      rss_peers_kb: rssPeers,
+    };
+  } finally {
+    source?.kill();
+    peers?.kill();
+    hub.kill();
+  }
+}
+
+const RUNNERS = { idle: runIdle, scale: runScale, oneway: runOneway, echo: runEcho, hwm: runHwm, attack: runAttack };
 
 function describe(sc, r) {
   if (r.error) return `error: ${r.error.split("\n")[0]}`;
   if (sc.kind === "oneway") {
     const extra = r.lost ? `, ${r.lost} lost` : r.dropped ? `, ${r.dropped} dropped` : "";
     return `${fmtCount(r.msgs_per_s)} msg/s, ${fmtNum(r.mb_per_s)} MB/s${extra} (RSS ${Math.round(r.rss_sender_kb / 1024)}/${Math.round(r.rss_receiver_kb / 1024)} MiB)`;
+  }
+  if (sc.kind === "scale") {
+    const drop = r.dropped ? `, ${r.dropped} of ${r.expected} dropped` : "";
+    return `${fmtCount(r.deliveries_per_s)} deliveries/s${drop}, sender ${fmtNum(r.sender_cpu_core)} core, ${fmtNum(r.sender_cpu_us_per_delivery)} µs/delivery (RSS ${Math.round(r.rss_pub_kb / 1024)}/${Math.round(r.rss_subs_kb / 1024)} MiB)`;
+  }
+  if (sc.kind === "idle") {
+    return `${sc.n} peers: ${fmtNum(r.bytes_per_peer / 1024)} KiB RSS/peer (${fmtNum(r.heap_ext_bytes_per_peer / 1024)} KiB heap+ext), ${fmtCount(r.accepts_per_s)} accepts/s, active ${fmtCount(r.active_msgs_per_s)} msg/s (hub RSS ${Math.round(r.rss_hub_kb / 1024)} MiB)`;
   }
   if (sc.kind === "echo") return `p50 ${fmtNum(r.p50_us)} µs, p99 ${fmtNum(r.p99_us)} µs`;
   if (sc.kind === "attack") return `peak RSS ${(r.peak_rss_kb / 1024).toFixed(0)} MiB (baseline ${(r.baseline_rss_kb / 1024).toFixed(0)} MiB; bound ${(r.bound_kb / 1024).toFixed(0)} MiB + runtime)`;
@@ -325,6 +456,20 @@ function aggregate(sc, runs) {
       round_trips_per_s: median(pick("round_trips_per_s")),
       rss_client_kb: max(pick("rss_client_kb")),
       rss_server_kb: max(pick("rss_server_kb")),
+    };
+  } else if (sc.kind === "scale") {
+    const sum = (k) => ok.reduce((a, r) => a + r[k], 0);
+    summary = {
+      deliveries_per_s: median(pick("deliveries_per_s")),
+      sent: sum("sent"),
+      received: sum("received"),
+      dropped: sum("dropped"),
+      sender_cpu_core: median(pick("sender_cpu_core")),
+      sender_cpu_us_per_delivery: median(pick("sender_cpu_us_per_delivery")),
+      min_per_conn: Math.min(...pick("min_per_conn")),
+      max_per_conn: max(pick("max_per_conn")),
+      rss_pub_kb: max(pick("rss_pub_kb")),
+      rss_subs_kb: max(pick("rss_subs_kb")),
     };
   } else summary = { ...ok[0] };
   return { ...sc, runs, summary, errors };

@@ -6,6 +6,7 @@ const { Socket } = await import(process.env.AIOMSG_BENCH_LIB ?? "aiomsg-ts");
 import {
   parseArgs, nowNs, peakRssKb, sleeps, emit, stdinClosed, stdinWord, measureRoundTrips, payload, checkEvery, fail,
 } from "./common.mjs";
+import { runHub, runSubs, runIdleHub, runIdlePeers, PROBE } from "./scale.mjs";
 
 const args = parseArgs();
 
@@ -137,6 +138,91 @@ async function hwmSource() {
   emit({ ev: "log", msg: "all offered bytes accepted before the deadline" });
 }
 
-const roles = { sink, source, echo, ping, "hwm-source": hwmSource };
+/** Fan-out / round-robin hub: one bind Socket in send mode --mode. */
+function pub() {
+  const sock = new Socket({ sendMode: args.raw.mode ?? "publish" });
+  let peers = 0;
+  let dropped = 0;
+  const peerWaiters = [];
+  sock.on("peerConnected", () => {
+    peers++;
+    for (const w of peerWaiters) w();
+  });
+  sock.on("dropped", () => dropped++);
+  const body = payload(args.size);
+  return runHub(args, {
+    async bind() {
+      await sock.bind(args.host, 0);
+      return sock.port;
+    },
+    waitPeers: (n) => new Promise((resolve) => {
+      const check = () => peers >= n && resolve();
+      peerWaiters.push(check);
+      check();
+    }),
+    probe: () => sock.send(PROBE),
+    async step() {
+      for (let i = 0; i < 256; i++) await sock.send(body);
+      return 256;
+    },
+    dropped: () => dropped,
+  });
+}
+
+/** N connect Sockets in this one process (subscribers or workers). */
+function subs() {
+  return runSubs(args, {
+    async open(i, onMessage) {
+      const sock = new Socket();
+      const up = once(sock, "peerConnected");
+      await sock.connect(args.host, args.port);
+      (async () => {
+        for await (const msg of sock) onMessage(i, msg.length);
+      })().catch(fail);
+      await up;
+    },
+  });
+}
+
+/** Idle peers, the hub: a bind Socket with default options, counting the one
+ * active source's messages like a sink once the N idle peers are in. */
+function idleHub() {
+  const sock = new Socket();
+  let peers = 0;
+  let onPeer = () => {};
+  sock.on("peerConnected", () => onPeer(++peers));
+  return runIdleHub(args, {
+    async bind() {
+      await sock.bind(args.host, 0);
+      return sock.port;
+    },
+    peers: () => peers,
+    onPeer(cb) {
+      onPeer = cb;
+    },
+    async done() {
+      let count = 0;
+      for await (const msg of sock) {
+        if (msg.length === 0) break;
+        count++;
+      }
+      return { count, tLast: nowNs() };
+    },
+  });
+}
+
+/** Idle peers, the clients: N connect Sockets with default options (they heartbeat). */
+function idlePeers() {
+  const socks = [];
+  return runIdlePeers(args, async () => {
+    const sock = new Socket();
+    socks.push(sock);
+    const up = once(sock, "peerConnected");
+    await sock.connect(args.host, args.port);
+    await up;
+  });
+}
+
+const roles = { sink, source, echo, ping, "hwm-source": hwmSource, pub, subs, "idle-hub": idleHub, "idle-peers": idlePeers };
 if (!roles[args.role]) fail(`unknown role ${args.role}`);
 roles[args.role]().catch(fail);

@@ -8,6 +8,7 @@ import {
   parseArgs, nowNs, peakRssKb, sleeps, emit, stdinClosed, measureRoundTrips, payload, checkEvery, fail,
 } from "./common.mjs";
 import { FrameDecoder, frameOf } from "./raw-frames.mjs";
+import { runHub, runSubs, runIdleHub, runIdlePeers, PROBE } from "./scale.mjs";
 
 const args = parseArgs();
 const BATCH = 64 * 1024;
@@ -119,6 +120,133 @@ async function ping() {
   process.exit(0);
 }
 
-const roles = { sink, source, echo, ping };
+/**
+ * Raw fan-out / round-robin hub: the ceiling. Frames are packed into ~64 KiB
+ * batches, encoded once; publish writes each batch to every subscriber and
+ * waits for 'drain' on those that need it; round-robin writes each batch to
+ * the next socket that does not need drain (waiting only when all do).
+ */
+function pub() {
+  const rr = args.raw.mode === "roundrobin";
+  const server = net.createServer({ noDelay: true });
+  const socks = [];
+  const peerWaiters = [];
+  let drained = null;
+  server.on("connection", (s) => {
+    s.on("error", () => {});
+    s.on("drain", () => drained?.());
+    socks.push(s);
+    for (const w of peerWaiters) w();
+  });
+  const body = payload(args.size);
+  const frameLen = 4 + args.size;
+  const perBatch = Math.max(1, Math.floor(BATCH / frameLen));
+  const encode = () => {
+    const batch = Buffer.allocUnsafe(perBatch * frameLen);
+    for (let i = 0, off = 0; i < perBatch; i++, off += frameLen) {
+      batch.writeUInt32BE(args.size, off);
+      batch.set(body, off + 4);
+    }
+    return batch;
+  };
+  const probe = frameOf(PROBE);
+  let next = 0;
+  return runHub(args, {
+    async bind() {
+      server.listen({ port: 0, host: args.host, backlog: 4096 });
+      await once(server, "listening");
+      return server.address().port;
+    },
+    waitPeers: (n) => new Promise((resolve) => {
+      const check = () => socks.length >= n && resolve();
+      peerWaiters.push(check);
+      check();
+    }),
+    async probe() {
+      for (const s of socks) if (!s.writableNeedDrain) s.write(probe);
+    },
+    async step() {
+      const batch = encode();
+      if (!rr) {
+        for (const s of socks) s.write(batch);
+        const full = socks.filter((s) => s.writableNeedDrain);
+        if (full.length) await Promise.all(full.map((s) => once(s, "drain")));
+        return perBatch;
+      }
+      for (;;) {
+        for (let k = 0; k < socks.length; k++) {
+          const s = socks[next];
+          next = (next + 1) % socks.length;
+          if (!s.writableNeedDrain) {
+            s.write(batch);
+            return perBatch;
+          }
+        }
+        await new Promise((r) => (drained = r));
+        drained = null;
+      }
+    },
+  });
+}
+
+/** N raw connections in this one process, each with its own frame decoder. */
+function subs() {
+  return runSubs(args, {
+    async open(i, onMessage) {
+      const sock = net.connect({ host: args.host, port: args.port, noDelay: true });
+      const dec = new FrameDecoder((f) => onMessage(i, f.length));
+      sock.on("data", (chunk) => dec.push(chunk));
+      await once(sock, "connect");
+    },
+  });
+}
+
+/** Idle peers, the hub: a bare net server (default backlog); a connection gets
+ * a frame decoder only once it sends something (the active source). */
+function idleHub() {
+  const server = net.createServer({ noDelay: true });
+  let peers = 0;
+  let onPeer = () => {};
+  let finished;
+  const done = new Promise((r) => (finished = r));
+  let count = 0;
+  server.on("connection", (sock) => {
+    sock.on("error", () => {});
+    sock.once("data", (first) => {
+      const dec = new FrameDecoder((f) => {
+        if (f.length === 0) finished({ count, tLast: nowNs() });
+        else count++;
+      });
+      dec.push(first);
+      sock.on("data", (chunk) => dec.push(chunk));
+    });
+    onPeer(++peers);
+  });
+  return runIdleHub(args, {
+    async bind() {
+      server.listen(0, args.host);
+      await once(server, "listening");
+      return server.address().port;
+    },
+    peers: () => peers,
+    onPeer(cb) {
+      onPeer = cb;
+    },
+    done: () => done,
+  });
+}
+
+/** Idle peers, the clients: N bare connections. */
+function idlePeers() {
+  const socks = [];
+  return runIdlePeers(args, async () => {
+    const sock = net.connect({ host: args.host, port: args.port });
+    sock.on("error", () => {});
+    socks.push(sock);
+    await once(sock, "connect");
+  });
+}
+
+const roles = { sink, source, echo, ping, pub, subs, "idle-hub": idleHub, "idle-peers": idlePeers };
 if (!roles[args.role]) fail(`unknown role ${args.role}`);
 roles[args.role]().catch(fail);

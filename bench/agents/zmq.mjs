@@ -3,6 +3,7 @@ import * as zmq from "zeromq";
 import {
   parseArgs, nowNs, peakRssKb, sleeps, emit, stdinClosed, measureRoundTrips, payload, checkEvery, fail,
 } from "./common.mjs";
+import { runHub, runSubs, PROBE } from "./scale.mjs";
 
 const args = parseArgs();
 
@@ -78,6 +79,54 @@ async function ping() {
   process.exit(0);
 }
 
-const roles = { sink, source, echo, ping };
+/** Fan-out (PUB) / round-robin (PUSH) hub. ZeroMQ's default listen backlog
+ * (100) is raised so that 1,000 dials are not left in SYN retries. */
+function pub() {
+  const rr = args.raw.mode === "roundrobin";
+  const sock = rr ? new zmq.Push({ backlog: 4096 }) : new zmq.Publisher({ backlog: 4096 });
+  let peers = 0;
+  const peerWaiters = [];
+  // Push queues for no one until a peer is there: count finished handshakes.
+  sock.events.on("handshake", () => {
+    peers++;
+    for (const w of peerWaiters) w();
+  });
+  const body = payload(args.size);
+  return runHub(args, {
+    async bind() {
+      await sock.bind(`tcp://${args.host}:*`);
+      return Number(sock.lastEndpoint.split(":").pop());
+    },
+    waitPeers: (n) => new Promise((resolve) => {
+      const check = () => peers >= n && resolve();
+      peerWaiters.push(check);
+      check();
+    }),
+    probe: () => sock.send(PROBE),
+    async step() {
+      for (let i = 0; i < 256; i++) await sock.send(body);
+      return 256;
+    },
+  });
+}
+
+/** N SUB (or PULL) sockets in this one process. Readiness is the probes (SUB)
+ * or the hub's handshake count (PULL), so connect() is not awaited here. */
+function subs() {
+  zmq.context.maxSockets = 8192;
+  const rr = args.raw.mode === "roundrobin";
+  return runSubs(args, {
+    async open(i, onMessage) {
+      const sock = rr ? new zmq.Pull() : new zmq.Subscriber();
+      if (!rr) sock.subscribe();
+      sock.connect(`tcp://${args.host}:${args.port}`);
+      (async () => {
+        for await (const [msg] of sock) onMessage(i, msg.length);
+      })().catch(fail);
+    },
+  });
+}
+
+const roles = { sink, source, echo, ping, pub, subs };
 if (!roles[args.role]) fail(`unknown role ${args.role}`);
 roles[args.role]().catch(fail);

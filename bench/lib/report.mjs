@@ -21,6 +21,8 @@ const ECHO_LABEL = {
 };
 
 /** The size sweep's points (bench/run.mjs SWEEP_SIZES). */
+const SCALE_NS = [1, 10, 100, 1000];
+const IDLE_NS = [0, 100, 1000, 10000];
 const SWEEP = [16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216];
 
 function s(byId, id) {
@@ -92,6 +94,20 @@ export function evaluateTargets(byId) {
   };
   noPointBelow("sweep-vs-zmq", "size sweep 16 B–16 MiB: no point below zeromq.js (TS→TS ÷ zeromq.js, msg/s, worst point)",
     SWEEP.map((z) => [sizeName(z), `oneway/ts->ts/${z}`, `oneway/zmq->zmq/${z}`]), "msgs_per_s", (x) => `${fmtCount(x)} msg/s`);
+  const f100 = s(byId, "fanout/ts/100");
+  const z100 = s(byId, "fanout/zmq/100");
+  add("fanout-100-vs-zmq", "publish 64 B to 100 subscribers ≥ 4× zeromq.js (deliveries/s)", ">=", 4,
+    ratio(f100?.deliveries_per_s, z100?.deliveries_per_s),
+    `${fmtCount(f100?.deliveries_per_s)} vs ${fmtCount(z100?.deliveries_per_s)} deliveries/s`);
+  for (const [g, label] of [["fanout", "publish 64 B to N = 1–1,000 subscribers"], ["rr", "round-robin 64 B to N = 1–1,000 workers"]]) {
+    noPointBelow(`${g}-vs-zmq`, `${label}: no point below zeromq.js (deliveries/s, worst point)`,
+      SCALE_NS.map((n) => [`N = ${n}`, `${g}/ts/${n}`, `${g}/zmq/${n}`]), "deliveries_per_s", (x) => `${fmtCount(x)}/s`);
+  }
+  for (const n of [1000, 10000]) {
+    const x = s(byId, `idle/ts/${n}`);
+    add(`idle-${n}-bytes`, `≤ 16 KiB memory per idle peer (RSS, ${n.toLocaleString("en-US")} peers)`, "<=", 16,
+      (x?.bytes_per_peer ?? NaN) / 1024, x ? `${fmtNum(x.bytes_per_peer / 1024)} KiB RSS, ${fmtNum(x.heap_ext_bytes_per_peer / 1024)} KiB heap+external per peer` : "", "KiB");
+  }
   const hwm = s(byId, "hwm/ts");
   const hwmMB = hwm ? (hwm.peak_rss_kb * 1024) / MB : NaN;
   add("hwm-rss", "sender peak RSS < 300 MB offering 2 GB to a stalled peer", "<=", 300, hwmMB,
@@ -202,6 +218,70 @@ export function renderMarkdown(report, { SIZES }) {
         return Number.isFinite(v) ? `${v.toFixed(2)}×` : "—";
       };
       L.push(`| ${sizeName(z)} | ${cells.join(" | ")} | ${r("ts->ts", "zmq->zmq")} | ${r("ts->ts", "raw->raw")} |`);
+    }
+    L.push("");
+  }
+
+  const SCALE_LABEL = { raw: "raw Node `net` (the ceiling)", zmq: "zeromq.js", ts: "**aiomsg-ts**", py: "Python aiomsg" };
+  for (const [g, title, what, who] of [
+    ["fanout", "Publish to N subscribers (64 B, `--only fanout`)", "aiomsg-ts `sendMode: \"publish\"`, zeromq.js PUB → SUB, raw Node writing each 64 KiB batch of frames, encoded once, to every subscriber socket (waiting for `drain` on those that need it)", "subscribers"],
+    ["rr", "Round-robin to N workers (64 B, `--only rr`)", "aiomsg-ts `sendMode: \"roundrobin\"`, zeromq.js PUSH → PULL, raw Node writing each 64 KiB batch to the next socket that does not need `drain` (waiting only when all do)", "workers"],
+  ]) {
+    const impls = ["raw", "zmq", "ts", "py"].filter((i) => SCALE_NS.some((n) => sc[`${g}/${i}/${n}`]));
+    if (!impls.length) continue;
+    L.push(`## ${title}`);
+    L.push("");
+    L.push(`One hub process binds and sends 64 B messages for ${report.config.duration_s} s: ${what}. ONE other process holds all N ${who}' connections and counts deliveries per connection, so the N ${who} share one core (the 2-core machine has one for the hub, one for them). Deliveries/s = messages received by all ${who} ÷ (last delivery − hub's first send). Sender CPU = the hub's user+system CPU over that time (cores), and per delivery. ${g === "fanout" ? "Before the run the hub sends 1-byte probes every 10 ms until every subscriber has one (ZeroMQ's slow joiner); probes are not counted. Publish drops for a subscriber that cannot keep up (zeromq.js at its high-water mark, aiomsg-ts when a peer is full): dropped = N × sent − received, shown as is." : "The run starts once the hub has N peers; nothing may drop (lost = sent − received)."} ${report.config.sweep_runs ?? report.config.runs} run(s) per point.`);
+    L.push("");
+    L.push(`| N | ${impls.map((i) => `${SCALE_LABEL[i]} deliveries/s | sender cores | µs/delivery | dropped`).join(" | ")} | TS ÷ zeromq.js | TS ÷ raw |`);
+    L.push(`|---:|${impls.map(() => "---:|---:|---:|---:").join("|")}|---:|---:|`);
+    for (const n of SCALE_NS) {
+      const g1 = (i) => sc[`${g}/${i}/${n}`];
+      const cells = impls.map((i) => {
+        const x = g1(i);
+        if (!x) return "— | — | — | —";
+        if (!x.summary) return "failed | | |";
+        const y = x.summary;
+        const drop = y.dropped ? `${fmtCount(y.dropped)} (${((100 * y.dropped) / (y.dropped + y.received)).toFixed(1)}%)` : "0";
+        return `${fmtCount(y.deliveries_per_s)} | ${fmtNum(y.sender_cpu_core)} | ${fmtNum(y.sender_cpu_us_per_delivery)} | ${drop}`;
+      });
+      const r = (a, b) => {
+        const v = g1(a)?.summary?.deliveries_per_s / g1(b)?.summary?.deliveries_per_s;
+        return Number.isFinite(v) ? `${v.toFixed(2)}×` : "—";
+      };
+      L.push(`| ${n.toLocaleString("en-US")} | ${cells.join(" | ")} | ${r("ts", "zmq")} | ${r("ts", "raw")} |`);
+    }
+    L.push("");
+    L.push("Peak RSS (MB), hub / the process of all N " + who + ":");
+    L.push("");
+    L.push(`| N | ${impls.map((i) => SCALE_LABEL[i]).join(" | ")} |`);
+    L.push(`|---:|${impls.map(() => "---:").join("|")}|`);
+    for (const n of SCALE_NS) {
+      L.push(`| ${n.toLocaleString("en-US")} | ${impls.map((i) => {
+        const y = sc[`${g}/${i}/${n}`]?.summary;
+        return y ? `${rssMB(y.rss_pub_kb)} / ${rssMB(y.rss_subs_kb)}` : "—";
+      }).join(" | ")} |`);
+    }
+    L.push("");
+  }
+
+  const idleImpls = ["raw", "ts", "zmq"].filter((i) => IDLE_NS.some((n) => sc[`idle/${i}/${n}`]));
+  if (idleImpls.length) {
+    L.push("## Idle peers on one bind socket (`--only idle`)");
+    L.push("");
+    L.push(`A hub process (\`node --expose-gc\`) binds with default options: an aiomsg-ts Socket, or a bare \`net\` server. It notes its memory after \`gc()\`, then ONE other process opens N connections, at most ${500} dials in flight (below Node's listen backlog of 511); aiomsg-ts peers are Sockets with default options, so both ends heartbeat every 5 s. Accept rate = N ÷ (hub saw the Nth peer − the peers' first dial). Once all are in, the hub settles (\`gc()\`, 1 s, \`gc()\`) and reports memory: per peer = (after − before) ÷ N, RSS and V8 heap + external. Then one active sender (the one-way source, 64 B, ${report.config.duration_s} s) connects and sends one-way to the hub among the idle peers; N = 0 is the same without idle peers. Heap + external counts what V8 has allocated (an ArrayBuffer counts in full before its pages are touched), RSS what is resident; the target is on RSS. One run.`);
+    L.push("");
+    L.push(`| N | ${idleImpls.map((i) => `${SCALE_LABEL[i]} RSS KiB/peer | heap+ext KiB/peer | accepts/s | active msg/s | hub RSS MB`).join(" | ")} |`);
+    L.push(`|---:|${idleImpls.map(() => "---:|---:|---:|---:|---:").join("|")}|`);
+    for (const n of IDLE_NS) {
+      L.push(`| ${n.toLocaleString("en-US")} | ${idleImpls.map((i) => {
+        const x = sc[`idle/${i}/${n}`];
+        if (!x) return "— | — | — | — | —";
+        const y = x.summary;
+        if (!y) return "failed | | | |";
+        const split = Number.isFinite(y.heap_bytes_per_peer) ? ` (${fmtNum(y.heap_bytes_per_peer / 1024)} + ${fmtNum(y.external_bytes_per_peer / 1024)})` : "";
+        return `${fmtNum(y.bytes_per_peer / 1024)} | ${fmtNum(y.heap_ext_bytes_per_peer / 1024)}${split} | ${fmtCount(y.accepts_per_s)} | ${fmtCount(y.active_msgs_per_s)} | ${rssMB(y.rss_hub_kb)}`;
+      }).join(" | ")} |`);
     }
     L.push("");
   }
