@@ -191,7 +191,7 @@ export function renderCharts(report) {
       yLog: true,
       xTickFormat: countLabel,
       series,
-      note: runsNote(report, fan, failed, (n) => `N = ${n}`),
+      note: runsNote(report, fan, failed, (n) => `N = ${n}`, { median: true }),
     });
   }
   {
@@ -205,7 +205,7 @@ export function renderCharts(report) {
       xTickFormat: countLabel,
       yTickFormat: plain,
       series,
-      note: runsNote(report, fan, failed, (n) => `N = ${n}`),
+      note: runsNote(report, fan, failed, (n) => `N = ${n}`, { median: true }),
     });
   }
 
@@ -222,7 +222,7 @@ export function renderCharts(report) {
       yLog: true,
       xTickFormat: countLabel,
       series,
-      note: runsNote(report, rr, failed, (n) => `N = ${n}`),
+      note: runsNote(report, rr, failed, (n) => `N = ${n}`, { median: true }),
     });
   }
 
