@@ -235,7 +235,7 @@ export function renderCharts(report) {
     add("idle-memory", {
       title: "Memory per idle peer on one bind socket",
       xLabel: "idle peers N",
-      yLabel: "KiB per idle peer (lower is better)",
+      yLabel: "KiB of RSS per idle peer (lower is better)",
       xLog: true,
       yLog: false,
       xTickFormat: countLabel,
