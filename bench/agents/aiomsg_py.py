@@ -14,6 +14,7 @@ import os
 import json
 import resource
 import sys
+import threading
 import time
 
 from aiomsg import DeliveryGuarantee, SendMode, Søcket
@@ -57,6 +58,8 @@ def parse():
     p.add_argument("--duration", type=float, default=1.5)
     p.add_argument("--warmup", type=float, default=0.3)
     p.add_argument("--delivery", default="at-most-once")
+    p.add_argument("--mode", default="publish")
+    p.add_argument("--n", type=int, default=1)
     return p.parse_args()
 
 
@@ -168,9 +171,123 @@ async def ping(args):
           "rss_kb": peak_rss_kb(), "vcsw": sleeps()})
 
 
+def stdin_lines():
+    """Stdin lines as an asyncio.Queue (None at EOF), read by a thread."""
+    loop = asyncio.get_running_loop()
+    q = asyncio.Queue()
+
+    def reader():
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(q.put_nowait, line.strip())
+        loop.call_soon_threadsafe(q.put_nowait, None)
+
+    threading.Thread(target=reader, daemon=True).start()
+    return q
+
+
+def cpu_seconds():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+PROBE = b"\x00"
+
+
+async def pub(args):
+    """Fan-out / round-robin hub: the protocol of bench/agents/scale.mjs."""
+    mode = SendMode.PUBLISH if args.mode == "publish" else SendMode.ROUNDROBIN
+    sock = Søcket(send_mode=mode)
+    lines = stdin_lines()
+    await bind(sock, args)
+    if args.mode == "publish":
+        go = asyncio.ensure_future(lines.get())
+        while not go.done():
+            await sock.send(PROBE)
+            await asyncio.wait([go], timeout=0.01)
+    else:
+        while len(sock._connections) < args.n:
+            await asyncio.sleep(0.01)
+        emit({"ev": "peers", "n": args.n})
+        await lines.get()  # "go"
+    body = b"a" * args.size
+    # send() never waits: pace as the one-way source does, per connection.
+    high = max(2, min(4096, PACE_BYTES // max(1, args.size)))
+    cpu0 = cpu_seconds()
+    t0 = time.monotonic_ns()
+    emit({"ev": "start", "t0": t0})
+    deadline = t0 + int(args.duration * 1e9)
+    sent = 0
+    while time.monotonic_ns() < deadline:
+        for _ in range(64):
+            await sock.send(body)
+        sent += 64
+        limit = high * (max(1, len(sock._connections)) if args.mode == "publish" else 1)
+        if queued(sock) > limit:
+            while queued(sock) > limit // 2:
+                await asyncio.sleep(0.001)
+    emit({"ev": "sent", "count": sent, "dropped_reported": None})
+    await lines.get()  # "cpu"
+    emit({"ev": "cpu", "cpu_s": cpu_seconds() - cpu0, "rss_kb": peak_rss_kb()})
+    await lines.get()  # EOF
+    finish({"ev": "exit"})
+
+
+async def subs(args):
+    """N connect Søckets in this one process, counting args.size-byte messages."""
+    n = args.n
+    counts = [0] * n
+    probed = [False] * n
+    state = {"probed": 0, "total": 0, "t_last": 0, "expected": None}
+
+    def done():
+        finish({"ev": "result", "count": state["total"], "tLast": state["t_last"],
+                "min_per_conn": min(counts), "max_per_conn": max(counts), "rss_kb": peak_rss_kb()})
+
+    async def consume(i, sock):
+        async for msg in sock.messages():
+            if len(msg) == args.size:
+                counts[i] += 1
+                state["total"] += 1
+                if state["total"] & 63 == 0:
+                    state["t_last"] = time.monotonic_ns()
+                if state["expected"] is not None and state["total"] >= state["expected"]:
+                    state["t_last"] = time.monotonic_ns()
+                    done()
+            elif len(msg) == len(PROBE) and not probed[i]:
+                probed[i] = True
+                state["probed"] += 1
+                if state["probed"] == n and args.mode == "publish":
+                    emit({"ev": "ready"})
+
+    lines = stdin_lines()
+    gate = asyncio.Semaphore(200)
+    tasks = []
+
+    async def open_one(i):
+        async with gate:
+            sock = Søcket()
+            tasks.append(asyncio.create_task(consume(i, sock)))
+            await connected(sock, args)
+
+    await asyncio.gather(*(open_one(i) for i in range(n)))
+    emit({"ev": "connected", "n": n})
+    if args.mode != "publish":
+        emit({"ev": "ready"})
+    line = await lines.get()
+    state["expected"] = int(line.split()[1])
+    seen, quiet_since = -1, time.monotonic()
+    while state["total"] < state["expected"]:
+        if state["total"] != seen:
+            seen, quiet_since = state["total"], time.monotonic()
+        elif time.monotonic() - quiet_since >= 1.0:
+            break
+        await asyncio.sleep(0.05)
+    done()
+
+
 def main():
     args = parse()
-    role = {"sink": sink, "source": source, "echo": echo, "ping": ping}[args.role]
+    role = {"sink": sink, "source": source, "echo": echo, "ping": ping, "pub": pub, "subs": subs}[args.role]
     asyncio.run(role(args))
 
 

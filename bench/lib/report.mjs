@@ -200,7 +200,7 @@ export function renderMarkdown(report, { SIZES }) {
   if (SWEEP.some((z) => !SIZES.includes(z) && sweepPairs.some((p) => sc[`oneway/${p}/${z}`]))) {
     L.push("## Message-size sweep (one-way, at-most-once, `--only sweep`)");
     L.push("");
-    L.push(`The one-way test above at every size from 16 B to 16 MiB: ${report.config.sweep_runs ?? report.config.runs} run(s) per point (the 64 B, 1 KiB and 64 KiB points are the headline figures, ${report.config.runs} runs). Raw Node is the ceiling. Senders look at their deadline every 256 messages or every ~4 MiB, whichever comes first, so large sizes also stop at the duration. At 16 MiB the aiomsg-ts ends raise \`maxFrameSize\` to 16 MiB + 64 KiB (the default 16 MiB would refuse the frame with its envelope); Python aiomsg has no limit.`);
+    L.push(`The one-way test above at every size from 16 B to 16 MiB: ${report.config.sweep_runs ?? report.config.runs} run(s) per point (the 64 B, 1 KiB and 64 KiB points are the headline figures, ${report.config.runs} run(s)). Raw Node is the ceiling. Senders look at their deadline every 256 messages or every ~4 MiB, whichever comes first, so large sizes also stop at the duration. At 16 MiB the aiomsg-ts ends raise \`maxFrameSize\` to 16 MiB + 64 KiB (the default 16 MiB would refuse the frame with its envelope); Python aiomsg has no limit.`);
     L.push("");
     L.push("| size | raw msg/s | raw MB/s | zeromq.js msg/s | MB/s | aiomsg-ts msg/s | MB/s | Python msg/s | MB/s | TS ÷ zeromq.js | TS ÷ raw |");
     L.push("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
