@@ -19,6 +19,7 @@ import { provisionPython } from "./lib/python.mjs";
 import { machineInfo, cpuSnapshot, otherLoad } from "./lib/machine.mjs";
 import { median, max, fmtCount, fmtNum } from "./lib/stats.mjs";
 import { evaluateTargets, renderMarkdown } from "./lib/report.mjs";
+import { renderCharts, chartMarkdown } from "./lib/charts.mjs";
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const repoDir = path.dirname(benchDir);
@@ -546,16 +547,18 @@ async function main() {
     targets,
     scenarios: byId,
   };
-  const md = renderMarkdown(report, { IMPL, SIZES, SWEEP_SIZES });
-
   const partial = opts.quick || opts.only.length > 0;
   const out = opts.out ?? (partial ? path.join(benchDir, "results", "tmp", new Date(started).toISOString().replace(/[:.]/g, "-")) : path.join(benchDir, "results", "latest"));
   mkdirSync(path.dirname(out), { recursive: true });
+  // The sweeps' charts: <out>-<name>.svg beside <out>.md, embedded in it.
+  const charts = renderCharts(report);
+  for (const c of charts) writeFileSync(`${out}-${c.name}.svg`, c.svg);
+  const md = renderMarkdown(report, { IMPL, SIZES, SWEEP_SIZES, chartsMd: chartMarkdown(charts, `${path.basename(out)}-`) });
   writeFileSync(`${out}.json`, JSON.stringify(report, null, 2) + "\n");
   writeFileSync(`${out}.md`, md);
   log("");
   log(md);
-  log(`wrote ${path.relative(process.cwd(), out)}.{json,md} in ${wall.toFixed(0)} s`);
+  log(`wrote ${path.relative(process.cwd(), out)}.{json,md}${charts.length ? ` and ${charts.length} chart(s) ${path.basename(out)}-*.svg` : ""} in ${wall.toFixed(0)} s`);
 }
 
 main().catch((err) => {

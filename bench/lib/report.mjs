@@ -136,7 +136,7 @@ function fmtStatus(t) {
   return t.status === "pass" ? `✅ pass (${p}% headroom)` : `❌ miss (${p}% short)`;
 }
 
-export function renderMarkdown(report, { SIZES }) {
+export function renderMarkdown(report, { SIZES, chartsMd = "" }) {
   const m = report.machine;
   const sc = report.scenarios;
   const L = [];
@@ -362,6 +362,12 @@ export function renderMarkdown(report, { SIZES }) {
     L.push("");
     for (const x of errs) for (const e of new Set(x.errors)) L.push(`- \`${x.id}\`: ${e.split("\n")[0]}`);
     L.push("");
+  }
+
+  if (chartsMd) {
+    L.push("## Charts");
+    L.push("");
+    L.push(chartsMd);
   }
 
   L.push("## How it is measured");
