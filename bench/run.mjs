@@ -40,7 +40,7 @@ function parseCli(argv) {
     else if (a === "--help" || a === "-h") {
       console.log(`usage: node bench/run.mjs [--quick] [--runs N] [--duration S] [--hwm-seconds S] [--only LIST] [--out PATH]
 
-  --quick        1 run per figure, 0.5 s each, 5 s for hwm (a smoke run, ~1 min)
+  --quick        1 run per figure, 0.5 s each, 5 s for hwm (a smoke run, ~3 min)
   --runs N       runs per figure, median reported (default 5)
   --duration S   seconds each sender sends / each echo client measures (default 1.5)
   --only LIST    comma list of groups (oneway, sweep, fanout, rr, idle, echo, alo, hwm, attack), implementations
