@@ -57,7 +57,16 @@ const enum State {
 
 /** Payloads at least this large are written by reference instead of copied. */
 const COPY_LIMIT = 16 * 1024;
+/**
+ * Slabs start small (Node's shared pool serves allocations under 4 KiB) and
+ * grow 4x, up to SLAB_SIZE, while each is used up within SLAB_BUSY_BATCHES
+ * flushes; a slab that lasted longer means a quiet peer, whose next slab is
+ * small again. An idle connection (heartbeats only) so holds ~512 B for its
+ * writes instead of 64 KiB.
+ */
+const SMALL_SLAB = 512;
 const SLAB_SIZE = 64 * 1024;
+const SLAB_BUSY_BATCHES = 8;
 /** Flush at once when this much is waiting, otherwise at the end of the tick. */
 const FLUSH_BYTES = 64 * 1024;
 /**
@@ -84,9 +93,12 @@ export class Connection implements FrameSink {
 
   // Write path: frames are packed into a slab; [slabStart, slabOff) is not yet
   // handed to the socket. `chunks` holds what will go out in the next flush.
-  private slab: Buffer = Buffer.allocUnsafe(SLAB_SIZE);
+  private slab: Buffer = EMPTY;
   private slabStart = 0;
   private slabOff = 0;
+  private nextSlab = SMALL_SLAB;
+  /** batchSeq when the current slab was allocated. */
+  private slabSeq = 0;
   private chunks: Buffer[] = [];
   private pendingBytes = 0;
   private pendingFrames = 0;
@@ -335,7 +347,9 @@ export class Connection implements FrameSink {
     const need = byRef ? PREFIX_SIZE + fixed : total;
     if (this.slab.length - this.slabOff < need) {
       this.cutSlab();
-      this.slab = Buffer.allocUnsafe(Math.max(SLAB_SIZE, need));
+      this.slab = Buffer.allocUnsafe(Math.max(this.nextSlab, need));
+      this.nextSlab = this.batchSeq - this.slabSeq <= SLAB_BUSY_BATCHES ? Math.min(SLAB_SIZE, this.nextSlab * 4) : SMALL_SLAB;
+      this.slabSeq = this.batchSeq;
       this.slabStart = 0;
       this.slabOff = 0;
     }
