@@ -66,6 +66,11 @@ export class ReceiveQueue {
     return this.ended;
   }
 
+  /** Peers with unread messages. */
+  get backlogged(): number {
+    return this.ring.length;
+  }
+
   /**
    * Queue a payload, or hand it to a waiting reader. A queued payload is
    * charged MESSAGE_OVERHEAD, and the buffer it is a view of (the read it

@@ -769,10 +769,13 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
   }
 
   /**
-   * Receive policy: each peer may hold its share of the receive marks (the
-   * marks divided by the open peers) before reading from it pauses, so a
-   * flooding peer is pushed back while the others keep flowing; all reading
-   * pauses when the whole queue is over the marks.
+   * Receive policy: each peer may hold its share of the receive marks before
+   * reading from it pauses, so a flooding peer is pushed back while the
+   * others keep flowing; all reading pauses when the whole queue is over the
+   * marks. The share is the marks divided by the peers with unread messages
+   * plus one: backlogged peers together never fill the marks (a peer with
+   * nothing queued is still read at once), and idle peers take no share (one
+   * busy peer among 10,000 idle ones may hold half the marks, not 1/10,000).
    */
   readonly #peerData = (conn: Connection, body: Buffer, start: number): void => {
     const inbox = this.inbox;
@@ -782,7 +785,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     if (channels.receive.hasSubscribers) channels.receive.publish({ socket: this, bytes: body.length - start, identity: conn.peerIdentity });
     inbox.push(q, start === body.length ? EMPTY : start === 0 ? body : body.subarray(start), conn.source);
     if (!q.paused) {
-      const n = this.open.length || 1;
+      const n = inbox.backlogged + 1;
       if (q.bytes > this.receiveHighWaterMark / n || q.length >= this.receiveHighWaterMessages / n) {
         q.paused = true;
         conn.pause();
@@ -911,7 +914,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
 
   private readonly onTaken = (q: PeerInbox<Connection>): void => {
     if (q.paused) {
-      const n = this.open.length || 1;
+      const n = this.inbox.backlogged + 1;
       if (q.bytes <= this.receiveHighWaterMark / n / 2 && q.length <= this.receiveHighWaterMessages / n / 2) {
         q.paused = false;
         if (!this.readingPaused) q.source.resume();

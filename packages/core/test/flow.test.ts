@@ -206,6 +206,21 @@ describe("receive queue", () => {
     // Nothing is lost or reordered while reading pauses and resumes.
     for (let i = 0; i < 20_000; i++) expect((await server.recv()).toString()).toBe(`x${i}`);
   });
+  it("idle peers take no share of the receive marks: one busy peer among 50 idle ones is read up to half the marks, not 1/51 of them", async () => {
+    const server = await bound({ receiveHighWaterMessages: 1000 });
+    for (let i = 0; i < 50; i++) await healthy(server);
+    const busy = await healthy(server);
+    await waitFor(() => server.peerCount === 51);
+    const busyId = busy.identity;
+    // Nothing is read by the application: the busy peer's messages pile up
+    // in its inbox until its share. Dividing the marks by the open peers
+    // paused it at 1000 / 51 = 19 messages; dividing them by the backlogged
+    // peers plus one lets it hold 1000 / 2 = 500.
+    for (let i = 0; i < 400; i++) await busy.send(`m${i}`);
+    const unread = () => server.stats().peers.find((p) => p.identity === busyId.toString("hex"))?.unreadMessages ?? 0;
+    await waitFor(() => unread() === 400, 5000, "400 unread messages from the busy peer");
+    for (let i = 0; i < 400; i++) expect((await server.recv()).toString()).toBe(`m${i}`);
+  });
 });
 
 describe("frame decoder: pause and budget", () => {
