@@ -67,8 +67,19 @@ const COPY_LIMIT = 16 * 1024;
 const SMALL_SLAB = 512;
 const SLAB_SIZE = 64 * 1024;
 const SLAB_BUSY_BATCHES = 8;
-/** Flush at once when this much is waiting, otherwise at the end of the tick. */
-const FLUSH_BYTES = 64 * 1024;
+/**
+ * A batch is written at once when FLUSH_BYTES wait, or FLUSH_SMALL_BYTES in
+ * at least FLUSH_SMALL_FRAMES frames; otherwise at the end of the tick. Small
+ * messages so go out in ~64 KiB writes (the receiver starts on one while the
+ * next is packed), and large ones four to a writev: one writev per 64 KiB
+ * message made four times the syscalls and receiver wake-ups of a raw Node
+ * sender's 256 KiB writes (strace: 68 KB per writev against 254 KB), and
+ * batching them took TS->TS 64 KiB from 26-37 k to 41-48 k msg/s on this
+ * machine. What waits here is counted in highWaterMark like any queued byte.
+ */
+const FLUSH_BYTES = 256 * 1024;
+const FLUSH_SMALL_BYTES = 64 * 1024;
+const FLUSH_SMALL_FRAMES = 8;
 /**
  * A connection lets the event loop turn after reading this much (or this
  * many frames): libuv reads up to 32 chunks from one socket per poll, so a
@@ -369,7 +380,7 @@ export class Connection implements FrameSink {
     this.pendingBytes += total;
     this.pendingFrames++;
     this.meter.bytes += total;
-    if (this.pendingBytes >= FLUSH_BYTES) this.flush();
+    if (this.pendingBytes >= FLUSH_BYTES || (this.pendingBytes >= FLUSH_SMALL_BYTES && this.pendingFrames >= FLUSH_SMALL_FRAMES)) this.flush();
     else if (!this.flushQueued) {
       this.flushQueued = true;
       process.nextTick(this.flushTick);
