@@ -6,7 +6,7 @@ const { Socket } = await import(process.env.AIOMSG_BENCH_LIB ?? "aiomsg-ts");
 import {
   parseArgs, nowNs, peakRssKb, sleeps, emit, stdinClosed, stdinWord, measureRoundTrips, payload, checkEvery, fail,
 } from "./common.mjs";
-import { runHub, runSubs, runIdleHub, runIdlePeers, PROBE } from "./scale.mjs";
+import { runHub, runSubs, runIdleHub, runIdlePeers, peerCounter, PROBE } from "./scale.mjs";
 
 const args = parseArgs();
 
@@ -141,13 +141,9 @@ async function hwmSource() {
 /** Fan-out / round-robin hub: one bind Socket in send mode --mode. */
 function pub() {
   const sock = new Socket({ sendMode: args.raw.mode ?? "publish" });
-  let peers = 0;
   let dropped = 0;
-  const peerWaiters = [];
-  sock.on("peerConnected", () => {
-    peers++;
-    for (const w of peerWaiters) w();
-  });
+  const counter = peerCounter();
+  sock.on("peerConnected", counter.arrived);
   sock.on("dropped", () => dropped++);
   const body = payload(args.size);
   return runHub(args, {
@@ -155,11 +151,7 @@ function pub() {
       await sock.bind(args.host, 0);
       return sock.port;
     },
-    waitPeers: (n) => new Promise((resolve) => {
-      const check = () => peers >= n && resolve();
-      peerWaiters.push(check);
-      check();
-    }),
+    waitPeers: counter.waitPeers,
     probe: () => sock.send(PROBE),
     async step() {
       for (let i = 0; i < 256; i++) await sock.send(body);

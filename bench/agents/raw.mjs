@@ -8,7 +8,7 @@ import {
   parseArgs, nowNs, peakRssKb, sleeps, emit, stdinClosed, measureRoundTrips, payload, checkEvery, fail,
 } from "./common.mjs";
 import { FrameDecoder, frameOf } from "./raw-frames.mjs";
-import { runHub, runSubs, runIdleHub, runIdlePeers, PROBE } from "./scale.mjs";
+import { runHub, runSubs, runIdleHub, runIdlePeers, peerCounter, PROBE } from "./scale.mjs";
 
 const args = parseArgs();
 const BATCH = 64 * 1024;
@@ -130,13 +130,13 @@ function pub() {
   const rr = args.raw.mode === "roundrobin";
   const server = net.createServer({ noDelay: true });
   const socks = [];
-  const peerWaiters = [];
+  const counter = peerCounter();
   let drained = null;
   server.on("connection", (s) => {
     s.on("error", () => {});
     s.on("drain", () => drained?.());
     socks.push(s);
-    for (const w of peerWaiters) w();
+    counter.arrived();
   });
   const body = payload(args.size);
   const frameLen = 4 + args.size;
@@ -157,11 +157,7 @@ function pub() {
       await once(server, "listening");
       return server.address().port;
     },
-    waitPeers: (n) => new Promise((resolve) => {
-      const check = () => socks.length >= n && resolve();
-      peerWaiters.push(check);
-      check();
-    }),
+    waitPeers: counter.waitPeers,
     async probe() {
       for (const s of socks) if (!s.writableNeedDrain) s.write(probe);
     },

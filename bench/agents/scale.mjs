@@ -59,6 +59,28 @@ export async function bounded(n, limit, open) {
   await Promise.all(Array.from({ length: Math.min(limit, n) }, worker));
 }
 
+/** Counts a hub's peers: call arrived() per peer; waitPeers(n) resolves once n have. */
+export function peerCounter() {
+  let peers = 0;
+  const waiters = [];
+  return {
+    arrived() {
+      peers++;
+      for (const w of [...waiters]) w();
+    },
+    waitPeers: (n) =>
+      new Promise((resolve) => {
+        const check = () => {
+          if (peers < n) return;
+          waiters.splice(waiters.indexOf(check), 1);
+          resolve();
+        };
+        waiters.push(check);
+        check();
+      }),
+  };
+}
+
 /**
  * hub: { bind(): Promise<port>, waitPeers(n): Promise, probe(): Promise,
  *        step(): Promise<number sent>, dropped?(): number }

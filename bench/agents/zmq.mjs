@@ -3,7 +3,7 @@ import * as zmq from "zeromq";
 import {
   parseArgs, nowNs, peakRssKb, sleeps, emit, stdinClosed, measureRoundTrips, payload, checkEvery, fail,
 } from "./common.mjs";
-import { runHub, runSubs, PROBE } from "./scale.mjs";
+import { runHub, runSubs, peerCounter, PROBE } from "./scale.mjs";
 
 const args = parseArgs();
 
@@ -84,24 +84,16 @@ async function ping() {
 function pub() {
   const rr = args.raw.mode === "roundrobin";
   const sock = rr ? new zmq.Push({ backlog: 4096 }) : new zmq.Publisher({ backlog: 4096 });
-  let peers = 0;
-  const peerWaiters = [];
+  const counter = peerCounter();
   // Push queues for no one until a peer is there: count finished handshakes.
-  sock.events.on("handshake", () => {
-    peers++;
-    for (const w of peerWaiters) w();
-  });
+  sock.events.on("handshake", counter.arrived);
   const body = payload(args.size);
   return runHub(args, {
     async bind() {
       await sock.bind(`tcp://${args.host}:*`);
       return Number(sock.lastEndpoint.split(":").pop());
     },
-    waitPeers: (n) => new Promise((resolve) => {
-      const check = () => peers >= n && resolve();
-      peerWaiters.push(check);
-      check();
-    }),
+    waitPeers: counter.waitPeers,
     probe: () => sock.send(PROBE),
     async step() {
       for (let i = 0; i < 256; i++) await sock.send(body);
