@@ -86,7 +86,8 @@ function assertMerged(lines, prefixes, n, who) {
  * buffered message and then its resend. At-least-once allows that duplicate.
  * Such a sink runs with --forever; this waits until every expected line has
  * arrived, then checks: nothing foreign, per prefix the first arrivals exactly in
- * send order. Returns the number of duplicates (reported as a note).
+ * send order. Duplicates are reported as a note; returns the number of distinct
+ * messages received.
  */
 async function receiveAtLeastOnce(ctx, sink, prefixes, n, { timeoutMs = 25_000 } = {}) {
   const want = prefixes.flatMap((p) => seq(p, n));
@@ -105,6 +106,19 @@ async function receiveAtLeastOnce(ctx, sink, prefixes, n, { timeoutMs = 25_000 }
   const dups = lines.length - firsts.length;
   if (dups) ctx.note(`duplicates (at-least-once, Python resent after 5 s): ${dups}`);
   return firsts.length;
+}
+
+/**
+ * The sink of one source's n messages m0..m{n-1}: exactly those, in order, and a
+ * clean exit; or, where a Python at-least-once source may resend to a late sink
+ * (`lateResends`), each at least once (receiveAtLeastOnce). Returns the count.
+ */
+async function receiveSequence(ctx, sink, n, lateResends) {
+  if (lateResends) return receiveAtLeastOnce(ctx, sink, ["m"], n, { timeoutMs: 20_000 });
+  await sink.waitLines(n, { timeoutMs: 20_000 });
+  await ctx.expectCleanExit(sink);
+  assertLines(sink.lines, seq("m", n), sink.name);
+  return n;
 }
 
 // ---------------------------------------------------------------------------
@@ -196,14 +210,7 @@ function pairScenarios(wire, transport) {
               if (s.role === "bind") await a.waitReady();
             }
             const sink = agents.sink;
-            if (lateResends) {
-              ctx.messages = await receiveAtLeastOnce(ctx, sink, ["m"], N, { timeoutMs: 20_000 });
-            } else {
-              await sink.waitLines(N, { timeoutMs: 20_000 });
-              await ctx.expectCleanExit(sink);
-              assertLines(sink.lines, seq("m", N), sink.name);
-              ctx.messages = sink.lines.length;
-            }
+            ctx.messages = await receiveSequence(ctx, sink, N, lateResends);
             ctx.expectNotCrashed(agents.source);
           },
         });
@@ -394,14 +401,7 @@ function bufferingScenarios(wire) {
         const sink = start(ctx, `${sinkLabel}-sink`, sinkKind, wire, {
           role: other(c.sourceRole), port, behavior: "sink", count: N, ...c.mode, forever: lateResends,
         });
-        if (lateResends) {
-          ctx.messages = await receiveAtLeastOnce(ctx, sink, ["m"], N, { timeoutMs: 20_000 });
-        } else {
-          await sink.waitLines(N, { timeoutMs: 20_000 });
-          await ctx.expectCleanExit(sink);
-          assertLines(sink.lines, seq("m", N), sink.name);
-          ctx.messages = N;
-        }
+        ctx.messages = await receiveSequence(ctx, sink, N, lateResends);
         ctx.expectNotCrashed(source);
       },
     });
