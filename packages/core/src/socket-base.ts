@@ -768,6 +768,11 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     this.drainQueue();
   }
 
+  /** A peer's share of the receive marks is the marks divided by this (see #peerData). */
+  private shareDivisor(): number {
+    return this.inbox.backlogged + 1;
+  }
+
   /**
    * Receive policy: each peer may hold its share of the receive marks before
    * reading from it pauses, so a flooding peer is pushed back while the
@@ -785,7 +790,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     if (channels.receive.hasSubscribers) channels.receive.publish({ socket: this, bytes: body.length - start, identity: conn.peerIdentity });
     inbox.push(q, start === body.length ? EMPTY : start === 0 ? body : body.subarray(start), conn.source);
     if (!q.paused) {
-      const n = inbox.backlogged + 1;
+      const n = this.shareDivisor();
       if (q.bytes > this.receiveHighWaterMark / n || q.length >= this.receiveHighWaterMessages / n) {
         q.paused = true;
         conn.pause();
@@ -914,7 +919,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
 
   private readonly onTaken = (q: PeerInbox<Connection>): void => {
     if (q.paused) {
-      const n = this.inbox.backlogged + 1;
+      const n = this.shareDivisor();
       if (q.bytes <= this.receiveHighWaterMark / n / 2 && q.length <= this.receiveHighWaterMessages / n / 2) {
         q.paused = false;
         if (!this.readingPaused) q.source.resume();
