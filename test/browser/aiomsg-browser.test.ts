@@ -463,7 +463,7 @@ describe("aiomsg-ts/browser liveness and TLS in Chromium against a TS bind end",
     }
   });
 
-  it("a page whose heartbeat timeout expires closes with 4001 (4000 + going away), echoed by the bind end", async () => {
+  it("a page whose heartbeat timeout expires closes with 4001 (3000 + 1001 going away), echoed by the bind end", async () => {
     const server = new Socket({ heartbeatInterval: 60_000, heartbeatTimeout: 120_000 });
     await server.bind("127.0.0.1", 0);
     try {

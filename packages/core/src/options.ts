@@ -58,7 +58,9 @@ export interface SocketOptions {
   stallTimeout?: number;
   /**
    * Reading from peers pauses while received, unread messages hold this many
-   * bytes (payloads plus a fixed 128-byte charge per message). Default 16 MiB.
+   * bytes. Each message is charged 128 bytes, and the buffer it was read into
+   * is charged its whole size once, however many messages it holds: a 1-byte
+   * message alone in a 64 KiB read costs 64 KiB. Default 16 MiB.
    */
   receiveHighWaterMark?: number;
   /** Reading from peers also pauses at this many unread messages (as Python's 65,536 cap). Default 65,536. */

@@ -3,8 +3,8 @@
  * no Node types are needed (compile with `"types": []`). Payloads and
  * identities are Uint8Array; what the socket returns is a Uint8Array subclass
  * (the bundled `buffer` package's Buffer, whose toString("utf8"|"hex") works).
- * test/browser/types.test.ts checks that the implementation (src/browser.ts)
- * is assignable to these declarations.
+ * test/browser/aiomsg-browser.test.ts checks that a page compiles against
+ * them and that the implementation (src/browser.ts) is assignable to them.
  */
 
 export type AiomsgErrorCode =
@@ -106,7 +106,9 @@ export interface SocketOptions {
   stallTimeout?: number;
   /**
    * Reading from peers pauses while received, unread messages hold this many
-   * bytes (payloads plus a fixed 128-byte charge per message). Default 16 MiB.
+   * bytes. Each message is charged 128 bytes, and the buffer it was read into
+   * is charged its whole size once, however many messages it holds: a 1-byte
+   * message alone in a 64 KiB read costs 64 KiB. Default 16 MiB.
    */
   receiveHighWaterMark?: number;
   /** Reading from peers also pauses at this many unread messages (as Python's 65,536 cap). Default 65,536. */

@@ -16,7 +16,7 @@
  *   `bufferedAmount`.
  * - Close codes: a page may only send 1000 or 3000-4999 (the WebSocket API
  *   throws InvalidAccessError on others). An orderly close sends 1000; a
- *   close with a reason sends 4000 + the RFC 6455 code the Node transports
+ *   close with a reason sends 3000 + the RFC 6455 code the Node transports
  *   would send (closeCodeFor): 4001 going away (timeouts), 4002 protocol
  *   error, 4008 policy (refusal, duplicate identity, slow consumer), 4009
  *   frame too large, 4011 internal error. The reason text is the error code.

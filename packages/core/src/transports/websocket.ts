@@ -4,7 +4,7 @@
  *   an accepted connection says raw aiomsg (0x00) or a WebSocket upgrade
  *   ('G'), as Python 2026.7.1 decides; over TLS the sniff happens after
  *   decryption, so one port serves raw, TLS, ws:// and wss:// peers.
- * - WsClientTransport, the connect end's ws:// and wss:// (made by dialWs in
+ * - WsClientTransport, the connect end's ws:// and wss:// (made by dial() in
  *   node.ts once the upgrade succeeded).
  * Every batch of aiomsg frames travels as one binary message. What the peer
  * is told on a close follows RFC 6455: 1000 for an orderly close, 1001 for a
@@ -147,7 +147,7 @@ export class SniffingTransport extends NodeStreamTransport {
   }
 }
 
-/** The connect end of ws:// and wss://, after a successful upgrade (see dialWs). */
+/** The connect end of ws:// and wss://, after a successful upgrade (see dial() in node.ts). */
 export class WsClientTransport extends NodeStreamTransport {
   private readonly reader: WsReader;
   /** A Close frame went out: nothing may follow it. */
