@@ -38,7 +38,7 @@ describe("bad HELLOs", () => {
     ["v1: wrong version (2)", "v1", wire.hello(id, 2), "ERR_AIOMSG_BAD_VERSION"],
     ["v1: wrong version (0)", "v1", wire.hello(id, 0), "ERR_AIOMSG_BAD_VERSION"],
     ["v1: too short (17 bytes)", "v1", wire.hello(id).subarray(0, 17), "ERR_AIOMSG_BAD_HELLO"],
-    ["v1: too long (19 bytes)", "v1", Buffer.concat([wire.hello(id), Buffer.from([0])]), "ERR_AIOMSG_BAD_HELLO"],
+    ["v1: too long (4097 bytes, over MAX_HELLO_SIZE)", "v1", Buffer.concat([wire.hello(id), Buffer.alloc(4097 - 18)]), "ERR_AIOMSG_BAD_HELLO"],
     ["v1: absent (DATA first)", "v1", wire.data("sneaky"), "ERR_AIOMSG_NO_HELLO"],
     ["v1: absent (HEARTBEAT first)", "v1", wire.heartbeat(), "ERR_AIOMSG_NO_HELLO"],
     ["legacy: too short (15 bytes)", "legacy", id.subarray(0, 15), "ERR_AIOMSG_BAD_HELLO"],

@@ -3,11 +3,11 @@
  * write path. It knows bytes and its dialect, not routing: everything it
  * learns goes to its owner (the Socket).
  */
-import type { Dialect, DialectName, FrameSink } from "./dialect.js";
+import { MAX_HELLO_SIZE, type Dialect, type DialectName, type FrameSink } from "./dialect.js";
 import { AiomsgError, ProtocolError } from "./errors.js";
 import { FrameDecoder, PREFIX_SIZE, type FrameBudget } from "./wire/frame.js";
 import { Heartbeat } from "./heartbeat.js";
-import { MAX_HELLO_SIZE, detectDialect, dialectFor } from "./wire/dialects.js";
+import { detectDialect, dialectFor } from "./wire/dialects.js";
 import { debug, hex } from "./log.js";
 import type { PeerInbox } from "./queue.js";
 import type { Transport } from "./transport.js";
@@ -197,8 +197,8 @@ export class Connection implements FrameSink {
       foreign: (prefix) => notAiomsg(prefix, this.transport.kind),
       refuse: (length) =>
         this.dialect === undefined
-          ? new ProtocolError("ERR_AIOMSG_UNKNOWN_DIALECT", `first frame (${length} bytes) is longer than any handshake`)
-          : new ProtocolError("ERR_AIOMSG_BAD_HELLO", `first frame (${length} bytes) is longer than a ${this.dialect.name} handshake`),
+          ? new ProtocolError("ERR_AIOMSG_UNKNOWN_DIALECT", `first frame (${length} bytes) is longer than any handshake (at most ${MAX_HELLO_SIZE} bytes)`)
+          : new ProtocolError("ERR_AIOMSG_BAD_HELLO", `first frame (${length} bytes) is longer than a handshake may be (at most ${MAX_HELLO_SIZE} bytes)`),
     };
     this.heartbeat = new Heartbeat(opts.heartbeatInterval, opts.heartbeatTimeout, opts.stallTimeout, {
       idle: () => this.sendHeartbeat(),

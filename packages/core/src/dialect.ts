@@ -17,8 +17,6 @@ export interface FrameSink {
 
 export interface Dialect {
   readonly name: DialectName;
-  /** Size of its handshake frame body. */
-  readonly helloSize: number;
   /** Whether its peers may use the WebSocket sub-transport. */
   readonly websocket: boolean;
   /** Whether a peer's first frame is this dialect's handshake (for `auto`). */
@@ -45,4 +43,13 @@ export interface Dialect {
 }
 
 export const IDENTITY_SIZE = 16;
+/**
+ * The handshake is bounded: until a peer's handshake is accepted, no frame may
+ * be longer than this (4 KiB), whatever the dialect. A v1 HELLO may carry
+ * bytes after its identity (reserved for future fields: they are ignored), a
+ * legacy or early identity may have any length from 1 byte: all up to this
+ * limit. A longer first frame closes the connection (ERR_AIOMSG_BAD_HELLO,
+ * or ERR_AIOMSG_UNKNOWN_DIALECT before the dialect is known).
+ */
+export const MAX_HELLO_SIZE = 4096;
 export const MSG_ID_SIZE = 16;

@@ -5,6 +5,7 @@ export type { SocketOptions, SendOptions } from "./options.js";
 export type { PeerInfo, PeerDisconnectInfo, DroppedMessage, SocketEvents, SocketStats, PeerStats } from "./socket-base.js";
 export type { ProtocolOption } from "./connection.js";
 export type { DialectName } from "./dialect.js";
+export { MAX_HELLO_SIZE } from "./dialect.js";
 export type { TransportKind } from "./transport.js";
 export { AiomsgError, ProtocolError, UsageError } from "./errors.js";
 export type { AiomsgErrorCode } from "./errors.js";

@@ -38,12 +38,14 @@ describe("v1 envelopes", () => {
     expect(sink.seen).toEqual(["data:78"]);
   });
 
-  it("checks HELLO: type, size and version, each with its own code", () => {
+  it("checks HELLO: type, least size and version, each with its own code; ignores a longer HELLO's tail", () => {
     const d = v1Dialect;
     expect(d.parseHello(hexBuf("0101" + "cc".repeat(16))).toString("hex")).toBe("cc".repeat(16));
     expect(() => d.parseHello(hexBuf("0102" + "cc".repeat(16)))).toThrowError(expect.objectContaining({ code: "ERR_AIOMSG_BAD_VERSION" }));
     expect(() => d.parseHello(hexBuf("0101cccc"))).toThrowError(expect.objectContaining({ code: "ERR_AIOMSG_BAD_HELLO" }));
-    expect(() => d.parseHello(hexBuf("0101" + "cc".repeat(17)))).toThrowError(expect.objectContaining({ code: "ERR_AIOMSG_BAD_HELLO" }));
+    expect(() => d.parseHello(hexBuf("0101" + "cc".repeat(15)))).toThrowError(expect.objectContaining({ code: "ERR_AIOMSG_BAD_HELLO" }));
+    // A longer HELLO's tail is reserved: ignored.
+    expect(d.parseHello(hexBuf("0101" + "cc".repeat(16) + "ee".repeat(3))).toString("hex")).toBe("cc".repeat(16));
     expect(() => d.parseHello(hexBuf("0368656c6c6f"))).toThrowError(expect.objectContaining({ code: "ERR_AIOMSG_NO_HELLO" }));
     expect(() => d.dispatch(hexBuf("0101" + "cc".repeat(16)), collect())).toThrowError(
       expect.objectContaining({ code: "ERR_AIOMSG_UNEXPECTED_HELLO" }),

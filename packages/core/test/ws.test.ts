@@ -9,7 +9,7 @@ import { once } from "node:events";
 import { randomBytes } from "node:crypto";
 import { AiomsgError, FrameDecoder, Socket, encodeFrame } from "../src/index.js";
 import { acceptKey } from "../src/ws/frames.js";
-import { makeCerts } from "./certs.js";
+import { makeCerts, type TestCerts } from "./certs.js";
 import { waitFor } from "./helpers.js";
 
 const cleanups: Array<() => unknown> = [];
@@ -107,6 +107,10 @@ async function server(opts: ConstructorParameters<typeof Socket>[0] = {}, tlsOpt
   return s;
 }
 
+let certsOnce: TestCerts | undefined;
+/** One throwaway certificate set for the tests that need one. */
+const tlsCerts = (): TestCerts => (certsOnce ??= makeCerts());
+
 const CLIENT_ID = Buffer.alloc(16, 0x77);
 const hello = (): Buffer => encodeFrame(Buffer.concat([Buffer.from([1, 1]), CLIENT_ID]));
 const data = (text: string): Buffer => encodeFrame(Buffer.concat([Buffer.from([3]), Buffer.from(text)]));
@@ -136,6 +140,25 @@ describe("WebSocket clients on a v1 bind socket", () => {
     // Heartbeats reach the client too, inside binary messages.
     await waitFor(() => c.aiomsgFrames.some((f) => f.length === 1 && f[0] === 2), 2000, "a heartbeat");
   });
+
+  for (const [protocol, useTls] of [["v1", false], ["auto", false], ["v1", true], ["auto", true]] as const) {
+    it(`a ${protocol} bind end admits a 64-byte HELLO from a ${useTls ? "wss" : "ws"} client, its tail ignored`, async () => {
+      const srv = await server({ protocol }, useTls ? { cert: tlsCerts().cert, key: tlsCerts().key } : undefined);
+      const c = await wsClient(srv.port!, useTls ? tlsCerts().ca : undefined);
+      c.upgrade();
+      await waitFor(() => c.upgraded, 2000, "101 Switching Protocols");
+      const long = Buffer.alloc(64, 0xee);
+      long[0] = 1;
+      long[1] = 1;
+      CLIENT_ID.copy(long, 2);
+      c.send(Buffer.concat([encodeFrame(long), data("after")]), 7);
+      const [id, m] = await srv.recvIdentity();
+      expect(id.equals(CLIENT_ID)).toBe(true);
+      expect(m.toString()).toBe("after");
+      await waitFor(() => c.aiomsgFrames.length >= 1, 2000, "the bind end's HELLO");
+      expect(c.aiomsgFrames[0]!.equals(Buffer.concat([Buffer.from([1, 1]), srv.identity]))).toBe(true);
+    });
+  }
 
   it("answers a ping with a pong carrying the same payload", async () => {
     const srv = await server();

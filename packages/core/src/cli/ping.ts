@@ -10,7 +10,7 @@
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { randomBytes } from "node:crypto";
-import { encodeFrame, FrameDecoder, v1, type ProtocolOption } from "../index.js";
+import { encodeFrame, FrameDecoder, MAX_HELLO_SIZE, ProtocolError, v1, type ProtocolOption } from "../index.js";
 import { formatAddress, parseAddress, type Address } from "./address.js";
 import {
   CliUsageError, COMMON_HELP, connectTls, countFlag, delay, identityFlag, note, parseFlags, protocolFlag,
@@ -102,9 +102,11 @@ function probe(addr: Address, protocol: ProtocolOption, tlsOpts: tls.ConnectionO
         return;
       }
       greeted = true;
+      decoder.limit = undefined;
       const at = performance.now();
       const legacyGreeting = body.length === LEGACY_GREETING;
-      const v1Greeting = body.length === v1.HELLO_SIZE && body[0] === 0x01;
+      // A v1 HELLO may be longer than 18 bytes (reserved tail, ignored).
+      const v1Greeting = body.length >= v1.HELLO_SIZE && body[0] === 0x01;
       let dialect: "v1" | "legacy";
       if (protocol === "v1" || (protocol === "auto" && spokeAt > 0)) {
         if (!v1Greeting) {
@@ -141,7 +143,7 @@ function probe(addr: Address, protocol: ProtocolOption, tlsOpts: tls.ConnectionO
       const from = dialect === "v1" && spokeAt > connectedAt ? spokeAt : connectedAt;
       finish({
         address: where,
-        identity: body.subarray(body.length - 16).toString("hex"),
+        identity: (dialect === "v1" ? body.subarray(2, v1.HELLO_SIZE) : body).toString("hex"),
         dialect,
         rttMs: at - from,
         connectMs: connectedAt - start,
@@ -149,6 +151,11 @@ function probe(addr: Address, protocol: ProtocolOption, tlsOpts: tls.ConnectionO
         framesAfterGreeting: 0,
       });
     }, 16 * 1024 * 1024);
+    // A greeting is a handshake frame: bounded like a socket's.
+    decoder.limit = {
+      size: MAX_HELLO_SIZE,
+      refuse: (length) => new ProtocolError("ERR_AIOMSG_BAD_HELLO", `the peer's first frame (${length} bytes) is longer than any handshake (at most ${MAX_HELLO_SIZE} bytes)`),
+    };
 
     sock.once(tlsOpts ? "secureConnect" : "connect", () => {
       connectedAt = performance.now();

@@ -1,11 +1,11 @@
 /**
  * The dialect registry: every wire this library speaks, in the order `auto`
  * tries them on a peer's first frame. The names a socket accepts for its
- * `protocol` option, the longest handshake frame allowed before a peer is
- * known, and which dialects may travel over WebSocket all derive from it, so
+ * `protocol` option and which dialects may travel over WebSocket derive from
+ * it, so
  * a new dialect is its own file plus one line here.
  */
-import type { Dialect, DialectName } from "../dialect.js";
+import { MAX_HELLO_SIZE, type Dialect, type DialectName } from "../dialect.js";
 import { ProtocolError } from "../errors.js";
 import { legacyDialect } from "./legacy.js";
 import { v1Dialect } from "./v1.js";
@@ -15,7 +15,7 @@ export const DIALECTS: Readonly<Record<DialectName, Dialect>> = { v1: v1Dialect,
 export const DIALECT_NAMES = Object.keys(DIALECTS) as DialectName[];
 
 /** No handshake frame is longer than this (the frame limit until the peer is known). */
-export const MAX_HELLO_SIZE = Math.max(...DIALECT_NAMES.map((n) => DIALECTS[n].helloSize));
+export { MAX_HELLO_SIZE };
 
 export function dialectFor(name: DialectName): Dialect {
   return DIALECTS[name];

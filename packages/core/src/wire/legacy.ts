@@ -52,7 +52,6 @@ export function isHeartbeat(body: Uint8Array): boolean {
 
 export const legacyDialect: Dialect = {
   name: "legacy",
-  helloSize: IDENTITY_SIZE,
   // 2019 aiomsg had no WebSocket transport.
   websocket: false,
   isHello: (frame) => frame.length === IDENTITY_SIZE,

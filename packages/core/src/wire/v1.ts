@@ -16,6 +16,12 @@ export const enum V1Type {
   ACK = 0x05,
 }
 
+/**
+ * Size of the HELLO this end sends, and the least it accepts: a peer's HELLO
+ * may be longer (the tail is reserved for future fields, as upstream's design
+ * notes keep it open) and everything after the identity is ignored, as Python
+ * 2026.7.1 does. The handshake's size bound is MAX_HELLO_SIZE (dialect.ts).
+ */
 export const HELLO_SIZE = 2 + IDENTITY_SIZE;
 
 export function hello(identity: Uint8Array, version = PROTOCOL_VERSION): Buffer {
@@ -68,8 +74,9 @@ export function decode(body: Buffer): V1Envelope {
   if (body.length === 0) return { type: "unknown", code: undefined };
   switch (body[0]) {
     case V1Type.HELLO:
-      if (body.length !== HELLO_SIZE) throw malformed("HELLO", body.length);
-      return { type: "hello", version: body[1]!, identity: body.subarray(2) };
+      // Bytes after the identity are reserved and ignored.
+      if (body.length < HELLO_SIZE) throw malformed("HELLO", body.length);
+      return { type: "hello", version: body[1]!, identity: body.subarray(2, HELLO_SIZE) };
     case V1Type.HEARTBEAT:
       return { type: "heartbeat" };
     case V1Type.DATA:
@@ -97,9 +104,8 @@ const same = (msgId: Uint8Array): Uint8Array => msgId;
 
 export const v1Dialect: Dialect = {
   name: "v1",
-  helloSize: HELLO_SIZE,
   websocket: true,
-  isHello: (frame) => frame.length === HELLO_SIZE && frame[0] === V1Type.HELLO,
+  isHello: (frame) => frame.length >= HELLO_SIZE && frame[0] === V1Type.HELLO,
   hello: (identity) => hello(identity),
   parseHello(body) {
     if (body.length === 0 || body[0] !== V1Type.HELLO) {
@@ -108,13 +114,14 @@ export const v1Dialect: Dialect = {
         `expected a v1 HELLO as first frame, got ${body.length === 0 ? "an empty frame" : `type 0x${body[0]!.toString(16)}`}`,
       );
     }
-    if (body.length !== HELLO_SIZE) {
-      throw new ProtocolError("ERR_AIOMSG_BAD_HELLO", `v1 HELLO must be ${HELLO_SIZE} bytes, got ${body.length}`);
+    if (body.length < HELLO_SIZE) {
+      throw new ProtocolError("ERR_AIOMSG_BAD_HELLO", `v1 HELLO must be at least ${HELLO_SIZE} bytes, got ${body.length}`);
     }
     if (body[1] !== PROTOCOL_VERSION) {
       throw new ProtocolError("ERR_AIOMSG_BAD_VERSION", `unsupported protocol version ${body[1]} (this end speaks ${PROTOCOL_VERSION})`);
     }
-    return Buffer.from(body.subarray(2));
+    // A longer HELLO's tail is reserved for future fields: ignored.
+    return Buffer.from(body.subarray(2, HELLO_SIZE));
   },
   heartbeat: heartbeat(),
   dataHead: DATA_HEAD,
