@@ -7,29 +7,30 @@
  * FIFO order.
  */
 import { AiomsgError } from "./errors.js";
+import { Fifo } from "./fifo.js";
+import { WaitList } from "./wait.js";
 
-type Waiter = {
-  deliver(identity: Buffer, payload: Buffer): void;
-  fail(err: Error | undefined): void;
-};
+/** Shared by every empty payload, so that none keeps its read alive. */
+export const EMPTY = Buffer.alloc(0);
+
+/** How a reader wants a message: the payload, or [identity, payload]. */
+type MapMessage = (identity: Buffer, payload: Buffer) => unknown;
 
 /** One peer's unread messages. */
 export class PeerInbox<Source = unknown> {
-  payloads: Buffer[] = [];
+  readonly payloads = new Fifo<Buffer>(EMPTY);
   /** Payloads queued and taken so far: sequence numbers for the read charges below. */
   pushed = 0;
   taken = 0;
   /**
    * Reads charged to this peer, oldest first: the sequence number of the
    * newest queued payload from each read (it carries the read's charge), and
-   * the read's bytes.
+   * the read's bytes (two FIFOs in step).
    */
-  carrierSeq: number[] = [];
-  carrierBytes: number[] = [];
-  carrierHead = 0;
+  readonly carrierSeq = new Fifo<number>(0);
+  readonly carrierBytes = new Fifo<number>(0);
   /** Reading from this peer is paused because it holds more than its share. */
   paused = false;
-  head = 0;
   /** What its messages hold: see push(). */
   bytes = 0;
   /** In the reading ring of its queue. */
@@ -42,7 +43,7 @@ export class PeerInbox<Source = unknown> {
   ) {}
 
   get length(): number {
-    return this.payloads.length - this.head;
+    return this.payloads.length;
   }
 }
 
@@ -50,7 +51,7 @@ export class ReceiveQueue {
   /** Peers with unread messages, read in turn from `turn`. */
   private ring: PeerInbox[] = [];
   private turn = 0;
-  private waiters: Waiter[] = [];
+  private readonly waiters = new WaitList<unknown, MapMessage>();
   private ended = false;
   /** What all waiting messages hold: see push(). */
   bytes = 0;
@@ -61,10 +62,6 @@ export class ReceiveQueue {
 
   /** `onTaken(from)` runs after a reader takes a message from a paused peer, or while all reading is paused. */
   constructor(private readonly onTaken: (from: PeerInbox<any>) => void) {}
-
-  get closed(): boolean {
-    return this.ended;
-  }
 
   /** Peers with unread messages. */
   get backlogged(): number {
@@ -81,7 +78,8 @@ export class ReceiveQueue {
   push(from: PeerInbox, payload: Buffer, source: Buffer = payload): void {
     if (this.ended) return;
     if (this.waiters.length > 0) {
-      this.waiters.shift()!.deliver(from.identity, payload);
+      const w = this.waiters.take()!;
+      w.resolve(w.data(from.identity, payload));
       return;
     }
     let c = MESSAGE_OVERHEAD;
@@ -89,8 +87,8 @@ export class ReceiveQueue {
     // cheap test per message. The newest payload from a read carries the
     // read's charge (FIFO: when it is taken, the read is free).
     if (payload.length > 0) {
-      if (source === from.lastSource && from.carrierHead < from.carrierSeq.length) {
-        from.carrierSeq[from.carrierSeq.length - 1] = from.pushed;
+      if (source === from.lastSource && from.carrierSeq.length > 0) {
+        from.carrierSeq.setLast(from.pushed);
       } else {
         from.lastSource = source;
         const bytes = payload.buffer.byteLength;
@@ -120,39 +118,20 @@ export class ReceiveQueue {
     if (ring.length === 0) return false;
     if (this.turn >= ring.length) this.turn = 0;
     const from = ring[this.turn]!;
-    const h = from.head;
-    const payload = (this.outPayload = from.payloads[h]!);
+    this.outPayload = from.payloads.shift()!;
     this.outId = from.identity;
-    from.payloads[h] = EMPTY;
-    from.head = h + 1;
     let c = MESSAGE_OVERHEAD;
     const seq = from.taken++;
-    const k = from.carrierHead;
-    if (k < from.carrierSeq.length && from.carrierSeq[k] === seq) {
+    if (from.carrierSeq.peek() === seq) {
       // The last payload from its read: the read is released.
-      c += from.carrierBytes[k]!;
-      from.carrierHead = k + 1;
-      if (from.carrierHead === from.carrierSeq.length) {
-        from.carrierSeq.length = 0;
-        from.carrierBytes.length = 0;
-        from.carrierHead = 0;
-        from.lastSource = undefined;
-      } else if (from.carrierHead >= 1024 && from.carrierHead * 2 >= from.carrierSeq.length) {
-        from.carrierSeq.splice(0, from.carrierHead);
-        from.carrierBytes.splice(0, from.carrierHead);
-        from.carrierHead = 0;
-      }
+      from.carrierSeq.shift();
+      c += from.carrierBytes.shift()!;
+      if (from.carrierSeq.length === 0) from.lastSource = undefined;
     }
-    if (from.head === from.payloads.length) {
-      from.payloads.length = 0;
-      from.head = 0;
+    if (from.payloads.length === 0) {
       from.active = false;
       ring.splice(this.turn, 1); // the next peer moves into this slot
     } else {
-      if (from.head >= 4096 && from.head * 2 >= from.payloads.length) {
-        from.payloads.splice(0, from.head);
-        from.head = 0;
-      }
       this.turn++;
     }
     from.bytes -= c;
@@ -171,26 +150,7 @@ export class ReceiveQueue {
 
   private wait<T>(map: (identity: Buffer, payload: Buffer) => T, signal?: AbortSignal): Promise<T> {
     if (this.ended) return Promise.reject(closedError());
-    if (signal?.aborted) return Promise.reject(abortError(signal));
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = (): void => {
-        const i = this.waiters.indexOf(w);
-        if (i >= 0) this.waiters.splice(i, 1);
-        reject(abortError(signal!));
-      };
-      const w: Waiter = {
-        deliver: (id, p) => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve(map(id, p));
-        },
-        fail: (err) => {
-          signal?.removeEventListener("abort", onAbort);
-          reject(err ?? closedError());
-        },
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.waiters.push(w);
-    });
+    return this.waiters.wait(signal, "the operation was aborted", map) as Promise<T>;
   }
 
   /** An async iterator that ends (done) when the socket closes. */
@@ -223,24 +183,13 @@ export class ReceiveQueue {
   /** No more items will come: wake every waiter. Queued items stay readable. */
   end(): void {
     this.ended = true;
-    const ws = this.waiters;
-    this.waiters = [];
-    for (const w of ws) w.fail(undefined);
+    this.waiters.failAll(closedError());
   }
 }
-
-/** Shared by every empty payload, so that none keeps its read alive. */
-export const EMPTY = Buffer.alloc(0);
 
 function closedError(): AiomsgError {
   return new AiomsgError("ERR_AIOMSG_SOCKET_CLOSED", "the socket is closed");
 }
 
-function abortError(signal: AbortSignal): AiomsgError {
-  return new AiomsgError("ERR_AIOMSG_ABORTED", "the operation was aborted", { cause: signal.reason });
-}
-
 /** Heap cost of one queued message beyond its payload (a Buffer object and an array slot; measured about 115 B). */
 export const MESSAGE_OVERHEAD = 128;
-
-/** Heap cost of one queued message beyond its payload (a Buffer object and two array slots; measured about 115 B). */
