@@ -87,13 +87,41 @@ def _install_loop_argument_shim() -> None:
         wrapper.__name__ = fn.__name__
         return wrapper
 
-    for name in ("start_server", "sleep", "wait_for", "wait", "gather", "shield"):
+    for name in ("start_server", "sleep", "wait_for", "gather", "shield"):
         setattr(asyncio, name, drop_loop(getattr(asyncio, name)))
+
+    original_wait = asyncio.wait
+
+    def wait(aws, *args, loop=None, **kwargs):
+        # 2018.8.1 ... 2019.4.3 also pass bare coroutines (e.g. ``Event.wait()``)
+        # to asyncio.wait, which Python 3.11 refuses with TypeError, killing the
+        # socket's sender task. Python < 3.11 wrapped each one in a task itself;
+        # ensure_future does exactly that here (a task stays the same task).
+        return original_wait([asyncio.ensure_future(a) for a in aws], *args, **kwargs)
+
+    asyncio.wait = wait
+
+
+def _install_print_redirect() -> None:
+    """aiomsg 2018.8.1, 2019.1.1 and 2019.4.1 print debug lines ("Got message in
+    connection: ...") with the builtin print, which would mix them into the
+    payload lines on stdout. A module-level name ``print`` in each aiomsg module
+    shadows the builtin there, so the same lines go to stderr instead. Nothing
+    else in the library changes, and no byte on the wire."""
+
+    def print_to_stderr(*args, **kwargs):
+        kwargs["file"] = sys.stderr
+        print(*args, **kwargs)
+
+    for name, module in list(sys.modules.items()):
+        if name == "aiomsg" or name.startswith("aiomsg."):
+            module.print = print_to_stderr
 
 
 _install_open_connection_shim()
 if tuple(int(x) for x in AIOMSG_VERSION.split(".")[:2]) < (2019, 12):
     _install_loop_argument_shim()
+_install_print_redirect()
 
 # Releases before 2019.4.2 call the class SmartSocket and have no DeliveryGuarantee.
 SOCKET_CLASS = getattr(aiomsg, "Søcket", None) or getattr(aiomsg, "SmartSocket")
