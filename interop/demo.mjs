@@ -6,7 +6,7 @@
 //   node interop/demo.mjs [--seconds 5] [--docker true]
 //
 // Exits 0 once Python has printed every timestamp that was published (messages
-// published before Python connected are buffered and flushed to it: wire.md),
+// published before Python connected are buffered and flushed to it: docs/protocol.md),
 // 1 otherwise. --docker runs the Python client in the py-v1 compose service.
 import { Socket } from "aiomsg-ts";
 import { execa } from "execa";

@@ -297,7 +297,7 @@ export async function freePort() {
 }
 
 /**
- * Builds agent CLI flags (wire.md contract + extensions) from an object.
+ * Builds agent CLI flags (the contract in docs/protocol.md + extensions) from an object.
  * Keys are flag names without dashes; undefined values are left out.
  */
 export function flags(obj) {

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // A peer with no aiomsg library at all: it builds the handshake and `count` data
 // frames by hand and writes them in ONE socket write, so they reach the other end
-// in one TCP segment (wire.md: "A peer may send HELLO and DATA in one TCP write:
-// frames already buffered behind HELLO must be delivered, not stranded").
+// in one TCP segment (docs/protocol.md "v1: typed envelopes": frames that follow
+// HELLO in the same TCP write belong to the connection and must be delivered).
 // Whatever the other end sends is read and discarded; the socket stays open until
 // the harness kills this process.
 //
@@ -24,7 +24,7 @@ for (let i = 2; i < process.argv.length; i += 2) {
 const count = Number(args.count);
 const event = (...parts) => process.stderr.write(`EVENT ${parts.join(" ")}\n`);
 
-// wire.md "Framing": u32 big-endian length, then the body.
+// docs/protocol.md "Framing": u32 big-endian length, then the body.
 const frame = (body) => {
   const len = Buffer.alloc(4);
   len.writeUInt32BE(body.length);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """aiomsg conformance agent on the real Python aiomsg library.
 
-Implements the "Conformance agent CLI contract" of shared docs/wire.md on top of
+Implements the "Conformance agent CLI contract" of docs/protocol.md on top of
 whatever aiomsg release the running interpreter has installed: 2026.7.1 (wire v1)
 or 2019.12.3 (wire legacy). All traffic goes through the library's public
 Søcket API, so the bytes on the wire are exactly what that release sends.
@@ -202,8 +202,8 @@ def parse_args(argv):
     if args.tls and args.role == "bind" and not (args.tls_cert and args.tls_key):
         p.error("--tls true with --role bind needs --tls-cert and --tls-key")
     if args.send_mode == "publish" and args.delivery == "at-least-once":
-        # wire.md: at-least-once + publish is refused. Python 2026.7.1 would
-        # silently send plain DATA instead, so the agent refuses it up front.
+        # Python accepts this socket but publishes plain DATA, unacknowledged
+        # (docs/protocol.md); aiomsg-ts refuses it, so both agents refuse it up front.
         p.error("at-least-once delivery is not supported with publish")
     return args
 
@@ -352,7 +352,7 @@ async def run(args) -> int:
         await receive_and_print(sock, args.count, args.forever)
         if args.delivery == "at-least-once":
             # The receiver's ACK/REP goes out ~20 ms after the payload is handed
-            # over (wire.md): stay up a moment so the last one is not lost.
+            # over (docs/protocol.md): stay up a moment so the last one is not lost.
             await asyncio.sleep(0.2)
     elif args.behavior == "echo":
         for _ in range(args.count):

@@ -1,7 +1,7 @@
 // The Node WebSocket connect end (ws:// and wss://) against bind ends in other
 // processes: real Python aiomsg 2026.7.1 (interop/python/agent.py, which serves
 // WebSocket and, with TLS, wss:// on its own port) and the TS agent
-// (`aiomsg-ts agent`), both driven by wire.md's conformance CLI contract. The
+// (`aiomsg-ts agent`), both driven by the conformance CLI contract (docs/protocol.md). The
 // connect end is an in-process Socket; wss:// verifies the bind end's
 // certificate, issued for localhost by a throwaway CA.
 //

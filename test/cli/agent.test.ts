@@ -1,5 +1,5 @@
 /**
- * `aiomsg-ts agent`, the conformance agent, against wire.md's CLI contract,
+ * `aiomsg-ts agent`, the conformance agent, against the CLI contract in docs/protocol.md,
  * with real Python aiomsg 2026.7.1 as the other agent.
  */
 import { afterEach, beforeAll, describe, expect, it } from "vitest";

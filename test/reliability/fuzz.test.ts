@@ -20,7 +20,7 @@ const RUNS = Number(process.env.AIOMSG_FUZZ_RUNS ?? 300);
 console.log(`[fuzz] seed ${SEED} (set AIOMSG_FUZZ_SEED to replay), ${RUNS} runs per property`);
 const params = { seed: SEED, numRuns: RUNS };
 
-// --- reference models, straight from wire.md ------------------------------------
+// --- reference models, straight from docs/protocol.md ---------------------------
 
 /** Frames of a whole stream, or where it stops being valid. */
 function modelFrames(stream: Uint8Array, max: number): { frames: Buffer[]; tooLarge: boolean } {
@@ -146,7 +146,7 @@ describe("v1 codec properties", () => {
     );
   });
 
-  it("v1Dialect.dispatch follows wire.md for any body and throws only ProtocolError", () => {
+  it("v1Dialect.dispatch follows docs/protocol.md for any body and throws only ProtocolError", () => {
     fc.assert(
       fc.property(fc.oneof(bytes(60), fc.tuple(fc.integer({ min: 0, max: 6 }), bytes(60)).map(([t, b]) => Buffer.concat([Buffer.from([t]), b]))), (raw) => {
         const body = Buffer.from(raw);
@@ -268,7 +268,7 @@ const validV1 = fc.tuple(id16, fc.integer({ min: 0, max: 2 }), fc.array(v1Envelo
 );
 const validLegacy = fc.tuple(id16, fc.array(legacyPayload, { maxLength: 12 })).map(([id, ps]) => Buffer.concat([frame(id), ...ps.map((p) => frame(p))]));
 
-// v1 bind ends also take WebSocket clients (wire.md): an upgrade, then masked
+// v1 bind ends also take WebSocket clients (docs/protocol.md): an upgrade, then masked
 // binary messages whose payloads, concatenated, are the aiomsg byte stream.
 const wsOpcode = fc.oneof({ weight: 6, arbitrary: fc.constant(0x2) }, { weight: 1, arbitrary: fc.constantFrom(0x0, 0x1, 0x8, 0x9, 0xa, 0x3) });
 const validWs = fc

@@ -48,7 +48,7 @@ export function nextEvent<T>(
   });
 }
 
-// --- wire bytes, built by hand from wire.md (independent of the codec under test) --
+// --- wire bytes, built by hand from docs/protocol.md (independent of the codec under test) --
 
 export function frame(body: Uint8Array): Buffer {
   const len = Buffer.alloc(4);

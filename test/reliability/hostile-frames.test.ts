@@ -67,7 +67,7 @@ describe("length prefixes beyond maxFrameSize", () => {
   });
 
   it("before the handshake, a 0xFFFFFFFF prefix closes the connection at once", async () => {
-    // A v1 bind end may refuse it at its first byte already (wire.md: it sniffs
+    // A v1 bind end may refuse it at its first byte already (docs/protocol.md: it sniffs
     // the first byte, 0x00 = aiomsg, 'G' = WebSocket, anything else = close).
     const a = await arena({ handshakeTimeout: 10_000 });
     const { raw } = await a.attacker(false);
@@ -127,7 +127,7 @@ describe("length prefixes beyond maxFrameSize", () => {
 });
 
 describe("zero-length frames", () => {
-  it("v1: empty frames after the handshake are skipped (wire.md) and the connection lives on", async () => {
+  it("v1: empty frames after the handshake are skipped (docs/protocol.md) and the connection lives on", async () => {
     const a = await arena();
     const { raw, hex } = await a.attacker(true);
     const empty = frame(Buffer.alloc(0));
@@ -212,8 +212,8 @@ describe("frames cut by EOF", () => {
 
 describe("frames trickled one byte at a time", () => {
   it("after the handshake, a frame that never completes does not keep the connection past heartbeatTimeout", async () => {
-    // wire.md: the connection is torn down after receive-silence, and "any
-    // *frame* received resets it" (Python wraps each whole frame read in the
+    // docs/protocol.md: the connection is torn down after receive-silence, and
+    // "any *frame* received restarts it" (Python wraps each whole frame read in the
     // 15 s timeout). A byte every 100 ms of a never-ending frame is not a frame.
     const hbTimeout = 800;
     const a = await arena({ heartbeatTimeout: hbTimeout, heartbeatInterval: 200 });

@@ -194,7 +194,7 @@ describe("slow and idle connections", () => {
   });
 });
 
-describe("WebSocket sub-transport of a v1 bind end (wire.md)", () => {
+describe("WebSocket sub-transport of a v1 bind end (docs/protocol.md)", () => {
   const received = (r: RawConn) => Buffer.concat(r.received);
   const closeCode = (r: RawConn): number | undefined => {
     // The server's close frame: 0x88, length 2, code (unmasked).

@@ -95,7 +95,7 @@ for (const wire of ["v1", "legacy"] as const) {
       await waitFor(() => raw.allBytes().length >= expected.length, 5000, "the acknowledgements");
       const ackedAfter = performance.now() - handedOver;
       expect(raw.allBytes().toString("hex")).toBe(expected.toString("hex"));
-      // wire.md: the acknowledgement follows the hand-over by ~20 ms, never before it.
+      // docs/protocol.md: the acknowledgement follows the hand-over by ~20 ms, never before it.
       expect(ackedAfter).toBeGreaterThanOrEqual(15);
     });
 

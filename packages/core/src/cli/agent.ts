@@ -1,6 +1,6 @@
 /**
- * `aiomsg-ts agent`: the conformance agent (wire.md "Conformance agent CLI
- * contract"), the same contract as interop/python/agent.py, so any two agents
+ * `aiomsg-ts agent`: the conformance agent (docs/protocol.md "Conformance
+ * agent CLI contract"), the same contract as interop/python/agent.py, so any two agents
  * of the aiomsg family can be paired. Flags are `--flag value`; booleans are
  * the strings true/false.
  *
@@ -177,7 +177,7 @@ export function parseAgentArgs(argv: string[]): AgentArgs {
     throw new CliUsageError("--tls true with --role bind needs --tls-cert and --tls-key");
   }
   if (args.sendMode === "publish" && args.delivery === "at-least-once") {
-    throw new CliUsageError("at-least-once delivery is not supported with publish (wire.md)");
+    throw new CliUsageError("at-least-once delivery is not supported with publish");
   }
   const ports = str("ports");
   if (ports) {
@@ -279,7 +279,7 @@ export async function runAgent(args: AgentArgs): Promise<number> {
       process.stdout.write(`${decoder.decode(data)}\n`);
     }
   };
-  // wire.md: the receiver's ACK goes out ~20 ms after the payload is handed over.
+  // docs/protocol.md: the receiver's ACK goes out ~20 ms after the payload is handed over.
   const ackGrace = args.delivery === "at-least-once" ? 0.2 : 0;
 
   switch (args.behavior) {

@@ -1,5 +1,5 @@
 /**
- * RFC 6455 as aiomsg uses it (wire.md "WebSocket sub-transport"): the
+ * RFC 6455 as aiomsg uses it (docs/protocol.md "WebSocket sub-transport"): the
  * payloads of binary messages, concatenated, are the aiomsg byte stream;
  * message boundaries mean nothing. Client frames are masked, server frames
  * are not; text frames are refused; pings are answered; no subprotocol and no
