@@ -1,5 +1,5 @@
 /**
- * A wire dialect is a strategy chosen per connection (style.md): the connection
+ * A wire dialect is a strategy chosen per connection: the connection
  * asks it how to frame HELLO, heartbeats, data and acknowledgements, and how to
  * classify an incoming frame. Adding a dialect means adding one file in wire/
  * and its line in wire/dialects.ts.

@@ -156,7 +156,7 @@ export function resolveOptions(options: SocketOptions): ResolvedOptions {
   }
   const reliable = deliveryGuarantee === DeliveryGuarantee.AT_LEAST_ONCE;
   if (reliable && sendMode === SendMode.PUBLISH) {
-    throw new UsageError("ERR_AIOMSG_INVALID_OPTION", "at-least-once delivery cannot be combined with publish: acknowledgements are per peer (wire.md)");
+    throw new UsageError("ERR_AIOMSG_INVALID_OPTION", "at-least-once delivery cannot be combined with publish: acknowledgements are per peer");
   }
   const protocol = options.protocol ?? "v1";
   if (protocol !== "auto" && !isDialectName(protocol)) {

@@ -1,5 +1,5 @@
 /**
- * The 2019 wire (aiomsg 2019.x; wire.md "legacy"): untyped payloads, a raw
+ * The 2019 wire (aiomsg 2019.x; docs/protocol.md "legacy"): untyped payloads, a raw
  * identity frame as handshake, a magic heartbeat payload, and an in-band
  * REQ/REP header for at-least-once. Pure functions over bytes.
  *

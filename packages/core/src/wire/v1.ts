@@ -1,6 +1,6 @@
 /**
  * Protocol v1 (Python aiomsg 2026.7.1+): every frame body starts with a type
- * byte (wire.md "v1: typed envelopes"). Pure functions over bytes.
+ * byte (docs/protocol.md "v1: typed envelopes"). Pure functions over bytes.
  */
 import type { Dialect, FrameSink } from "../dialect.js";
 import { IDENTITY_SIZE, MSG_ID_SIZE } from "../dialect.js";
@@ -130,7 +130,7 @@ export const v1Dialect: Dialect = {
   ackHead: () => ACK_HEAD,
   ackMid: same,
   dispatch(body: Buffer, sink: FrameSink) {
-    // Unknown types and empty frames are skipped (wire.md, forward compatibility).
+    // Unknown types and empty frames are skipped (docs/protocol.md, forward compatibility).
     if (body.length === 0) return;
     switch (body[0]) {
       case V1Type.DATA:
