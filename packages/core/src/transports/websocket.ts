@@ -1,5 +1,5 @@
 /**
- * WebSocket transports over Node streams (wire.md "WebSocket sub-transport"):
+ * WebSocket transports over Node streams (docs/protocol.md "WebSocket sub-transport"):
  * - SniffingTransport, the bind end of a v1 or auto port: the first byte of
  *   an accepted connection says raw aiomsg (0x00) or a WebSocket upgrade
  *   ('G'), as Python 2026.7.1 decides; over TLS the sniff happens after
