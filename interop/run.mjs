@@ -17,19 +17,21 @@
 //   --releases all|V1,V2,...
 //                   the release compatibility matrix instead (lib/releases.mjs): every
 //                   aiomsg release on PyPI (or the listed ones), one cached venv each,
-//                   against the TS agent with --protocol legacy, v1 and auto; prints a
-//                   table release x dialect x family (--markdown FILE writes it too)
+//                   against the TS agent in both roles; prints a table release x
+//                   family x role (--markdown FILE writes it too)
+//   --protocols auto,legacy,v1,early
+//                   TS dialects of the release matrix (default auto)
 //   --ts-as-python  harness self-test: a Python agent stands in for every TS agent
 import { rm, writeFile } from "node:fs/promises";
 import { Env, mapLimit, runScenario } from "./lib/harness.mjs";
 import { prepareDocker } from "./lib/docker.mjs";
 import { provisionAll } from "./lib/python.mjs";
-import { listReleases, releaseTable, runReleases } from "./lib/releases.mjs";
+import { listReleases, PROTOCOLS, releaseCounts, releaseTable, runReleases } from "./lib/releases.mjs";
 import { requirements, selectScenarios } from "./lib/scenarios.mjs";
 import { makeTestPki } from "./lib/tls.mjs";
 
 function parseArgs(argv) {
-  const opts = { filter: undefined, wire: "all", concurrency: 4, docker: false, dockerCa: "auto", json: undefined, releases: undefined, markdown: undefined, list: false, tsAsPython: false };
+  const opts = { filter: undefined, wire: "all", concurrency: 4, docker: false, dockerCa: "auto", json: undefined, releases: undefined, protocols: ["auto"], markdown: undefined, list: false, tsAsPython: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -48,7 +50,10 @@ function parseArgs(argv) {
     else if (a === "--docker-ca") opts.dockerCa = value();
     else if (a === "--json") opts.json = value();
     else if (a === "--releases") opts.releases = value();
-    else if (a === "--markdown") opts.markdown = value();
+    else if (a === "--protocols") {
+      opts.protocols = value().split(",").map((p) => p.trim()).filter(Boolean);
+      if (!opts.protocols.length || opts.protocols.some((p) => !PROTOCOLS.includes(p))) usage(`--protocols takes a list of ${PROTOCOLS.join(", ")}`);
+    } else if (a === "--markdown") opts.markdown = value();
     else if (a === "--list") opts.list = true;
     else if (a === "--ts-as-python") opts.tsAsPython = true;
     else if (a === "--help" || a === "-h") usage();
@@ -61,7 +66,7 @@ function usage(error) {
   if (error) console.error(`run.mjs: ${error}`);
   console.error(
     "usage: node interop/run.mjs [--filter <substring>] [--wire v1|legacy|all] [--concurrency N] [--docker [--docker-ca auto|none|FILE]] [--json FILE] [--list] [--ts-as-python]\n" +
-      "       node interop/run.mjs --releases all|V1,V2,... [--concurrency N] [--json FILE] [--markdown FILE]",
+      "       node interop/run.mjs --releases all|V1,V2,... [--protocols auto,legacy,v1,early] [--concurrency N] [--json FILE] [--markdown FILE]",
   );
   process.exit(error ? 2 : 0);
 }
@@ -80,13 +85,15 @@ async function releasesMain(opts) {
   console.error(`[interop] aiomsg releases: ${versions.join(", ")}`);
   const pki = await makeTestPki();
   const env = new Env({ mode: "local", pki });
-  const result = await runReleases(env, versions, { concurrency: opts.concurrency });
+  const result = await runReleases(env, versions, { protocols: opts.protocols, concurrency: opts.concurrency });
   await rm(pki.dir, { recursive: true, force: true });
   const md = releaseTable(result);
   console.log(md);
-  const cells = result.rows.flatMap((r) => Object.values(r.cells).flatMap((c) => Object.values(c)));
-  const count = (st) => cells.filter((c) => c.status === st).length;
-  const summary = `${result.rows.length} releases, ${result.scenarios} scenarios: ${count("pass")} passed, ${count("fail")} failed, ${count("n/a")} not applicable (${result.seconds.toFixed(1)} s)`;
+  const c = releaseCounts(result);
+  const byRole = Object.entries(c.by).map(([k, v]) => `${k} ${v.pass} passed, ${v.fail} failed, ${v.na} n/a`).join("; ");
+  const summary =
+    `${result.rows.length} releases, ${c.total} cells: ${c.pass} passed, ${c.fail} failed, ${c.na} not applicable ` +
+    `(${byRole}); ${result.seconds.toFixed(1)} s (${result.runSeconds.toFixed(1)} s after provisioning, ${opts.concurrency} scenarios at a time)`;
   console.log(`\n${summary}`);
   if (opts.markdown) await writeFile(opts.markdown, `${md}\n\n${summary}\n`);
   if (opts.json) await writeFile(opts.json, `${JSON.stringify({ ...result, summary }, null, 2)}\n`);

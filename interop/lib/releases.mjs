@@ -1,16 +1,19 @@
 // Release compatibility matrix (`run.mjs --releases all|V1,V2,...`): every aiomsg
 // release on PyPI, each in its own cached venv (lib/python.mjs), against the TS
-// agent with --protocol legacy, v1 and auto, over a representative set of
-// scenario families. The result is a table release x dialect x family where every
+// agent (--protocol auto by default; `--protocols` adds legacy, v1, early) with
+// the TS end in both roles, over four families: pair, identity, at-least-once and
+// tls. The result is a table release x family x TS role per protocol where every
 // cell is pass, fail (with the reason read from the agents' output) or n/a (the
 // release lacks the feature; the Python agent says so and exits 4).
 import { execa } from "execa";
 import { freePort, mapLimit, runScenario, ScenarioError } from "./harness.mjs";
 import { basePython, provisionRelease } from "./python.mjs";
-import { assertLines, seq, start } from "./scenarios.mjs";
+import { assertLines, receiveSequence, seq, start } from "./scenarios.mjs";
 
-export const PROTOCOLS = ["legacy", "v1", "auto"];
+/** TS dialects the matrix can run; `--protocols` picks them, `auto` alone by default. */
+export const PROTOCOLS = ["auto", "legacy", "v1", "early"];
 export const FAMILIES = ["pair", "identity", "at-least-once", "tls"];
+export const ROLES = ["bind", "connect"];
 const N = 20;
 
 /** Every aiomsg version on PyPI, oldest first (`pip index versions aiomsg`). */
@@ -71,84 +74,95 @@ function diagnosed(body) {
   };
 }
 
-/** A source on one side, a sink on the other; the sink must get exactly m0..m{N-1}. */
-async function oneWay(ctx, { py, protocol, tsSide, tsRole, delivery = "at-most-once", tls = false }) {
+/** The behaviour that answers `b` on the other side of a pair. */
+const PARTNER = { source: "sink", sink: "source", echo: "request", request: "echo" };
+
+/**
+ * One TS agent and one Python agent on a fresh port, the binding one started
+ * first. The TS end plays `tsBehavior` in `tsRole`; the Python end the partner
+ * behaviour in the other role. The side that receives (sink or requester) must
+ * get exactly `prefix`0..N-1 in order, or, when a Python at-least-once source may
+ * resend (Python schedules every resend 5 s after send(), connected or not),
+ * each at least once with first arrivals in order (duplicates become a note).
+ */
+async function pairRun(ctx, { py, protocol, tsRole, tsBehavior, delivery = "at-most-once", tls = false }) {
   const port = await freePort();
   const pyRole = tsRole === "bind" ? "connect" : "bind";
+  const pyBehavior = PARTNER[tsBehavior];
+  const lateResends = pyBehavior === "source" && delivery === "at-least-once";
+  const prefix = tsBehavior === "echo" || tsBehavior === "request" ? "x" : "m";
   const sides = [
-    { kind: "ts", role: tsRole, behavior: tsSide },
-    { kind: py, role: pyRole, behavior: tsSide === "source" ? "sink" : "source" },
+    { kind: "ts", role: tsRole, behavior: tsBehavior },
+    { kind: py, role: pyRole, behavior: pyBehavior },
   ].sort((a, b) => (a.role === "bind" ? 0 : 1) - (b.role === "bind" ? 0 : 1));
   const agents = {};
   for (const s of sides) {
     const a = start(ctx, `${s.kind === "ts" ? "ts" : "py"}-${s.role}-${s.behavior}`, s.kind, protocol, {
-      role: s.role, port, behavior: s.behavior, count: N, sendMode: "roundrobin", delivery, tls, protocol,
+      role: s.role, port, behavior: s.behavior, count: N, prefix, sendMode: "roundrobin", delivery, tls, protocol,
+      forever: lateResends && s.behavior === "sink",
     });
     agents[s.behavior] = a;
     if (s.role === "bind") await a.waitReady({ timeoutMs: 8_000 });
   }
-  const sink = agents.sink;
-  await sink.waitLines(N, { timeoutMs: 8_000 });
-  await ctx.expectCleanExit(sink, { timeoutMs: 8_000 });
-  assertLines(sink.lines, seq("m", N), sink.name);
+  const receiver = agents.sink ?? agents.request;
+  if (lateResends) {
+    ctx.messages += await receiveSequence(ctx, receiver, N, true);
+    return;
+  }
+  await receiver.waitLines(N, { timeoutMs: 8_000 });
+  await ctx.expectCleanExit(receiver, { timeoutMs: 8_000 });
+  assertLines(receiver.lines, seq(prefix, N), receiver.name);
   ctx.messages += N;
 }
 
-/** One family's scenario for one release and TS protocol. */
-function familyScenario(version, protocol, family) {
+/**
+ * What each family runs with the TS end in `role`. Every family exercises the
+ * role both ways where a direction exists: pair and at-least-once send from TS
+ * to Python and from Python to TS; identity has the TS end answer by identity
+ * when it binds (a TS echo, Python requester) and ask when it connects (a Python
+ * echo answers by identity); tls is the pair over TLS, with the TS end the
+ * server when it binds and the verifying client when it connects.
+ */
+const FAMILY_STEPS = {
+  pair: [{ tsBehavior: "source" }, { tsBehavior: "sink" }],
+  identity: [{ bind: "echo", connect: "request" }],
+  "at-least-once": [{ tsBehavior: "source", delivery: "at-least-once" }, { tsBehavior: "sink", delivery: "at-least-once" }],
+  tls: [{ tsBehavior: "source", tls: true }, { tsBehavior: "sink", tls: true }],
+};
+
+/** One family's scenario for one release, TS protocol and TS role. */
+function familyScenario(version, protocol, family, role) {
   const py = `py@${version}`;
-  const steps = {
-    // Both directions, both roles: TS binds and sends; Python binds and sends.
-    pair: async (ctx) => {
-      await oneWay(ctx, { py, protocol, tsSide: "source", tsRole: "bind" });
-      await oneWay(ctx, { py, protocol, tsSide: "sink", tsRole: "connect" });
-    },
-    // A Python echo answers a TS requester by identity.
-    identity: async (ctx) => {
-      const port = await freePort();
-      const echo = start(ctx, "py-echo", py, protocol, { role: "bind", port, behavior: "echo", count: N });
-      await echo.waitReady({ timeoutMs: 8_000 });
-      const req = start(ctx, "ts-requester", "ts", protocol, {
-        role: "connect", port, behavior: "request", count: N, prefix: "x", protocol,
-      });
-      await req.waitLines(N, { timeoutMs: 8_000 });
-      await ctx.expectCleanExit(req, { timeoutMs: 8_000 });
-      assertLines(req.lines, seq("x", N), req.name);
-      ctx.messages += N;
-    },
-    // At-least-once both ways (each end acknowledges in the other's format).
-    "at-least-once": async (ctx) => {
-      await oneWay(ctx, { py, protocol, tsSide: "source", tsRole: "bind", delivery: "at-least-once" });
-      await oneWay(ctx, { py, protocol, tsSide: "sink", tsRole: "connect", delivery: "at-least-once" });
-    },
-    // TLS: TS binds with a certificate; Python connects and verifies it.
-    tls: async (ctx) => {
-      await oneWay(ctx, { py, protocol, tsSide: "source", tsRole: "bind", tls: true });
-    },
-  };
   return {
-    name: `release ${version} × ts --protocol ${protocol}: ${family}`,
-    version, protocol, family,
+    name: `release ${version} × ts --protocol ${protocol} ${role}: ${family}`,
+    version, protocol, family, role,
     wires: [],
     tls: family === "tls",
     timeoutMs: 60_000,
-    run: diagnosed(steps[family]),
+    run: diagnosed(async (ctx) => {
+      for (const step of FAMILY_STEPS[family]) {
+        await pairRun(ctx, { py, protocol, tsRole: role, tsBehavior: step.tsBehavior ?? step[role], delivery: step.delivery, tls: step.tls });
+      }
+    }),
   };
 }
 
 /**
  * Provisions and runs every release. Resolves
- *   {rows: [{version, install: {ok, stage?, error?}, cells: {[protocol]: {[family]: {status, reason}}}}], seconds}
+ *   {rows: [{version, install: {ok, stage?, error?},
+ *            cells: {[protocol]: {[family]: {[role]: {status, reason, seconds}}}}}],
+ *    protocols, scenarios, seconds}
  */
-export async function runReleases(env, versions, { concurrency = 4, log = (l) => process.stderr.write(`${l}\n`) } = {}) {
+export async function runReleases(env, versions, { protocols = ["auto"], concurrency = 4, log = (l) => process.stderr.write(`${l}\n`) } = {}) {
   const started = Date.now();
   const rows = [];
   // pip installs one at a time (heavy on 2 cores); the venvs are cached.
   for (const version of versions) rows.push({ version, install: await provisionRelease(version, { log }), cells: {} });
   const scenarios = rows
     .filter((r) => r.install.ok)
-    .flatMap((r) => PROTOCOLS.flatMap((p) => FAMILIES.map((f) => familyScenario(r.version, p, f))));
+    .flatMap((r) => protocols.flatMap((p) => FAMILIES.flatMap((f) => ROLES.map((role) => familyScenario(r.version, p, f, role)))));
   log(`[interop] release matrix: ${rows.length} releases, ${scenarios.length} scenarios, ${concurrency} at a time`);
+  const runStarted = Date.now();
   const results = await mapLimit(scenarios, concurrency, async (s) => {
     const r = await runScenario(env, s);
     let cell = { status: "pass", reason: "" };
@@ -159,14 +173,16 @@ export async function runReleases(env, versions, { concurrency = 4, log = (l) =>
         cell = { status: "fail", reason: r.error.split("\n")[0].slice(0, 160) };
       }
     }
+    cell.seconds = Number(r.seconds.toFixed(1));
     log(`[interop] ${cell.status.toUpperCase().padEnd(4)} ${r.seconds.toFixed(1)}s ${s.name}${cell.reason ? ` (${cell.reason})` : ""}`);
     return { s, cell };
   });
   for (const { s, cell } of results) {
     const row = rows.find((r) => r.version === s.version);
-    (row.cells[s.protocol] ??= {})[s.family] = cell;
+    ((row.cells[s.protocol] ??= {})[s.family] ??= {})[s.role] = cell;
   }
-  return { rows, scenarios: scenarios.length, seconds: (Date.now() - started) / 1000 };
+  const now = Date.now();
+  return { rows, protocols, scenarios: scenarios.length, seconds: (now - started) / 1000, runSeconds: (now - runStarted) / 1000 };
 }
 
 const MARK = { pass: "✅", fail: "❌", "n/a": "➖" };
@@ -190,43 +206,58 @@ export function normalizeReason(reason) {
 }
 
 /**
- * Markdown: one row per release, one column per TS protocol, each cell the
- * families' marks; then the reasons, each written once with the cells it covers.
+ * Markdown: per TS protocol, one row per release and one column per family, each
+ * cell the TS end's two roles (bind, connect); then the reasons, each written
+ * once with the cells it covers.
  */
-export function releaseTable({ rows }) {
+export function releaseTable({ rows, protocols }) {
   const out = [];
-  out.push(`| aiomsg | ${PROTOCOLS.map((p) => `ts \`${p}\``).join(" | ")} |`);
-  out.push(`|---|${PROTOCOLS.map(() => "---").join("|")}|`);
   const reasons = new Map(); // reason -> [cell labels]
   const note = (reason, label) => {
     if (!reasons.has(reason)) reasons.set(reason, []);
     reasons.get(reason).push(label);
     return [...reasons.keys()].indexOf(reason) + 1;
   };
-  for (const row of rows) {
-    if (!row.install.ok) {
-      const n = note(`does not ${row.install.stage === "import" ? "import" : "install"} on Python 3.11: ${row.install.error}`, row.version);
-      out.push(`| ${row.version} | ${PROTOCOLS.map(() => `not runnable [${n}]`).join(" | ")} |`);
-      continue;
+  for (const p of protocols) {
+    if (protocols.length > 1) out.push(`**ts \`--protocol ${p}\`**`, "");
+    out.push(`| aiomsg | ${FAMILIES.join(" | ")} |`);
+    out.push(`|---|${FAMILIES.map(() => "---").join("|")}|`);
+    for (const row of rows) {
+      if (!row.install.ok) {
+        const n = note(`does not ${row.install.stage === "import" ? "import" : "install"} on Python 3.11: ${row.install.error}`, row.version);
+        out.push(`| ${row.version} | ${FAMILIES.map(() => `not runnable [${n}]`).join(" | ")} |`);
+        continue;
+      }
+      const cells = FAMILIES.map((f) =>
+        ROLES.map((role) => {
+          const c = row.cells[p]?.[f]?.[role] ?? { status: "fail", reason: "not run" };
+          if (c.status === "pass") return `${MARK.pass} ${role}`;
+          return `${MARK[c.status]} ${role} [${note(normalizeReason(c.reason), `${row.version}/${p}/${f}/${role}`)}]`;
+        }).join(" "),
+      );
+      out.push(`| ${row.version} | ${cells.join(" | ")} |`);
     }
-    const cells = PROTOCOLS.map((p) => {
-      const fams = FAMILIES.map((f) => {
-        const c = row.cells[p]?.[f] ?? { status: "fail", reason: "not run" };
-        return { f, status: c.status, reason: c.status === "pass" ? "" : normalizeReason(c.reason) };
-      });
-      const same = fams.every((c) => c.status === fams[0].status && c.reason === fams[0].reason);
-      if (same && fams[0].status === "pass") return `${MARK.pass} all`;
-      if (same) return `${MARK[fams[0].status]} all [${note(fams[0].reason, `${row.version}/${p}`)}]`;
-      return fams
-        .map((c) => (c.status === "pass" ? `${MARK.pass} ${c.f}` : `${MARK[c.status]} ${c.f} [${note(c.reason, `${row.version}/${p}/${c.f}`)}]`))
-        .join("<br>");
-    });
-    out.push(`| ${row.version} | ${cells.join(" | ")} |`);
+    out.push("");
   }
   if (reasons.size) {
-    out.push("");
     let i = 1;
     for (const [reason] of reasons) out.push(`${i++}. ${reason}`);
   }
-  return out.join("\n");
+  return out.join("\n").trimEnd();
+}
+
+/** Counts of pass / fail / n/a cells, overall and per protocol x role. */
+export function releaseCounts({ rows, protocols }) {
+  const cells = [];
+  for (const r of rows) for (const p of protocols) for (const f of FAMILIES) for (const role of ROLES) {
+    const c = r.cells[p]?.[f]?.[role];
+    if (c) cells.push({ version: r.version, protocol: p, family: f, role, status: c.status });
+  }
+  const count = (list, st) => list.filter((c) => c.status === st).length;
+  const by = {};
+  for (const p of protocols) for (const role of ROLES) {
+    const list = cells.filter((c) => c.protocol === p && c.role === role);
+    by[`${p}/${role}`] = { pass: count(list, "pass"), fail: count(list, "fail"), na: count(list, "n/a") };
+  }
+  return { total: cells.length, pass: count(cells, "pass"), fail: count(cells, "fail"), na: count(cells, "n/a"), by };
 }

@@ -113,7 +113,7 @@ async function receiveAtLeastOnce(ctx, sink, prefixes, n, { timeoutMs = 25_000 }
  * clean exit; or, where a Python at-least-once source may resend to a late sink
  * (`lateResends`), each at least once (receiveAtLeastOnce). Returns the count.
  */
-async function receiveSequence(ctx, sink, n, lateResends) {
+export async function receiveSequence(ctx, sink, n, lateResends) {
   if (lateResends) return receiveAtLeastOnce(ctx, sink, ["m"], n, { timeoutMs: 20_000 });
   await sink.waitLines(n, { timeoutMs: 20_000 });
   await ctx.expectCleanExit(sink);
