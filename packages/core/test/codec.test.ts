@@ -47,9 +47,16 @@ describe("v1 envelopes", () => {
     // A longer HELLO's tail is reserved: ignored.
     expect(d.parseHello(hexBuf("0101" + "cc".repeat(16) + "ee".repeat(3))).toString("hex")).toBe("cc".repeat(16));
     expect(() => d.parseHello(hexBuf("0368656c6c6f"))).toThrowError(expect.objectContaining({ code: "ERR_AIOMSG_NO_HELLO" }));
-    expect(() => d.dispatch(hexBuf("0101" + "cc".repeat(16)), collect())).toThrowError(
-      expect.objectContaining({ code: "ERR_AIOMSG_UNEXPECTED_HELLO" }),
-    );
+  });
+
+  it("skips a second HELLO and an ACK shorter than 17 bytes after the handshake, as Python does; a short DATA_REQ is malformed", () => {
+    const sink = collect();
+    v1Dialect.dispatch(hexBuf("0101" + "dd".repeat(16)), sink);
+    v1Dialect.dispatch(hexBuf("05" + "ab".repeat(15)), sink);
+    v1Dialect.dispatch(hexBuf("05"), sink);
+    v1Dialect.dispatch(hexBuf("05" + "ab".repeat(16) + "ff"), sink);
+    expect(sink.seen).toEqual(["ack:" + "ab".repeat(16)]);
+    expect(() => v1Dialect.dispatch(hexBuf("04" + "ab".repeat(15)), collect())).toThrowError(expect.objectContaining({ code: "ERR_AIOMSG_MALFORMED" }));
   });
 
   it("property: dispatch of random bodies only raises ProtocolError", () => {

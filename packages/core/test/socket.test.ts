@@ -248,7 +248,7 @@ describe("bad input", () => {
     ["non-HELLO first frame", encodeFrameHex("0368656c6c6f"), "ERR_AIOMSG_NO_HELLO"],
     ["garbage", "fe5a3bc10077", "ERR_AIOMSG_UNKNOWN_DIALECT"],
     ["an HTTP request that is not a WebSocket upgrade", Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n").toString("hex"), "ERR_AIOMSG_WEBSOCKET"],
-    ["a second HELLO", encodeFrameHex("0101" + "cc".repeat(16)) + encodeFrameHex("0101" + "cc".repeat(16)), "ERR_AIOMSG_UNEXPECTED_HELLO"],
+    ["a DATA_REQ too short for its msg id", encodeFrameHex("0101" + "cc".repeat(16)) + encodeFrameHex("04" + "ab".repeat(10)), "ERR_AIOMSG_MALFORMED"],
     ["a frame cut by EOF", encodeFrameHex("0101" + "cc".repeat(16)) + "0000000a0368", "ERR_AIOMSG_TRUNCATED_FRAME"],
   ];
 

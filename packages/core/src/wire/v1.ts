@@ -130,7 +130,10 @@ export const v1Dialect: Dialect = {
   ackHead: () => ACK_HEAD,
   ackMid: same,
   dispatch(body: Buffer, sink: FrameSink) {
-    // Unknown types and empty frames are skipped (docs/protocol.md, forward compatibility).
+    // Unknown types and empty frames are skipped (docs/protocol.md, forward
+    // compatibility). A DATA_REQ too short for its msg id closes (Python would
+    // deliver a cut message and acknowledge a short id: closing is the safe
+    // departure).
     if (body.length === 0) return;
     switch (body[0]) {
       case V1Type.DATA:
@@ -141,13 +144,16 @@ export const v1Dialect: Dialect = {
         sink.request(body.subarray(1, 1 + MSG_ID_SIZE), body, 1 + MSG_ID_SIZE);
         return;
       case V1Type.ACK:
-        if (body.length < 1 + MSG_ID_SIZE) throw malformed("ACK", body.length);
-        sink.ack(body.subarray(1, 1 + MSG_ID_SIZE));
+        // An ACK too short to carry a msg id acknowledges nothing: skipped, as
+        // Python 2026.7.1 does (no state changes, so nothing to protect).
+        if (body.length >= 1 + MSG_ID_SIZE) sink.ack(body.subarray(1, 1 + MSG_ID_SIZE));
         return;
       case V1Type.HEARTBEAT:
         return;
       case V1Type.HELLO:
-        throw new ProtocolError("ERR_AIOMSG_UNEXPECTED_HELLO", "a second HELLO arrived after the handshake");
+        // A second HELLO is skipped, as Python 2026.7.1 does: the peer's
+        // identity was fixed by the first, and nothing in this one is used.
+        return;
       default:
         return;
     }
