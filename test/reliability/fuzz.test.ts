@@ -225,7 +225,7 @@ describe("legacy codec properties", () => {
       fc.property(fc.oneof(bytes(30), id16, id16.map((id) => wire.hello(id) as Uint8Array)), (raw) => {
         const body = Buffer.from(raw);
         const c1 = onlyProtocolErrors(() => legacyDialect.parseHello(body), ["ERR_AIOMSG_BAD_HELLO"]);
-        expect(c1 === undefined).toBe(body.length === 16);
+        expect(c1 === undefined).toBe(body.length >= 1);
         let name: string | undefined;
         const c2 = onlyProtocolErrors(() => {
           name = detectDialect(body).name;

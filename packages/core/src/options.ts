@@ -86,7 +86,11 @@ export interface SocketOptions {
 }
 
 export interface SendOptions {
-  /** Send to this peer only, whatever the send mode. */
+  /**
+   * Send to this peer only, whatever the send mode: its identity as
+   * `peerConnected` and `recvIdentity()` give it (16 bytes for a v1 peer, 1
+   * byte or more for a legacy or early peer).
+   */
   identity?: Uint8Array;
   /** Stop waiting for room below the high-water mark. */
   signal?: AbortSignal;
@@ -162,7 +166,7 @@ export function resolveOptions(options: SocketOptions): ResolvedOptions {
   if (protocol !== "auto" && !isDialectName(protocol)) {
     throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `protocol must be ${DIALECT_NAMES.map((n) => `"${n}"`).join(", ")} or "auto", got ${String(protocol)}`);
   }
-  const identity = options.identity !== undefined ? checkIdentity(options.identity, "identity") : uuidv4(undefined, Buffer.alloc(IDENTITY_SIZE));
+  const identity = options.identity !== undefined ? checkOwnIdentity(options.identity) : uuidv4(undefined, Buffer.alloc(IDENTITY_SIZE));
   const heartbeatTimeout = positive(options.heartbeatTimeout, 15_000, "heartbeatTimeout");
   // A heartbeat must go out well within the peer's timeout: by default a
   // third of it (Python's 5 s of 15 s), and never at or beyond it.
@@ -216,10 +220,28 @@ export function resolveOptions(options: SocketOptions): ResolvedOptions {
   };
 }
 
-export function checkIdentity(value: unknown, what: string): Buffer {
+/**
+ * This socket's own identity: 16 bytes, as a v1 HELLO carries and as the
+ * early wire's UUID text encodes.
+ */
+export function checkOwnIdentity(value: unknown): Buffer {
   if (!(value instanceof Uint8Array) || value.length !== IDENTITY_SIZE) {
     const len = value instanceof Uint8Array ? `${value.length} bytes` : typeof value;
-    throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `${what} must be a Uint8Array of ${IDENTITY_SIZE} bytes, got ${len}`);
+    throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `identity must be a Uint8Array of ${IDENTITY_SIZE} bytes, got ${len}`);
+  }
+  return Buffer.from(value);
+}
+
+/**
+ * A peer's identity, as a send by identity names it: 1 byte or more. v1 peers
+ * have 16-byte identities, but a 2019 peer may announce any length (2019.12.3
+ * accepts 15, 17 or 36 bytes), and an early peer's text identity maps to its
+ * UTF-8 bytes unless it is a canonical UUID (docs/protocol.md "The early wire").
+ */
+export function checkIdentity(value: unknown, what: string): Buffer {
+  if (!(value instanceof Uint8Array) || value.length === 0) {
+    const len = value instanceof Uint8Array ? "an empty one" : typeof value;
+    throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `${what} must be a Uint8Array of at least 1 byte (a peer's identity), got ${len}`);
   }
   return Buffer.from(value);
 }

@@ -108,9 +108,10 @@ describe("legacy (2019) wire", () => {
     );
   });
 
-  it("takes only a 16-byte identity frame as handshake", () => {
+  it("takes an identity frame of any length from 1 byte as handshake, as 2019.12.3 does; an empty one is refused", () => {
     expect(legacyDialect.parseHello(AA).equals(AA)).toBe(true);
-    expect(() => legacyDialect.parseHello(Buffer.alloc(18))).toThrowError(expect.objectContaining({ code: "ERR_AIOMSG_BAD_HELLO" }));
+    for (const n of [1, 15, 17, 18, 36]) expect(legacyDialect.parseHello(Buffer.alloc(n, 7)).equals(Buffer.alloc(n, 7))).toBe(true);
+    expect(() => legacyDialect.parseHello(Buffer.alloc(0))).toThrowError(expect.objectContaining({ code: "ERR_AIOMSG_BAD_HELLO" }));
   });
 
   it("property: dispatch of random bodies only raises ProtocolError", () => {

@@ -57,9 +57,11 @@ export const legacyDialect: Dialect = {
   isHello: (frame) => frame.length === IDENTITY_SIZE,
   hello: (identity) => Buffer.from(identity),
   parseHello(body) {
-    // 2019 peers send their raw 16-byte identity; anything else is not a 2019 aiomsg peer.
-    if (body.length !== IDENTITY_SIZE) {
-      throw new ProtocolError("ERR_AIOMSG_BAD_HELLO", `legacy identity frame must be ${IDENTITY_SIZE} bytes, got ${body.length}`);
+    // A 2019 peer sends its raw identity, 16 bytes by default; 2019.12.3
+    // accepts any length from 1 byte and so does this end (up to the
+    // handshake bound, MAX_HELLO_SIZE). An empty frame is no identity.
+    if (body.length === 0) {
+      throw new ProtocolError("ERR_AIOMSG_BAD_HELLO", "legacy identity frame is empty");
     }
     return Buffer.from(body);
   },
