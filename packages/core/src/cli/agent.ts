@@ -113,7 +113,8 @@ export interface AgentArgs {
   heartbeatTimeout?: number;
 }
 
-export function parseAgentArgs(argv: string[]): AgentArgs {
+/** The flags as FLAGS describes them: checked, numbers parsed, defaults filled in. */
+function readFlags(argv: string[]): Record<string, string | number> {
   const raw: Record<string, string | number> = {};
   for (let i = 0; i < argv.length; i += 2) {
     const flag = argv[i]!;
@@ -142,6 +143,11 @@ export function parseAgentArgs(argv: string[]): AgentArgs {
       if (spec.default !== undefined) raw[name] = spec.default;
     }
   }
+  return raw;
+}
+
+export function parseAgentArgs(argv: string[]): AgentArgs {
+  const raw = readFlags(argv);
   const str = (k: string): string | undefined => (raw[k] === undefined ? undefined : String(raw[k]));
   const num = (k: string): number => raw[k] as number;
   // The contract: an empty --identity means "generate one", like an absent one.
@@ -210,39 +216,41 @@ function tlsOptions(args: AgentArgs): tls.TlsOptions | tls.ConnectionOptions | u
   return opts;
 }
 
-/** Runs one agent; resolves to the exit status. */
-export async function runAgent(args: AgentArgs): Promise<number> {
+function socketOptions(args: AgentArgs): SocketOptions {
   const options: SocketOptions = { sendMode: args.sendMode, deliveryGuarantee: args.delivery };
   if (args.identity) options.identity = args.identity;
   if (args.protocol) options.protocol = args.protocol;
   if (args.heartbeatInterval !== undefined) options.heartbeatInterval = args.heartbeatInterval;
   if (args.heartbeatTimeout !== undefined) options.heartbeatTimeout = args.heartbeatTimeout;
-  const sock = new Socket(options);
+  return options;
+}
 
-  // Connected peers by hex identity; `peerChange` wakes whoever waits for a count.
-  const peers = new Map<string, Buffer>();
-  let peerChange = (): void => {};
-  sock.on("peerConnected", (ev) => {
-    peers.set(hex(ev.identity), ev.identity);
-    event("peer-connected", hex(ev.identity), ev.protocol ?? "?");
-    peerChange();
-  });
-  sock.on("peerDisconnected", (ev) => {
-    const id = hex(ev.identity);
-    peers.delete(id);
-    event("peer-disconnected", id, ev.reason?.code ?? "orderly");
-    peerChange();
-  });
-  // Network trouble is reported, never thrown: log it for the harness's diagnostics.
-  sock.on("error", (err) => log(`ts-agent: socket error: ${err.code} ${err.message}`));
-  sock.on("dropped", (d) =>
-    event("dropped", d.code, d.identity ? hex(d.identity) : "-", Buffer.from(d.payload).toString("utf8")),
-  );
-  const waitPeers = async (n: number): Promise<void> => {
-    while (peers.size < n) await new Promise<void>((r) => (peerChange = r));
-  };
+/** Connected peers by hex identity, reported as EVENT lines; `until(n)` waits for n of them. */
+class Peers extends Map<string, Buffer> {
+  private change = (): void => {};
 
-  log(`ts-agent identity ${hex(sock.identity)} role ${args.role} behavior ${args.behavior} ports ${args.portList.join(",")}`);
+  constructor(sock: Socket) {
+    super();
+    sock.on("peerConnected", (ev) => {
+      this.set(hex(ev.identity), ev.identity);
+      event("peer-connected", hex(ev.identity), ev.protocol ?? "?");
+      this.change();
+    });
+    sock.on("peerDisconnected", (ev) => {
+      const id = hex(ev.identity);
+      this.delete(id);
+      event("peer-disconnected", id, ev.reason?.code ?? "orderly");
+      this.change();
+    });
+  }
+
+  async until(n: number): Promise<void> {
+    while (this.size < n) await new Promise<void>((r) => (this.change = r));
+  }
+}
+
+/** Bind on or connect to every port; resolves to the ports to announce (a bind end's bound ones). */
+async function openPorts(sock: Socket, args: AgentArgs): Promise<number[]> {
   const tlsOpts = tlsOptions(args);
   const ready: number[] = [];
   let boundPort: number | undefined;
@@ -257,69 +265,95 @@ export async function runAgent(args: AgentArgs): Promise<number> {
       ready.push(port);
     }
   }
-  event("ready", ready.join(","));
+  return ready;
+}
 
-  const sendAll = async (): Promise<void> => {
-    if (args.waitPeers > 0) await waitPeers(args.waitPeers);
-    for (let i = 0; i < args.count; i++) {
-      await sock.send(`${args.prefix}${i}`);
-      if (i + 1 === args.pauseAfter && args.pause > 0) {
-        event("pausing", args.pause);
-        await sleep(args.pause);
-      } else if (args.interval > 0) {
-        await sleep(args.interval);
-      }
-    }
-    event("sent", args.count);
-  };
-  const receiveAndPrint = async (count: number): Promise<void> => {
-    const decoder = new TextDecoder();
-    for (let n = 0; args.forever || n < count; n++) {
-      const data = await sock.recv();
-      process.stdout.write(`${decoder.decode(data)}\n`);
-    }
-  };
-  // docs/protocol.md: the receiver's ACK goes out ~20 ms after the payload is handed over.
-  const ackGrace = args.delivery === "at-least-once" ? 0.2 : 0;
+/** What a behaviour works with. */
+interface Agent {
+  sock: Socket;
+  args: AgentArgs;
+  peers: Peers;
+  /** Seconds to stay up after the last receive so that its acknowledgement goes out. */
+  ackGrace: number;
+}
 
-  switch (args.behavior) {
-    case "source":
-      await sendAll();
-      await sleep(args.linger);
-      break;
-    case "sink":
-      await receiveAndPrint(args.count);
-      if (args.count > 0) await sleep(ackGrace);
-      break;
-    case "echo":
-      for (let n = 0; n < args.count; n++) {
-        const [identity, data] = await sock.recvIdentity();
-        await sock.send(data, { identity });
-      }
-      event("echoed", args.count);
-      await sleep(args.linger);
-      break;
-    case "request": {
-      const sending = sendAll();
-      await receiveAndPrint(args.count);
-      await sending;
-      await sleep(Math.max(args.linger, ackGrace));
-      break;
-    }
-    case "relay": {
-      if (args.waitPeers > 0) await waitPeers(args.waitPeers);
-      for (let n = 0; n < args.count; n++) {
-        const [identity, data] = await sock.recvIdentity();
-        const from = hex(identity);
-        for (const [id, peer] of peers) {
-          if (id !== from) await sock.send(data, { identity: peer });
-        }
-      }
-      event("relayed", args.count);
-      await sleep(args.linger);
-      break;
+/** Send PREFIX0..PREFIX(count-1), after --wait-peers, paced by --interval and --pause-after. */
+async function sendAll({ sock, args, peers }: Agent): Promise<void> {
+  if (args.waitPeers > 0) await peers.until(args.waitPeers);
+  for (let i = 0; i < args.count; i++) {
+    await sock.send(`${args.prefix}${i}`);
+    if (i + 1 === args.pauseAfter && args.pause > 0) {
+      event("pausing", args.pause);
+      await sleep(args.pause);
+    } else if (args.interval > 0) {
+      await sleep(args.interval);
     }
   }
+  event("sent", args.count);
+}
+
+/** Print `count` payloads (every one with --forever), one UTF-8 line each. */
+async function receiveAndPrint({ sock, args }: Agent, count: number): Promise<void> {
+  const decoder = new TextDecoder();
+  for (let n = 0; args.forever || n < count; n++) {
+    const data = await sock.recv();
+    process.stdout.write(`${decoder.decode(data)}\n`);
+  }
+}
+
+const BEHAVIORS: Record<AgentArgs["behavior"], (agent: Agent) => Promise<void>> = {
+  async source(agent) {
+    await sendAll(agent);
+    await sleep(agent.args.linger);
+  },
+  async sink(agent) {
+    await receiveAndPrint(agent, agent.args.count);
+    if (agent.args.count > 0) await sleep(agent.ackGrace);
+  },
+  async echo({ sock, args }) {
+    for (let n = 0; n < args.count; n++) {
+      const [identity, data] = await sock.recvIdentity();
+      await sock.send(data, { identity });
+    }
+    event("echoed", args.count);
+    await sleep(args.linger);
+  },
+  async request(agent) {
+    const sending = sendAll(agent);
+    await receiveAndPrint(agent, agent.args.count);
+    await sending;
+    await sleep(Math.max(agent.args.linger, agent.ackGrace));
+  },
+  async relay({ sock, args, peers }) {
+    if (args.waitPeers > 0) await peers.until(args.waitPeers);
+    for (let n = 0; n < args.count; n++) {
+      const [identity, data] = await sock.recvIdentity();
+      const from = hex(identity);
+      for (const [id, peer] of peers) {
+        if (id !== from) await sock.send(data, { identity: peer });
+      }
+    }
+    event("relayed", args.count);
+    await sleep(args.linger);
+  },
+};
+
+/** Runs one agent; resolves to the exit status. */
+export async function runAgent(args: AgentArgs): Promise<number> {
+  const sock = new Socket(socketOptions(args));
+  const peers = new Peers(sock);
+  // Network trouble is reported, never thrown: log it for the harness's diagnostics.
+  sock.on("error", (err) => log(`ts-agent: socket error: ${err.code} ${err.message}`));
+  sock.on("dropped", (d) =>
+    event("dropped", d.code, d.identity ? hex(d.identity) : "-", Buffer.from(d.payload).toString("utf8")),
+  );
+
+  log(`ts-agent identity ${hex(sock.identity)} role ${args.role} behavior ${args.behavior} ports ${args.portList.join(",")}`);
+  event("ready", (await openPorts(sock, args)).join(","));
+  // docs/protocol.md: the receiver's ACK goes out ~20 ms after the payload is handed over.
+  const ackGrace = args.delivery === "at-least-once" ? 0.2 : 0;
+  await BEHAVIORS[args.behavior]({ sock, args, peers, ackGrace });
+
   event("done");
   const closed = await Promise.race([sock.close().then(() => true), sleep(5).then(() => false)]);
   if (!closed) {

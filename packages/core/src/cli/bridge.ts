@@ -85,22 +85,34 @@ function peerSummary(sock: Socket, dialects: Map<string, string>): string {
   return `${n} peer${n === 1 ? "" : "s"}${n ? ` (${parts})` : ""}`;
 }
 
-async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(argv, {
-    from: { type: "string" },
-    to: { type: "string" },
-    "from-bind": { type: "string" },
-    "to-bind": { type: "string" },
-    "from-protocol": { type: "string" },
-    "to-protocol": { type: "string" },
-    mode: { type: "string" },
-    "at-least-once": { type: "boolean" },
-    "tls-side": { type: "string" },
-    "stats-interval": { type: "string" },
-  }, true);
+interface BridgeConfig {
+  specs: readonly [SideSpec, SideSpec];
+  mode: "publish" | "roundrobin";
+  reliable: boolean;
+  tlsSide: "from" | "to" | "both";
+  statsMs: number;
+  tls: TlsFlags | undefined;
+}
+
+const FLAGS = {
+  from: { type: "string" },
+  to: { type: "string" },
+  "from-bind": { type: "string" },
+  "to-bind": { type: "string" },
+  "from-protocol": { type: "string" },
+  "to-protocol": { type: "string" },
+  mode: { type: "string" },
+  "at-least-once": { type: "boolean" },
+  "tls-side": { type: "string" },
+  "stats-interval": { type: "string" },
+} as const;
+
+/** The bridge's flags, checked; undefined once --help is printed. */
+function parseBridge(argv: string[]): BridgeConfig | undefined {
+  const { values, positionals } = parseFlags(argv, FLAGS, true);
   if (values.help) {
     process.stdout.write(`${HELP}\n`);
-    return 0;
+    return undefined;
   }
   if (positionals.length) throw new CliUsageError(`unexpected argument ${positionals[0]}`);
   const common = protocolFlag(values.protocol as string | undefined);
@@ -110,108 +122,137 @@ async function run(argv: string[]): Promise<number> {
   if (reliable && mode === "publish") throw new CliUsageError("--at-least-once cannot be combined with --mode publish");
   const tlsSide = choice(values["tls-side"] as string | undefined, ["from", "to", "both"] as const, "--tls-side") ?? "both";
   const statsMs = secondsFlag(values["stats-interval"] as string | undefined, "--stats-interval") ?? 10_000;
-  const tls = tlsFlags(values);
+  return { specs, mode, reliable, tlsSide, statsMs, tls: tlsFlags(values) };
+}
 
-  const tty = Boolean(process.stdout.isTTY);
-  let status = "";
-  const out = (line: string): void => {
-    if (tty) process.stdout.write(`\r\x1b[2K${line}\n${status}`);
-    else process.stdout.write(`${new Date().toISOString()} ${line}\n`);
-  };
+/** stdout: on a terminal, event lines above a status line that is redrawn; otherwise timestamped lines. */
+class Screen {
+  readonly tty = Boolean(process.stdout.isTTY);
+  status = "";
 
-  const dialects = new Map<string, string>();
-  const socks = specs.map((s) => {
-    const sock = new Socket({
-      protocol: s.protocol,
-      sendMode: mode,
-      deliveryGuarantee: reliable ? "at-least-once" : "at-most-once",
-    });
-    sock.on("peerConnected", (p) => {
-      dialects.set(p.identity.toString("hex"), p.protocol);
-      out(`${s.name}: peer ${p.identity.toString("hex")} connected (${p.protocol}${p.transport === "ws" || p.transport === "wss" ? ` over ${p.transport}` : ""}, ${p.remote})`);
-    });
-    sock.on("peerDisconnected", (p) => out(`${s.name}: peer ${p.identity.toString("hex")} disconnected (${p.reason?.code ?? "orderly"})`));
-    let lastErr = "";
-    sock.on("peerConnected", () => void (lastErr = ""));
-    sock.on("error", (e) => {
-      if (sock.closed) return; // a dial that close() cut at exit
-      const text = `${e.code}: ${e.message}`;
-      if (text !== lastErr) out(`${s.name}: ${text}`);
-      lastErr = text;
-    });
-    return sock;
-  }) as [Socket, Socket];
-  const dropped = [0, 0];
-  socks.forEach((sock, i) => sock.on("dropped", () => dropped[i]!++));
-
-  for (const [i, s] of specs.entries()) {
-    const sock = socks[i]!;
-    const t: TlsFlags | undefined = tlsSide === "both" || tlsSide === s.name ? tls : undefined;
-    if (s.bind) {
-      let port = s.addr.port;
-      sock.once("listening", (l) => (port = l.port));
-      const opts = bindTls(t);
-      try {
-        await sock.bind(s.addr.host, s.addr.port, opts ? { tls: opts } : {});
-      } catch (err) {
-        await Promise.all(socks.map((x) => x.close({ linger: 0 })));
-        throw new CliFailure(`${s.name}: cannot listen on ${formatAddress(s.addr)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-      }
-      out(`${s.name}: listening on ${formatAddress({ host: s.addr.host, port })} (${s.protocol ?? "v1"})`);
-    } else {
-      const opts = connectTls(t);
-      try {
-        await connectTo(sock, s.addr, opts);
-      } catch (err) {
-        await Promise.all(socks.map((x) => x.close({ linger: 0 })));
-        throw err;
-      }
-      out(`${s.name}: connecting to ${formatAddress(s.addr)} (${s.protocol ?? "v1"})`);
-    }
+  line(text: string): void {
+    if (this.tty) process.stdout.write(`\r\x1b[2K${text}\n${this.status}`);
+    else process.stdout.write(`${new Date().toISOString()} ${text}\n`);
   }
 
-  const flows = [new Flow(), new Flow()] as const; // [from->to, to->from]
-  const line = (now: number): string => {
-    const [ft, tf] = flows;
-    return [
-      `from ${peerSummary(socks[0], dialects)}`,
-      `to ${peerSummary(socks[1], dialects)}`,
-      `from→to ${ft.count} (${ft.rate(now).toFixed(0)}/s)`,
-      `to→from ${tf.count} (${tf.rate(now).toFixed(0)}/s)`,
-      ...(dropped[0]! + dropped[1]! > 0 ? [`dropped ${dropped[0]! + dropped[1]!}`] : []),
-    ].join(" | ");
-  };
+  redraw(status: string): void {
+    const cols = process.stdout.columns || 80;
+    this.status = status.slice(0, cols - 1);
+    process.stdout.write(`\r\x1b[2K${this.status}`);
+  }
+}
 
-  // Every tick samples both flows (for the rates); on a terminal it also redraws.
+/** One side's socket; its peer events and errors (each distinct error once in a row) go to the screen. */
+function sideSocket(s: SideSpec, cfg: BridgeConfig, screen: Screen, dialects: Map<string, string>): Socket {
+  const out = (line: string): void => screen.line(line);
+  const sock = new Socket({
+    protocol: s.protocol,
+    sendMode: cfg.mode,
+    deliveryGuarantee: cfg.reliable ? "at-least-once" : "at-most-once",
+  });
+  sock.on("peerConnected", (p) => {
+    dialects.set(p.identity.toString("hex"), p.protocol);
+    out(`${s.name}: peer ${p.identity.toString("hex")} connected (${p.protocol}${p.transport === "ws" || p.transport === "wss" ? ` over ${p.transport}` : ""}, ${p.remote})`);
+  });
+  sock.on("peerDisconnected", (p) => out(`${s.name}: peer ${p.identity.toString("hex")} disconnected (${p.reason?.code ?? "orderly"})`));
+  let lastErr = "";
+  sock.on("peerConnected", () => void (lastErr = ""));
+  sock.on("error", (e) => {
+    if (sock.closed) return; // a dial that close() cut at exit
+    const text = `${e.code}: ${e.message}`;
+    if (text !== lastErr) out(`${s.name}: ${text}`);
+    lastErr = text;
+  });
+  return sock;
+}
+
+/** Bind or connect one side; on failure both sockets are closed first. */
+async function openSide(s: SideSpec, sock: Socket, socks: Socket[], cfg: BridgeConfig, screen: Screen): Promise<void> {
+  const t: TlsFlags | undefined = cfg.tlsSide === "both" || cfg.tlsSide === s.name ? cfg.tls : undefined;
+  const closeAll = (): Promise<unknown> => Promise.all(socks.map((x) => x.close({ linger: 0 })));
+  if (s.bind) {
+    let port = s.addr.port;
+    sock.once("listening", (l) => (port = l.port));
+    const opts = bindTls(t);
+    try {
+      await sock.bind(s.addr.host, s.addr.port, opts ? { tls: opts } : {});
+    } catch (err) {
+      await closeAll();
+      throw new CliFailure(`${s.name}: cannot listen on ${formatAddress(s.addr)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    screen.line(`${s.name}: listening on ${formatAddress({ host: s.addr.host, port })} (${s.protocol ?? "v1"})`);
+  } else {
+    const opts = connectTls(t);
+    try {
+      await connectTo(sock, s.addr, opts);
+    } catch (err) {
+      await closeAll();
+      throw err;
+    }
+    screen.line(`${s.name}: connecting to ${formatAddress(s.addr)} (${s.protocol ?? "v1"})`);
+  }
+}
+
+/** The status: peers per side and wire, messages and rate each way, drops. */
+function statusLine(socks: readonly [Socket, Socket], dialects: Map<string, string>, flows: readonly [Flow, Flow], dropped: number[], now: number): string {
+  const [ft, tf] = flows;
+  return [
+    `from ${peerSummary(socks[0], dialects)}`,
+    `to ${peerSummary(socks[1], dialects)}`,
+    `from→to ${ft.count} (${ft.rate(now).toFixed(0)}/s)`,
+    `to→from ${tf.count} (${tf.rate(now).toFixed(0)}/s)`,
+    ...(dropped[0]! + dropped[1]! > 0 ? [`dropped ${dropped[0]! + dropped[1]!}`] : []),
+  ].join(" | ");
+}
+
+/**
+ * Every tick samples both flows (for the rates); on a terminal it also
+ * redraws, otherwise it logs a stats line every statsMs when traffic moved.
+ * Returns the interval timer.
+ */
+function startTicker(screen: Screen, statsMs: number, flows: readonly [Flow, Flow], line: (now: number) => string): NodeJS.Timeout {
   let lastStats = Date.now();
   let lastTotal = 0;
   const tick = (): void => {
     const now = Date.now();
     for (const f of flows) f.sample(now);
-    if (tty) {
-      const cols = process.stdout.columns || 80;
-      status = line(now).slice(0, cols - 1);
-      process.stdout.write(`\r\x1b[2K${status}`);
+    if (screen.tty) {
+      screen.redraw(line(now));
     } else if (statsMs > 0 && now - lastStats >= statsMs) {
       lastStats = now;
       const total = flows[0].count + flows[1].count;
-      if (total !== lastTotal) out(`stats ${line(now)}`);
+      if (total !== lastTotal) screen.line(`stats ${line(now)}`);
       lastTotal = total;
     }
   };
   tick();
-  const ticker = setInterval(tick, Math.min(TICK_MS, statsMs || TICK_MS));
+  return setInterval(tick, Math.min(TICK_MS, statsMs || TICK_MS));
+}
 
-  const pump = async (src: Socket, dst: Socket, flow: Flow): Promise<void> => {
-    for await (const msg of src.messages()) {
-      await dst.send(msg);
-      flow.count++;
-    }
-  };
+async function pump(src: Socket, dst: Socket, flow: Flow): Promise<void> {
+  for await (const msg of src.messages()) {
+    await dst.send(msg);
+    flow.count++;
+  }
+}
+
+async function run(argv: string[]): Promise<number> {
+  const cfg = parseBridge(argv);
+  if (cfg === undefined) return 0;
+  const screen = new Screen();
+  const dialects = new Map<string, string>();
+  const socks = cfg.specs.map((s) => sideSocket(s, cfg, screen, dialects)) as [Socket, Socket];
+  const dropped = [0, 0];
+  socks.forEach((sock, i) => sock.on("dropped", () => dropped[i]!++));
+  for (const [i, s] of cfg.specs.entries()) await openSide(s, socks[i]!, socks, cfg, screen);
+
+  const flows = [new Flow(), new Flow()] as const; // [from->to, to->from]
+  const line = (now: number): string => statusLine(socks, dialects, flows, dropped, now);
+  const ticker = startTicker(screen, cfg.statsMs, flows, line);
   let stopping = false;
   const pumps = Promise.all([pump(socks[0], socks[1], flows[0]), pump(socks[1], socks[0], flows[1])]).catch((err: Error) => {
     // After a stop, a send racing the close is expected to fail.
-    if (!stopping) out(`relay stopped: ${err.message}`);
+    if (!stopping) screen.line(`relay stopped: ${err.message}`);
   });
 
   await new Promise<void>((resolve) => onStop(() => resolve()));
@@ -219,8 +260,8 @@ async function run(argv: string[]): Promise<number> {
   clearInterval(ticker);
   await Promise.all(socks.map((s) => s.close()));
   await pumps;
-  status = "";
-  out(`stopped: ${line(Date.now())}`);
+  screen.status = "";
+  screen.line(`stopped: ${line(Date.now())}`);
   return 0;
 }
 
