@@ -9,7 +9,7 @@ import { FrameDecoder, PREFIX_SIZE, type FrameBudget } from "./wire/frame.js";
 import { Heartbeat } from "./heartbeat.js";
 import { detectDialect, dialectFor } from "./wire/dialects.js";
 import { debug, hex } from "./log.js";
-import type { PeerInbox } from "./queue.js";
+import type { Peer } from "./peer.js";
 import type { Transport } from "./transport.js";
 
 export type ProtocolOption = DialectName | "auto";
@@ -135,23 +135,8 @@ export class Connection implements FrameSink {
   private sliceBytes = 0;
   private sliceFrames = 0;
   private sliced = false;
-  /**
-   * At-least-once messages sent on this connection and not yet acknowledged,
-   * with their bytes: owned by the socket, which charges them to this peer.
-   */
-  /** How many, and the newest of them (a list linked through the messages: see reliability.ts). */
-  unackedCount = 0;
-  unackedBytes = 0;
-  unackedTail: object | undefined;
-  // Counters for Socket.stats().
-  messagesIn = 0;
-  bytesIn = 0;
-  messagesOut = 0;
-  bytesOut = 0;
-  /** Made by a connect end that had been connected before. */
-  reconnect = false;
-  /** Its unread messages in the socket's receive queue (set by the socket once the peer is open). */
-  inbox: PeerInbox<Connection> | undefined;
+  /** The socket's record of this peer (peer.ts), set by the socket as it attaches the connection. */
+  peer!: Peer;
   /** A frame completed during the current chunk (see onData). */
   private framesSeen = false;
   /** Our HELLO is queued. */
@@ -175,7 +160,7 @@ export class Connection implements FrameSink {
   constructor(
     readonly transport: Transport,
     private readonly owner: ConnectionOwner,
-    private readonly opts: ConnectionOptions,
+    opts: ConnectionOptions,
     readonly direction: "bind" | "connect",
     /** performance.now() by which the handshake must be done (a TLS bind end counts from TCP accept). */
     handshakeDeadline = performance.now() + opts.handshakeTimeout,
@@ -289,8 +274,6 @@ export class Connection implements FrameSink {
   // --- write path -----------------------------------------------------------
 
   writeData(payload: Buffer): void {
-    this.messagesOut++;
-    this.bytesOut += payload.length;
     this.enqueue(this.dialect!.dataHead, EMPTY, payload);
   }
 
@@ -332,8 +315,6 @@ export class Connection implements FrameSink {
   }
 
   writeRequest(msgId: Uint8Array, payload: Uint8Array): void {
-    this.messagesOut++;
-    this.bytesOut += payload.length;
     const d = this.dialect!;
     this.enqueue(d.requestHead(msgId), d.requestMid(msgId), payload);
   }

@@ -59,11 +59,4 @@ export class PendingWindow<T> {
       if (v !== undefined) yield v;
     }
   }
-
-  clear(): void {
-    this.base = this.nextCounter;
-    this.slots = [];
-    this.head = 0;
-    this.count = 0;
-  }
 }

@@ -1,9 +1,17 @@
 /**
- * At-least-once bookkeeping: a message until it is acknowledged or given up,
- * and the ids that let an acknowledgement find it by index.
+ * At-least-once delivery: a message's id, its record until it is
+ * acknowledged or given up (Reliable), and the policy (Reliability): the
+ * window of unacknowledged messages (pending.ts) that an ACK finds by index,
+ * one resend timer for every deadline, the retry limit, and the resend of a
+ * lost peer's messages at once. Which peer a message goes to is not decided
+ * here: the socket routes it (socket-base.ts, with round-robin.ts) and hands
+ * it to sendOn(). ACKs this end owes are batched by ack-batcher.ts.
  */
-import type { Connection } from "./connection.js";
-import { COUNTER_MASK } from "./pending.js";
+import type { DroppedMessage } from "./socket-types.js";
+import { debug, hex } from "./log.js";
+import { Fifo } from "./fifo.js";
+import { COUNTER_MASK, PendingWindow } from "./pending.js";
+import type { Peer } from "./peer.js";
 
 /** Accounting charge of an unacknowledged at-least-once message beyond its payload. */
 export const RELIABLE_OVERHEAD = 128;
@@ -13,11 +21,11 @@ export class Reliable {
   readonly key: number;
   resends = 0;
   done = false;
-  conn: Connection | undefined = undefined;
-  /** Neighbours among the unacknowledged messages of `conn` (an intrusive list: O(1) in and out, no hashing). */
-  prevOnConn: Reliable | undefined = undefined;
-  nextOnConn: Reliable | undefined = undefined;
-  /** Incremented on every (re)scheduling; stale slots in the resend FIFO are skipped. */
+  peer: Peer | undefined = undefined;
+  /** Neighbours among the unacknowledged messages of `peer` (an intrusive list: O(1) in and out, no hashing). */
+  prevOnPeer: Reliable | undefined = undefined;
+  nextOnPeer: Reliable | undefined = undefined;
+  /** Incremented on every (re)scheduling; stale slots in the resend schedule are skipped. */
   seq = 0;
   deadline = 0;
   /** What it costs while unacknowledged (charged to the socket, and to the peer it was sent on). */
@@ -30,6 +38,152 @@ export class Reliable {
     this.key = msgKey(msgId);
     this.charge = payload.length + RELIABLE_OVERHEAD;
   }
+}
+
+/** What Reliability asks of the socket. */
+export interface ReliabilityHooks {
+  /** Route `entry` again (its deadline passed, or its peer went): ends in sendOn() or queue(). */
+  resend(entry: Reliable): void;
+  dropped(code: DroppedMessage["code"], payload: Buffer, identity: Buffer | undefined): void;
+  /** `entry` was settled: its peer (if any) has more room, the socket holds less. */
+  settled(peer: Peer | undefined): void;
+}
+
+export class Reliability {
+  private readonly pending = new PendingWindow<Reliable>();
+  /** Bytes charged for unacknowledged messages, queued ones included (counted once, here). */
+  bytes = 0;
+  /** Messages sent again, for stats(). */
+  resends = 0;
+  // The resend schedule: entries in deadline order (every deadline is now +
+  // interval), with the entry's seq when it was scheduled (two FIFOs in step).
+  private readonly due = new Fifo<Reliable>(undefined as unknown as Reliable);
+  private readonly dueSeqs = new Fifo<number>(0);
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly interval: number,
+    private readonly maxResends: number,
+    private readonly hooks: ReliabilityHooks,
+  ) {}
+
+  /** Unacknowledged messages (queued ones included). */
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /** A new at-least-once message: its id carries its window counter. */
+  create(payload: Buffer, identity: Buffer | undefined): Reliable {
+    const entry = new Reliable(newMsgId(this.pending.nextCounter), payload, identity);
+    this.pending.add(entry);
+    // Counted against the high-water mark, so a fast producer waits for
+    // acknowledgements instead of growing memory.
+    this.bytes += entry.charge;
+    return entry;
+  }
+
+  /**
+   * Send (or resend) `entry` on `peer` and arm its deadline; with no peer
+   * (the addressed one is absent or full) it is only scheduled, and tried
+   * again at the deadline.
+   */
+  sendOn(entry: Reliable, peer: Peer | undefined): void {
+    detachFrom(entry);
+    if (peer !== undefined) {
+      attachTo(entry, peer);
+      peer.writeRequest(entry.msgId, entry.payload);
+    }
+    entry.deadline = performance.now() + this.interval;
+    this.due.push(entry);
+    this.dueSeqs.push(++entry.seq);
+    if (this.timer === undefined) this.arm(this.interval);
+  }
+
+  /** `entry` waits in the socket's send queue: off any peer, its resend slot void meanwhile. */
+  queued(entry: Reliable): void {
+    detachFrom(entry);
+    entry.seq++;
+  }
+
+  /** An ACK arrived: settle its message (an unknown or stale id is ignored). */
+  acked(msgId: Buffer): void {
+    const entry = this.pending.get(msgKey(msgId));
+    if (entry === undefined || !entry.msgId.equals(msgId)) return;
+    this.settle(entry);
+    // Acknowledged entries at the head of the schedule go now, not at their deadline.
+    for (let e = this.due.peek(); e !== undefined && (e.done || this.dueSeqs.peek() !== e.seq); e = this.due.peek()) this.popDue();
+  }
+
+  /**
+   * `peer` is gone: its unacknowledged messages go out again now rather than
+   * at their deadline (work in proportion to this peer's own messages), or,
+   * when the socket is closing, only leave it.
+   */
+  peerLost(peer: Peer, closing: boolean): void {
+    if (peer.unackedCount === 0) return;
+    for (const entry of unackedOn(peer)) {
+      if (closing) detachFrom(entry);
+      else {
+        this.resends++;
+        this.hooks.resend(entry);
+      }
+    }
+  }
+
+  /** close(): stop the timer and give up every message (reported ERR_AIOMSG_CLOSE_LINGER). */
+  close(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const entry of [...this.pending.values()]) {
+      this.settle(entry);
+      this.hooks.dropped("ERR_AIOMSG_CLOSE_LINGER", entry.payload, entry.identity);
+    }
+  }
+
+  /** Acknowledged or given up: release its charges. */
+  private settle(entry: Reliable): void {
+    entry.done = true;
+    this.pending.delete(entry.key);
+    this.bytes -= entry.charge;
+    const peer = entry.peer;
+    detachFrom(entry);
+    this.hooks.settled(peer);
+  }
+
+  private arm(ms: number): void {
+    this.timer = setTimeout(this.onTimer, Math.max(1, Math.ceil(ms)));
+    this.timer.unref?.();
+  }
+
+  private popDue(): void {
+    this.due.shift();
+    this.dueSeqs.shift();
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    const now = performance.now();
+    for (let entry = this.due.peek(); entry !== undefined; entry = this.due.peek()) {
+      if (entry.done || this.dueSeqs.peek() !== entry.seq) {
+        this.popDue();
+        continue;
+      }
+      if (entry.deadline > now) {
+        this.arm(entry.deadline - now);
+        break;
+      }
+      this.popDue();
+      if (entry.resends >= this.maxResends) {
+        this.settle(entry);
+        debug("message %s unacknowledged after %d resends: dropped", hex(entry.msgId), entry.resends);
+        this.hooks.dropped("ERR_AIOMSG_RETRIES_EXHAUSTED", entry.payload, entry.identity);
+        continue;
+      }
+      entry.resends++;
+      this.resends++;
+      this.hooks.resend(entry);
+    }
+  };
 }
 
 // Message ids are UUIDv4-shaped: 12 bytes cut from a pool of random bytes (one
@@ -60,35 +214,35 @@ export function msgKey(id: Uint8Array): number {
 }
 
 /** Charge `entry` to the peer it is sent on. */
-export function attachTo(entry: Reliable, conn: Connection): void {
-  entry.conn = conn;
-  const tail = conn.unackedTail as Reliable | undefined;
-  entry.prevOnConn = tail;
-  entry.nextOnConn = undefined;
-  if (tail !== undefined) tail.nextOnConn = entry;
-  conn.unackedTail = entry;
-  conn.unackedCount++;
-  conn.unackedBytes += entry.charge;
+function attachTo(entry: Reliable, peer: Peer): void {
+  entry.peer = peer;
+  const tail = peer.unackedTail as Reliable | undefined;
+  entry.prevOnPeer = tail;
+  entry.nextOnPeer = undefined;
+  if (tail !== undefined) tail.nextOnPeer = entry;
+  peer.unackedTail = entry;
+  peer.unackedCount++;
+  peer.unackedBytes += entry.charge;
 }
 
 /** End `entry`'s charge to its peer (acknowledged, given up, or sent elsewhere). */
-export function detachFrom(entry: Reliable): void {
-  const conn = entry.conn;
-  if (conn === undefined) return;
-  entry.conn = undefined;
-  const prev = entry.prevOnConn;
-  const next = entry.nextOnConn;
-  if (prev !== undefined) prev.nextOnConn = next;
-  if (next !== undefined) next.prevOnConn = prev;
-  else conn.unackedTail = prev;
-  entry.prevOnConn = entry.nextOnConn = undefined;
-  conn.unackedCount--;
-  conn.unackedBytes -= entry.charge;
+function detachFrom(entry: Reliable): void {
+  const peer = entry.peer;
+  if (peer === undefined) return;
+  entry.peer = undefined;
+  const prev = entry.prevOnPeer;
+  const next = entry.nextOnPeer;
+  if (prev !== undefined) prev.nextOnPeer = next;
+  if (next !== undefined) next.prevOnPeer = prev;
+  else peer.unackedTail = prev;
+  entry.prevOnPeer = entry.nextOnPeer = undefined;
+  peer.unackedCount--;
+  peer.unackedBytes -= entry.charge;
 }
 
-/** The unacknowledged messages sent on `conn`, oldest first. */
-export function unackedOn(conn: Connection): Reliable[] {
+/** The unacknowledged messages sent on `peer`, oldest first. */
+function unackedOn(peer: Peer): Reliable[] {
   const out: Reliable[] = [];
-  for (let e = conn.unackedTail as Reliable | undefined; e !== undefined; e = e.prevOnConn) out.push(e);
+  for (let e = peer.unackedTail as Reliable | undefined; e !== undefined; e = e.prevOnPeer) out.push(e);
   return out.reverse();
 }

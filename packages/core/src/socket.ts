@@ -69,7 +69,7 @@ export class Socket extends SocketBase {
       }
       let handshaking = 0;
       for (const l of this.#listeners) handshaking += l.handshaking.size;
-      if (this.conns.size + handshaking >= this.maxPeers) {
+      if (this.connectionCount + handshaking >= this.maxPeers) {
         s.on("error", () => undefined);
         s.destroy();
         this.report(new AiomsgError("ERR_AIOMSG_MAX_PEERS", `refused ${s.remoteAddress ?? "?"}: maxPeers (${this.maxPeers}) reached`));

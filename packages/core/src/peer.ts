@@ -1,0 +1,108 @@
+/**
+ * The socket's record of one peer connection (one per Connection, made when
+ * the transport is attached): what the socket keeps about a peer, apart from
+ * the bytes its Connection carries. The socket's collaborators share it: the
+ * registry (peers.ts) admits and removes it, the routers (round-robin.ts,
+ * publish.ts) write to it while it has room (room.ts), reliability.ts links
+ * its unacknowledged messages through it, receive-flow.ts queues its
+ * messages in `inbox` and pauses its reading, and a send by identity to it
+ * waits in `waiters` while it is full.
+ */
+import type { Connection } from "./connection.js";
+import { hex } from "./log.js";
+import type { PeerStats } from "./socket-types.js";
+import type { PeerInbox } from "./queue.js";
+import type { WaitList } from "./wait.js";
+
+/**
+ * - pending: handshaking, or greeted and awaiting admission (today admission
+ *   is decided at once, in the handshake; an admission gate would hold peers here);
+ * - admitted: open, routed to, read from;
+ * - draining: routed to no more, finishing what it holds (not entered yet: drain is a later step);
+ * - closed: its connection has ended.
+ */
+export type PeerState = "pending" | "admitted" | "draining" | "closed";
+
+export class Peer {
+  state: PeerState = "pending";
+  /**
+   * The identity from its HELLO, set once the handshake parsed it. Any
+   * length: v1 and legacy carry 16 bytes, but nothing here assumes so
+   * (`key` is its bytes as latin1, one char per byte).
+   */
+  identity: Buffer | undefined = undefined;
+  /** Map key of `identity` ("" before the handshake). */
+  key = "";
+  /**
+   * A connect end's target as the application named it (e.g.
+   * "tcp://svc.local:25000"), and the address it resolved to for this
+   * connection. Set by the redial loop for connect ends; a DNS-following
+   * connect end (one peer per resolved address) will key its peers by
+   * them. Undefined on bind ends.
+   */
+  target: string | undefined = undefined;
+  address: string | undefined = undefined;
+  /** Made by a connect end that had been connected before (counted in stats().reconnects). */
+  reconnect = false;
+  /** Its unread messages in the socket's receive queue (made when it is admitted). */
+  inbox: PeerInbox<Connection> | undefined = undefined;
+  /**
+   * At-least-once messages sent to it and not yet acknowledged: how many,
+   * their charge, and the newest of them (a list linked through the
+   * messages, see reliability.ts).
+   */
+  unackedCount = 0;
+  unackedBytes = 0;
+  unackedTail: object | undefined = undefined;
+  /** Sends by identity waiting for its room, oldest first (made on the first). */
+  waiters: WaitList<void, Buffer> | undefined = undefined;
+  // Counters for Socket.stats().
+  messagesIn = 0;
+  bytesIn = 0;
+  messagesOut = 0;
+  bytesOut = 0;
+
+  constructor(
+    readonly conn: Connection,
+    readonly direction: "bind" | "connect",
+  ) {}
+
+  /** Admitted and its connection still open (a closing connection reports its last releases first). */
+  get isOpen(): boolean {
+    return this.state === "admitted" && this.conn.isOpen;
+  }
+
+  /** Queue an at-most-once message to it. */
+  writeData(payload: Buffer): void {
+    this.messagesOut++;
+    this.bytesOut += payload.length;
+    this.conn.writeData(payload);
+  }
+
+  /** Queue an at-least-once message to it. */
+  writeRequest(msgId: Buffer, payload: Buffer): void {
+    this.messagesOut++;
+    this.bytesOut += payload.length;
+    this.conn.writeRequest(msgId, payload);
+  }
+
+  /** Its line in Socket.stats() (admitted peers only). */
+  stats(): PeerStats {
+    const c = this.conn;
+    return {
+      identity: hex(this.identity!),
+      protocol: c.dialect!.name,
+      direction: this.direction,
+      transport: c.transport.kind,
+      remote: c.remote,
+      messagesIn: this.messagesIn,
+      bytesIn: this.bytesIn,
+      messagesOut: this.messagesOut,
+      bytesOut: this.bytesOut,
+      queuedBytes: c.queuedBytes,
+      queuedFrames: c.queuedFrames,
+      unreadMessages: this.inbox?.length ?? 0,
+      unacknowledged: this.unackedCount,
+    };
+  }
+}

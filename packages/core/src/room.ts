@@ -1,0 +1,36 @@
+/**
+ * A peer's room: the one definition of when a peer may be given more. As
+ * libzmq's pipe checks its high-water mark before each write, the routers,
+ * the sends waiting for a peer and the ACK batcher ask here.
+ */
+import type { Peer } from "./peer.js";
+
+export class Room {
+  constructor(
+    /** peerHighWaterMark: bytes. */
+    readonly bytes: number,
+    /** peerHighWaterMessages: frames and messages. */
+    readonly messages: number,
+  ) {}
+
+  /**
+   * Room for a message: its queued writes and its unacknowledged messages
+   * are below both peer marks (an unacknowledged message still costs memory
+   * here, and a peer that does not acknowledge must not take everything).
+   */
+  has(peer: Peer): boolean {
+    const c = peer.conn;
+    return c.queuedBytes + peer.unackedBytes < this.bytes && c.queuedFrames + peer.unackedCount < this.messages;
+  }
+
+  /**
+   * Room for a control frame (an ACK): its queued writes only. An ACK
+   * settles the peer's message, so the messages it has not acknowledged from
+   * us must not hold it back; a peer that does not read gets none beyond its
+   * room (it resends, which at-least-once permits).
+   */
+  hasForControl(peer: Peer): boolean {
+    const c = peer.conn;
+    return c.queuedBytes < this.bytes && c.queuedFrames < this.messages;
+  }
+}

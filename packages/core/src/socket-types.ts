@@ -1,0 +1,83 @@
+/**
+ * The socket's public types: what its events carry (PeerInfo, DroppedMessage,
+ * SocketEvents) and what stats() returns. Re-exported by index.ts and browser.ts.
+ */
+import type { AiomsgError } from "./errors.js";
+import type { DialectName } from "./dialect.js";
+import type { TransportKind } from "./transport.js";
+
+export interface PeerInfo {
+  identity: Buffer;
+  protocol: DialectName;
+  direction: "bind" | "connect";
+  remote: string;
+  /** What carries it: "tcp", "tls", "ws" or "wss". */
+  transport: TransportKind;
+}
+
+export interface PeerDisconnectInfo extends PeerInfo {
+  /** Why the connection ended; undefined for an orderly close. */
+  reason: AiomsgError | undefined;
+}
+
+export interface DroppedMessage {
+  code: "ERR_AIOMSG_NOT_CONNECTED" | "ERR_AIOMSG_RETRIES_EXHAUSTED" | "ERR_AIOMSG_CLOSE_LINGER" | "ERR_AIOMSG_PEER_LOST" | "ERR_AIOMSG_PEER_FULL";
+  payload: Buffer;
+  identity: Buffer | undefined;
+}
+
+/** One open peer's counters (see Socket.stats()). */
+export interface PeerStats {
+  /** Hex of the peer's identity. */
+  identity: string;
+  protocol: DialectName;
+  direction: "bind" | "connect";
+  transport: TransportKind;
+  remote: string;
+  messagesIn: number;
+  bytesIn: number;
+  messagesOut: number;
+  bytesOut: number;
+  /** Bytes and frames written for it and not yet taken by the kernel. */
+  queuedBytes: number;
+  queuedFrames: number;
+  /** Its unread messages in the receive queue. */
+  unreadMessages: number;
+  /** At-least-once messages sent to it and not yet acknowledged. */
+  unacknowledged: number;
+}
+
+/** A socket's counters since it was made, and its peers now. */
+export interface SocketStats {
+  messagesIn: number;
+  bytesIn: number;
+  messagesOut: number;
+  bytesOut: number;
+  /** Messages waiting in the socket for a peer (none connected, or every one full). */
+  queuedMessages: number;
+  /** Everything held for sending: queued, unwritten and unacknowledged bytes. */
+  heldBytes: number;
+  unreadMessages: number;
+  unreadBytes: number;
+  unacknowledged: number;
+  /** Messages given up, by code (as the `dropped` events). */
+  dropped: Partial<Record<DroppedMessage["code"], number>>;
+  /** At-least-once messages sent again (at their deadline, or because their peer went). */
+  resends: number;
+  /** Handshakes completed by a connect end that had been connected before. */
+  reconnects: number;
+  peers: PeerStats[];
+}
+
+export interface SocketEvents {
+  peerConnected: [PeerInfo];
+  peerDisconnected: [PeerDisconnectInfo];
+  dropped: [DroppedMessage];
+  /** Only emitted when a listener is attached: network trouble never throws. */
+  error: [AiomsgError];
+  listening: [{ host: string; port: number }];
+  /** A connect end starts dialling `target` (attempt 1). */
+  connecting: [{ target: string; attempt: number }];
+  /** A connect end will dial `target` again after `delay` ms (attempt 2, 3, ...). */
+  reconnecting: [{ target: string; attempt: number; delay: number }];
+}
