@@ -1,0 +1,84 @@
+/**
+ * ACK batching (ack-batcher.ts) alone, on fake timers: one timer per batch,
+ * ACKs queued at ackDelay on their own peer, none for a closed peer, none
+ * beyond a peer's room for control frames, and flush() for close().
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { AckBatcher } from "../../src/ack-batcher.js";
+import { Room } from "../../src/room.js";
+import { fakePeer } from "./fakes.js";
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+const id = (n: number) => Buffer.from([n]);
+
+describe("AckBatcher", () => {
+  it("queues every ACK owed at ackDelay after the first, with one timer for the batch", () => {
+    const acks = new AckBatcher(20, new Room(1000, 10));
+    const a = fakePeer("a");
+    acks.push(a, id(1));
+    vi.advanceTimersByTime(10);
+    acks.push(a, id(2));
+    acks.push(a, id(3));
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(9);
+    expect(a.fake.acks).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(a.fake.acks).toEqual([id(1), id(2), id(3)]);
+    expect(acks.length).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("a later ACK starts a new batch with its own deadline", () => {
+    const acks = new AckBatcher(20, new Room(1000, 10));
+    const a = fakePeer("a");
+    acks.push(a, id(1));
+    vi.advanceTimersByTime(20);
+    acks.push(a, id(2));
+    vi.advanceTimersByTime(19);
+    expect(a.fake.acks).toEqual([id(1)]);
+    vi.advanceTimersByTime(1);
+    expect(a.fake.acks).toEqual([id(1), id(2)]);
+  });
+
+  it("each ACK goes to the peer its request came from", () => {
+    const acks = new AckBatcher(5, new Room(1000, 10));
+    const a = fakePeer("a");
+    const b = fakePeer("b");
+    acks.push(a, id(1));
+    acks.push(b, id(2));
+    acks.push(a, id(3));
+    vi.advanceTimersByTime(5);
+    expect(a.fake.acks).toEqual([id(1), id(3)]);
+    expect(b.fake.acks).toEqual([id(2)]);
+  });
+
+  it("skips a peer that closed meanwhile and one whose writes are full; its unacknowledged messages do not count", () => {
+    const acks = new AckBatcher(5, new Room(1000, 10));
+    const gone = fakePeer("gone");
+    const full = fakePeer("full");
+    const busy = fakePeer("busy");
+    acks.push(gone, id(1));
+    acks.push(full, id(2));
+    acks.push(busy, id(3));
+    gone.fake.isOpen = false;
+    full.fake.queuedFrames = 10;
+    busy.unackedCount = 1000; // our messages it has not acknowledged: no reason to withhold its ACK
+    vi.advanceTimersByTime(5);
+    expect([gone.fake.acks.length, full.fake.acks.length, busy.fake.acks.length]).toEqual([0, 0, 1]);
+  });
+
+  it("flush() queues what is owed at once and disarms the timer (close)", () => {
+    const acks = new AckBatcher(1000, new Room(1000, 10));
+    const a = fakePeer("a");
+    acks.push(a, id(7));
+    acks.flush();
+    expect(a.fake.acks).toEqual([id(7)]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});

@@ -1,0 +1,36 @@
+/**
+ * A Peer over a fake connection: what the policies read of a connection
+ * (open, queued bytes and frames) set by hand, and what they write recorded.
+ * No socket, no transport.
+ */
+import type { Connection } from "../../src/connection.js";
+import { Peer } from "../../src/peer.js";
+
+export class FakeConn {
+  isOpen = true;
+  queuedBytes = 0;
+  queuedFrames = 0;
+  readonly data: Buffer[] = [];
+  readonly requests: Buffer[] = [];
+  readonly acks: Buffer[] = [];
+  writeData(payload: Buffer): void {
+    this.data.push(payload);
+  }
+  writeRequest(msgId: Buffer, _payload: Buffer): void {
+    this.requests.push(msgId);
+  }
+  writeAck(msgId: Buffer): void {
+    this.acks.push(msgId);
+  }
+}
+
+/** An admitted peer named `name` over a FakeConn. */
+export function fakePeer(name: string): Peer & { fake: FakeConn } {
+  const fake = new FakeConn();
+  const peer = new Peer(fake as unknown as Connection, "bind") as Peer & { fake: FakeConn };
+  peer.fake = fake;
+  peer.identity = Buffer.from(name);
+  peer.key = name;
+  peer.state = "admitted";
+  return peer;
+}
