@@ -8,7 +8,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -172,6 +172,26 @@ export { ctor, sock, connect, sm, dg, ae, pe, ue, we, o, o2, ev };
       }),
     );
     tscOk(tsc, dir);
+  });
+
+  it("dist/browser.d.ts is generated from the source: every doc comment of SocketOptions and SocketStats is there, and no Buffer or import outside comments", () => {
+    const decl = readFileSync(path.join(DIST, "browser.d.ts"), "utf8");
+    const flat = (text: string): string => text.replace(/^\s*\*(?!\/)/gm, "").replace(/\s+/g, " ");
+    const srcDir = path.join(REPO_ROOT, "packages", "core", "src");
+    const sources = readdirSync(srcDir, { recursive: true, encoding: "utf8" })
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => readFileSync(path.join(srcDir, f), "utf8"));
+    const docsOf = (name: string): string[] => {
+      const src = sources.find((text) => text.includes(`export interface ${name} {`));
+      expect(src, `export interface ${name} in packages/core/src`).toBeDefined();
+      const start = src!.indexOf(`export interface ${name} {`);
+      return src!.slice(start, src!.indexOf("\n}\n", start)).match(/\/\*\*[\s\S]*?\*\//g) ?? [];
+    };
+    const docs = [...docsOf("SocketOptions"), ...docsOf("SocketStats")];
+    expect(docs.length).toBeGreaterThan(20);
+    for (const doc of docs) expect(flat(decl), doc).toContain(flat(doc));
+    const code = decl.split("\n").filter((l) => !/^\s*(\/\*\*|\*|\/\/)/.test(l));
+    expect(code.filter((l) => /\bBuffer\b|^\s*import\b|\bfrom "/.test(l))).toEqual([]);
   });
 });
 

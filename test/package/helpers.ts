@@ -12,7 +12,7 @@ import { Proc, REPO_ROOT, waitFor } from "../cli/helpers.js";
 
 export const CORE = path.join(REPO_ROOT, "packages", "core");
 /** What the package's build reads: a change to any of these makes a new tarball. */
-const CORE_INPUTS = ["package.json", "tsconfig.build.json", "tsconfig.cjs.json", "LICENSE", "bin", "scripts", "src", "types"];
+const CORE_INPUTS = ["package.json", "tsconfig.build.json", "tsconfig.cjs.json", "LICENSE", "bin", "scripts", "src"];
 const ROOT_INPUTS = ["README.md", "tsconfig.base.json"];
 
 export async function run(label: string, file: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Proc> {

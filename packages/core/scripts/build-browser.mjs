@@ -1,11 +1,13 @@
 // Builds dist/browser.js (one ES module for pages: no Node import left) from
-// src/browser.ts with esbuild, and copies its hand-written declarations
-// (types/browser.d.ts, in terms of Uint8Array, no @types/node needed) to
-// dist/browser.d.ts. Run by `pnpm build` after tsc.
+// src/browser.ts with esbuild, and dist/browser.d.ts, its declarations (in
+// terms of Uint8Array, no @types/node needed), generated from the source by
+// browser-dts.mjs. Run by `pnpm build` after tsc (whose own dist/browser.js
+// and dist/browser.d.ts these replace).
 import { build } from "esbuild";
-import { copyFile, mkdir } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { browserDeclarations } from "./browser-dts.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const src = (p) => path.join(root, "src", p);
@@ -36,4 +38,6 @@ await build({
   logLevel: "warning",
 });
 await mkdir(path.join(root, "dist"), { recursive: true });
-await copyFile(path.join(root, "types", "browser.d.ts"), path.join(root, "dist", "browser.d.ts"));
+await writeFile(path.join(root, "dist", "browser.d.ts"), browserDeclarations(root));
+// tsc's map of its own dist/browser.d.ts would describe the file just replaced.
+await rm(path.join(root, "dist", "browser.d.ts.map"), { force: true });
