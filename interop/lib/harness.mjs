@@ -113,7 +113,8 @@ const MAX_STDERR_LINES = 400;
 
 /** One running agent process; collects its output and lets callers wait on it. */
 export class Agent extends EventEmitter {
-  constructor(env, name, kind, args) {
+  /** `opts.env`: extra environment variables for the process (e.g. NODE_DEBUG). */
+  constructor(env, name, kind, args, opts = {}) {
     super();
     this.setMaxListeners(100);
     this.env = env;
@@ -136,7 +137,7 @@ export class Agent extends EventEmitter {
       reject: false,
       cleanup: true,
       forceKillAfterDelay: false,
-      env: { PYTHONUNBUFFERED: "1" },
+      env: { PYTHONUNBUFFERED: "1", ...opts.env },
     });
     createInterface({ input: this.proc.stdout }).on("line", (line) => {
       this.lines.push(line);
