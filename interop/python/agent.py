@@ -2,9 +2,10 @@
 """aiomsg conformance agent on the real Python aiomsg library.
 
 Implements the "Conformance agent CLI contract" of docs/protocol.md on top of
-whatever aiomsg release the running interpreter has installed: 2026.7.1 (wire v1)
-or 2019.12.3 (wire legacy). All traffic goes through the library's public
-Søcket API, so the bytes on the wire are exactly what that release sends.
+whatever aiomsg release the running interpreter has installed: 2026.7.1 (wire v1),
+2019.5.2 to 2019.12.3 (wire legacy) or 2018.8.1 to 2019.5.0 (the early wire). All
+traffic goes through the library's public Søcket (SmartSocket) API, so the bytes on
+the wire are exactly what that release sends.
 
 stdout carries only the sink's payload lines; everything else goes to stderr,
 including machine-readable progress lines of the form ``EVENT <name> [args]``:
@@ -29,6 +30,8 @@ Extensions to the contract (all optional, used by the interop harness):
     --behavior request  send prefix+i like a source AND print received payloads
                         like a sink; exits after `count` received
     --log-level LEVEL   Python logging level for aiomsg's own logs (stderr)
+    --retries N         pass retries=N to every send() (Python's per-send retry
+                        count; releases whose send() has no such argument exit 4)
 """
 
 import argparse
@@ -195,6 +198,7 @@ def parse_args(argv):
     p.add_argument("--pause-after", type=int, default=-1)
     p.add_argument("--pause", type=float, default=0.0)
     p.add_argument("--log-level", default="WARNING")
+    p.add_argument("--retries", type=int, default=None)
     args = p.parse_args(argv)
     args.port_list = (
         [int(x) for x in args.ports.split(",") if x] if args.ports else [args.port]
@@ -205,6 +209,8 @@ def parse_args(argv):
         # Python accepts this socket but publishes plain DATA, unacknowledged
         # (docs/protocol.md); aiomsg-ts refuses it, so both agents refuse it up front.
         p.error("at-least-once delivery is not supported with publish")
+    if args.retries is not None and args.retries < 1:
+        p.error("--retries must be >= 1")
     return args
 
 
@@ -275,11 +281,15 @@ def print_payload(payload: bytes) -> None:
     sys.stdout.flush()
 
 
+def send_kwargs(args) -> dict:
+    return {} if args.retries is None else {"retries": args.retries}
+
+
 async def send_all(sock, changed, args) -> None:
     if args.wait_peers > 0:
         await wait_peers(sock, changed, args.wait_peers)
     for i in range(args.count):
-        await sock.send(f"{args.prefix}{i}".encode())
+        await sock.send(f"{args.prefix}{i}".encode(), **send_kwargs(args))
         if i + 1 == args.pause_after and args.pause > 0:
             event("pausing", args.pause)
             await asyncio.sleep(args.pause)
@@ -308,6 +318,8 @@ async def run(args) -> int:
         delivery = (
             DELIVERY.AT_LEAST_ONCE if args.delivery == "at-least-once" else DELIVERY.AT_MOST_ONCE
         )
+    if args.retries is not None and "retries" not in inspect.signature(SOCKET_CLASS.send).parameters:
+        unsupported(f"aiomsg {AIOMSG_VERSION} has no per-send retries")
     if args.tls and "ssl_context" not in inspect.signature(SOCKET_CLASS.bind).parameters:
         unsupported(f"aiomsg {AIOMSG_VERSION} has no TLS support")
     kwargs = {"send_mode": send_mode}
@@ -357,7 +369,7 @@ async def run(args) -> int:
     elif args.behavior == "echo":
         for _ in range(args.count):
             identity, payload = await sock.recv_identity()
-            await sock.send(payload, identity=identity)
+            await sock.send(payload, identity=identity, **send_kwargs(args))
         event("echoed", args.count)
         await asyncio.sleep(args.linger)
     elif args.behavior == "request":
