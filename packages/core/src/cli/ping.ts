@@ -56,134 +56,178 @@ export interface PingResult {
 
 class ProbeError extends Error {}
 
-function probe(addr: Address, protocol: ProtocolOption, tlsOpts: tls.ConnectionOptions | undefined, timeoutMs: number, identity: Buffer): Promise<PingResult> {
-  return new Promise<PingResult>((resolve, reject) => {
-    const start = performance.now();
-    let connectedAt = 0;
-    let spokeAt = 0;
-    let greeted = false;
-    let finished = false;
-    let extra = 0;
-    let autoTimer: NodeJS.Timeout | undefined;
-    const where = formatAddress(addr);
-    const sock: net.Socket = tlsOpts
+type Dialect = PingResult["dialect"];
+
+/** What a peer's first frame looks like: a 2019 identity, a v1 HELLO (which may be longer than 18 bytes: reserved tail, ignored), or neither. */
+function greetingKind(body: Buffer): Dialect | undefined {
+  if (body.length === LEGACY_GREETING) return "legacy";
+  if (body.length >= v1.HELLO_SIZE && body[0] === 0x01) return "v1";
+  return undefined;
+}
+
+/**
+ * The dialect of the peer's greeting, and whether the probe must answer it
+ * (auto, when the peer spoke first); a greeting in another wire than the one
+ * asked for throws, saying which wire the peer speaks.
+ */
+function judgeGreeting(body: Buffer, protocol: ProtocolOption, spoke: boolean, where: string): { dialect: Dialect; answer: boolean } {
+  const kind = greetingKind(body);
+  if (protocol === "v1" || (protocol === "auto" && spoke)) {
+    if (kind === "v1") return { dialect: "v1", answer: false };
+    throw new ProbeError(kind === "legacy"
+      ? `${where}: the peer greeted with a 16-byte identity: it speaks the 2019 (legacy) wire; use --protocol legacy or auto`
+      : `${where}: expected a v1 HELLO, got a ${body.length}-byte frame`);
+  }
+  if (protocol === "legacy") {
+    if (kind === "legacy") return { dialect: "legacy", answer: false };
+    throw new ProbeError(kind === "v1"
+      ? `${where}: the peer sent a v1 HELLO: it speaks the v1 wire; use --protocol v1 or auto`
+      : `${where}: expected a 16-byte 2019 identity, got a ${body.length}-byte frame`);
+  }
+  // auto, and the peer spoke first.
+  if (kind === undefined) throw new ProbeError(`${where}: the peer's first frame (${body.length} bytes) is neither a v1 HELLO nor a 2019 identity`);
+  return { dialect: kind, answer: true };
+}
+
+/** Why a connection closed before the peer greeted. */
+function closedWhy(where: string, connected: boolean, protocol: ProtocolOption): string {
+  if (!connected) return `${where}: connection closed`;
+  if (protocol === "legacy") {
+    return `${where}: the peer closed the connection without greeting (a 2019 bind end greets first: this looks like a v1 peer; try --protocol v1 or auto)`;
+  }
+  return `${where}: the peer closed the connection before its greeting (a v1 bind end closes on a HELLO it refuses)`;
+}
+
+function errnoWhat(err: NodeJS.ErrnoException): string {
+  return err.code === "ECONNREFUSED" ? "connection refused" : err.code === "ENOTFOUND" ? "host not found" : err.message;
+}
+
+/** One probe: a connection that handshakes, is timed, and hangs up. `result` settles once. */
+class Probe {
+  readonly result: Promise<PingResult>;
+  private resolve!: (r: PingResult) => void;
+  private reject!: (e: Error) => void;
+  private readonly where: string;
+  private readonly sock: net.Socket;
+  private readonly decoder: FrameDecoder;
+  private readonly timer: NodeJS.Timeout;
+  private autoTimer: NodeJS.Timeout | undefined;
+  private readonly start = performance.now();
+  private connectedAt = 0;
+  private spokeAt = 0;
+  private greeted = false;
+  private finished = false;
+  /** Frames after the greeting (not delivered anywhere). */
+  private extra = 0;
+
+  constructor(
+    addr: Address,
+    private readonly protocol: ProtocolOption,
+    private readonly tlsOpts: tls.ConnectionOptions | undefined,
+    timeoutMs: number,
+    private readonly identity: Buffer,
+  ) {
+    this.result = new Promise<PingResult>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    this.where = formatAddress(addr);
+    this.sock = tlsOpts
       ? tls.connect({ host: addr.host, port: addr.port, servername: net.isIP(addr.host) ? undefined : addr.host, ...tlsOpts })
       : net.connect({ host: addr.host, port: addr.port });
-    const timer = setTimeout(() => {
-      finish(new ProbeError(connectedAt
-        ? `${where}: connected, but no aiomsg greeting within ${timeoutMs / 1000} s`
-        : `${where}: no answer within ${timeoutMs / 1000} s`));
+    this.timer = setTimeout(() => {
+      this.finish(new ProbeError(this.connectedAt
+        ? `${this.where}: connected, but no aiomsg greeting within ${timeoutMs / 1000} s`
+        : `${this.where}: no answer within ${timeoutMs / 1000} s`));
     }, timeoutMs);
-
-    function finish(result: PingResult | Error): void {
-      if (finished) return;
-      finished = true;
-      clearTimeout(timer);
-      clearTimeout(autoTimer);
-      if (result instanceof Error) {
-        sock.destroy();
-        reject(result);
-        return;
-      }
-      // Hang up politely; a peer that never closes its side is cut off shortly after.
-      sock.end();
-      setTimeout(() => sock.destroy(), 200).unref();
-      sock.once("close", () => resolve({ ...result, framesAfterGreeting: extra }));
-    }
-    const helloV1 = (): void => {
-      spokeAt = performance.now();
-      sock.write(encodeFrame(v1.hello(identity)));
-    };
-    const greetLegacy = (): void => void sock.write(encodeFrame(identity));
-
-    const decoder = new FrameDecoder((body) => {
-      if (greeted) {
-        extra++;
-        return;
-      }
-      greeted = true;
-      decoder.limit = undefined;
-      const at = performance.now();
-      const legacyGreeting = body.length === LEGACY_GREETING;
-      // A v1 HELLO may be longer than 18 bytes (reserved tail, ignored).
-      const v1Greeting = body.length >= v1.HELLO_SIZE && body[0] === 0x01;
-      let dialect: "v1" | "legacy";
-      if (protocol === "v1" || (protocol === "auto" && spokeAt > 0)) {
-        if (!v1Greeting) {
-          return finish(new ProbeError(legacyGreeting
-            ? `${where}: the peer greeted with a 16-byte identity: it speaks the 2019 (legacy) wire; use --protocol legacy or auto`
-            : `${where}: expected a v1 HELLO, got a ${body.length}-byte frame`));
-        }
-        dialect = "v1";
-      } else if (protocol === "legacy") {
-        if (!legacyGreeting) {
-          return finish(new ProbeError(v1Greeting
-            ? `${where}: the peer sent a v1 HELLO: it speaks the v1 wire; use --protocol v1 or auto`
-            : `${where}: expected a 16-byte 2019 identity, got a ${body.length}-byte frame`));
-        }
-        dialect = "legacy";
-      } else {
-        // auto, and the peer spoke first.
-        if (legacyGreeting) {
-          greetLegacy();
-          dialect = "legacy";
-        } else if (v1Greeting) {
-          helloV1();
-          dialect = "v1";
-        } else {
-          return finish(new ProbeError(`${where}: the peer's first frame (${body.length} bytes) is neither a v1 HELLO nor a 2019 identity`));
-        }
-      }
-      if (dialect === "v1") {
-        const hello = v1.decode(body);
-        if (hello.type !== "hello" || hello.version !== v1.PROTOCOL_VERSION) {
-          return finish(new ProbeError(`${where}: the peer's HELLO has version ${body[1]}, not ${v1.PROTOCOL_VERSION}`));
-        }
-      }
-      const from = dialect === "v1" && spokeAt > connectedAt ? spokeAt : connectedAt;
-      finish({
-        address: where,
-        identity: (dialect === "v1" ? body.subarray(2, v1.HELLO_SIZE) : body).toString("hex"),
-        dialect,
-        rttMs: at - from,
-        connectMs: connectedAt - start,
-        tls: Boolean(tlsOpts),
-        framesAfterGreeting: 0,
-      });
-    }, 16 * 1024 * 1024);
+    this.decoder = new FrameDecoder((body) => this.onFrame(body), 16 * 1024 * 1024);
     // A greeting is a handshake frame: bounded like a socket's.
-    decoder.limit = {
+    this.decoder.limit = {
       size: MAX_HELLO_SIZE,
       refuse: (length) => new ProtocolError("ERR_AIOMSG_BAD_HELLO", `the peer's first frame (${length} bytes) is longer than any handshake (at most ${MAX_HELLO_SIZE} bytes)`),
     };
-
-    sock.once(tlsOpts ? "secureConnect" : "connect", () => {
-      connectedAt = performance.now();
-      if (protocol === "v1") helloV1();
-      else if (protocol === "legacy") greetLegacy();
-      else autoTimer = setTimeout(() => void (!greeted && helloV1()), AUTO_WAIT_MS);
-    });
-    sock.on("data", (chunk: Buffer) => {
+    this.sock.once(tlsOpts ? "secureConnect" : "connect", () => this.onConnect());
+    this.sock.on("data", (chunk: Buffer) => {
       try {
-        decoder.push(chunk);
+        this.decoder.push(chunk);
       } catch (err) {
-        finish(new ProbeError(`${where}: ${(err as Error).message}`));
+        this.finish(new ProbeError(`${this.where}: ${(err as Error).message}`));
       }
     });
-    sock.on("error", (err: NodeJS.ErrnoException) => {
-      const what = err.code === "ECONNREFUSED" ? "connection refused" : err.code === "ENOTFOUND" ? "host not found" : err.message;
-      finish(new ProbeError(`${where}: ${what}`));
-    });
-    sock.on("close", () => {
-      let why = `${where}: connection closed`;
-      if (connectedAt && protocol === "legacy") {
-        why = `${where}: the peer closed the connection without greeting (a 2019 bind end greets first: this looks like a v1 peer; try --protocol v1 or auto)`;
-      } else if (connectedAt) {
-        why = `${where}: the peer closed the connection before its greeting (a v1 bind end closes on a HELLO it refuses)`;
+    this.sock.on("error", (err: NodeJS.ErrnoException) => this.finish(new ProbeError(`${this.where}: ${errnoWhat(err)}`)));
+    this.sock.on("close", () => this.finish(new ProbeError(closedWhy(this.where, this.connectedAt > 0, this.protocol))));
+  }
+
+  private onConnect(): void {
+    this.connectedAt = performance.now();
+    if (this.protocol === "v1") this.helloV1();
+    else if (this.protocol === "legacy") this.greetLegacy();
+    else this.autoTimer = setTimeout(() => void (!this.greeted && this.helloV1()), AUTO_WAIT_MS);
+  }
+
+  private helloV1(): void {
+    this.spokeAt = performance.now();
+    this.sock.write(encodeFrame(v1.hello(this.identity)));
+  }
+
+  private greetLegacy(): void {
+    this.sock.write(encodeFrame(this.identity));
+  }
+
+  private onFrame(body: Buffer): void {
+    if (this.greeted) {
+      this.extra++;
+      return;
+    }
+    this.greeted = true;
+    this.decoder.limit = undefined;
+    const at = performance.now();
+    let dialect: Dialect;
+    try {
+      const judged = judgeGreeting(body, this.protocol, this.spokeAt > 0, this.where);
+      dialect = judged.dialect;
+      if (judged.answer) dialect === "v1" ? this.helloV1() : this.greetLegacy();
+      if (dialect === "v1") {
+        const hello = v1.decode(body);
+        if (hello.type !== "hello" || hello.version !== v1.PROTOCOL_VERSION) {
+          throw new ProbeError(`${this.where}: the peer's HELLO has version ${body[1]}, not ${v1.PROTOCOL_VERSION}`);
+        }
       }
-      finish(new ProbeError(why));
+    } catch (err) {
+      if (!(err instanceof ProbeError)) throw err;
+      return this.finish(err);
+    }
+    const from = dialect === "v1" && this.spokeAt > this.connectedAt ? this.spokeAt : this.connectedAt;
+    this.finish({
+      address: this.where,
+      identity: (dialect === "v1" ? body.subarray(2, v1.HELLO_SIZE) : body).toString("hex"),
+      dialect,
+      rttMs: at - from,
+      connectMs: this.connectedAt - this.start,
+      tls: Boolean(this.tlsOpts),
+      framesAfterGreeting: 0,
     });
-  });
+  }
+
+  private finish(result: PingResult | Error): void {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.autoTimer);
+    if (result instanceof Error) {
+      this.sock.destroy();
+      this.reject(result);
+      return;
+    }
+    // Hang up politely; a peer that never closes its side is cut off shortly after.
+    this.sock.end();
+    setTimeout(() => this.sock.destroy(), 200).unref();
+    this.sock.once("close", () => this.resolve({ ...result, framesAfterGreeting: this.extra }));
+  }
+}
+
+function probe(addr: Address, protocol: ProtocolOption, tlsOpts: tls.ConnectionOptions | undefined, timeoutMs: number, identity: Buffer): Promise<PingResult> {
+  return new Probe(addr, protocol, tlsOpts, timeoutMs, identity).result;
 }
 
 function line(r: PingResult): string {
