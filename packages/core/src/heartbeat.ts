@@ -63,13 +63,13 @@ export class Heartbeat {
     this.recheck = undefined;
     const now = performance.now();
     if (this.suspended || now - this.lastRecv < this.timeout) {
-      this.arm(this.nextDeadline(now, this.hooks.writeProgress()) - now);
+      this.arm(this.nextDeadline(this.hooks.writeProgress()) - now);
       return;
     }
     this.hooks.silent();
   };
 
-  private nextDeadline(now: number, progress: number): number {
+  private nextDeadline(progress: number): number {
     const t = Math.min(this.lastSent + this.interval, this.lastRecv + this.timeout);
     return progress >= 0 ? Math.min(t, progress + this.stallTimeout) : t;
   }
@@ -101,6 +101,6 @@ export class Heartbeat {
       if (progress < 0) this.hooks.idle();
       this.lastSent = now;
     }
-    this.arm(this.nextDeadline(now, progress) - now);
+    this.arm(this.nextDeadline(progress) - now);
   };
 }

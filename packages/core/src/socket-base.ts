@@ -5,6 +5,7 @@
  * concept:
  * - peers.ts: the registry of Peer records (peer.ts), one per connection;
  * - round-robin.ts and publish.ts: which peer gets a message; room.ts: when a peer is full;
+ * - outbox.ts: where each message goes, in send order (by identity, or the router);
  * - send-queue.ts: what waits for a peer, and send()'s high-water wait;
  * - reliability.ts: at-least-once ids, resends, the retry limit; ack-batcher.ts: the ACKs we owe;
  * - receive-flow.ts: the receive queue and when reading from a peer pauses;
@@ -28,8 +29,9 @@ import { Peers } from "./peers.js";
 import { Room } from "./room.js";
 import { RoundRobin } from "./round-robin.js";
 import { Publish } from "./publish.js";
-import { SendQueue, type Outgoing } from "./send-queue.js";
-import { Reliability, type Reliable } from "./reliability.js";
+import { SendQueue } from "./send-queue.js";
+import { Reliability } from "./reliability.js";
+import { Outbox, type Drop } from "./outbox.js";
 import { AckBatcher } from "./ack-batcher.js";
 import { ReceiveFlow } from "./receive-flow.js";
 import { Redial } from "./redial.js";
@@ -50,14 +52,13 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
 
   private readonly peers = new Peers();
   private readonly room: Room;
-  /** Round-robin: the router of at-most-once messages in that mode, and of every at-least-once message. */
+  /** Round-robin cursor (its repair on a peer's removal). */
   private readonly rr: RoundRobin;
-  private readonly router: RoundRobin | Publish;
   private readonly queue: SendQueue;
   /** Frames written and not yet taken by the kernel, every connection together. */
   private readonly writes: WriteMeter = { bytes: 0 };
-  private readonly reliable: boolean;
   private readonly reliability: Reliability;
+  private readonly outbox: Outbox;
   private readonly acks: AckBatcher;
   private readonly flow: ReceiveFlow;
   private readonly redial: Redial;
@@ -76,7 +77,6 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     const o = resolveOptions(options);
     this.sendMode = o.sendMode;
     this.deliveryGuarantee = o.deliveryGuarantee;
-    this.reliable = o.reliable;
     this.protocol = o.protocol;
     this.identity = o.identity;
     this.connOpts = o.conn;
@@ -85,13 +85,15 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     const open = this.peers.open;
     this.room = new Room(o.peerHighWaterMark, o.peerHighWaterMessages);
     this.rr = new RoundRobin(open, this.room);
-    this.router = o.sendMode === SendMode.PUBLISH ? new Publish(open, this.room, (payload, peer) => this.drop("ERR_AIOMSG_PEER_FULL", payload, peer.identity)) : this.rr;
+    const drop: Drop = (code, payload, identity) => this.drop(code, payload, identity);
+    const router = o.sendMode === SendMode.PUBLISH ? new Publish(open, this.room, (payload, peer) => drop("ERR_AIOMSG_PEER_FULL", payload, peer.identity)) : this.rr;
     this.reliability = new Reliability(o.resendInterval, o.maxResends, {
-      resend: (entry) => this.routeReliable(entry),
-      dropped: (code, payload, identity) => this.drop(code, payload, identity),
+      resend: (entry) => this.outbox.routeReliable(entry),
+      dropped: drop,
       settled: (peer) => this.released(peer),
     });
     this.queue = new SendQueue(o.highWaterMark, this.writes, this.reliability);
+    this.outbox = new Outbox(this.peers, this.room, router, this.rr, this.queue, o.reliable ? this.reliability : undefined, drop);
     this.acks = new AckBatcher(o.ackDelay, this.room);
     this.flow = new ReceiveFlow(o.receiveHighWaterMark, o.receiveHighWaterMessages, open);
     this.redial = new Redial({
@@ -198,21 +200,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
       }
     }
     if (channels.send.hasSubscribers) channels.send.publish({ socket: this, bytes: payload.length, identity });
-    if (this.reliable) this.routeReliable(this.reliability.create(payload, identity));
-    else if (identity !== undefined) {
-      const peer = this.peers.get(identity);
-      if (peer === undefined) {
-        // Python drops these with an error log; here the drop is an event.
-        debug("peer %s not connected: message dropped", hex(identity));
-        this.drop("ERR_AIOMSG_NOT_CONNECTED", payload, identity);
-      } else if (!this.room.has(peer) || (peer.waiters !== undefined && peer.waiters.length > 0)) {
-        // Only this peer's room matters: others are not held up. Resolves once written to it (or dropped if it goes).
-        return (peer.waiters ??= new WaitList()).wait(options?.signal, "send aborted while waiting for the peer's room (the message was not sent)", payload);
-      } else {
-        peer.writeData(payload);
-      }
-    } else if (this.mustQueue() || !this.router.deliver(payload)) this.enqueue(payload);
-    return this.queue.accepted(payload.length, options?.signal);
+    return this.outbox.send(payload, identity, options?.signal);
   }
 
   /** send() already encodes strings as UTF-8; this is the Python-shaped name for it. */
@@ -228,52 +216,6 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
 
   sendMsgpack(value: unknown, options?: SendOptions): Promise<void> {
     return this.send(msgpackEncode(value), options);
-  }
-
-  /** Send order: a message without identity waits behind whatever is queued, and for an admitted peer. */
-  private mustQueue(): boolean {
-    return this.peers.open.length === 0 || this.queue.length > 0;
-  }
-
-  private enqueue(item: Outgoing): void {
-    if (!Buffer.isBuffer(item)) this.reliability.queued(item);
-    this.queue.push(item);
-  }
-
-  /**
-   * Route an at-least-once message (new, or again at its deadline or after
-   * its peer went): to its addressed peer if admitted with room (else it
-   * waits for the deadline), otherwise as at-most-once messages go, by
-   * round-robin (options refuse publish with at-least-once).
-   */
-  private routeReliable(entry: Reliable): void {
-    if (entry.identity !== undefined) {
-      const peer = this.peers.get(entry.identity);
-      this.reliability.sendOn(entry, peer !== undefined && this.room.has(peer) ? peer : undefined);
-      return;
-    }
-    const peer = this.mustQueue() ? undefined : this.rr.next();
-    if (peer === undefined) this.enqueue(entry);
-    else this.reliability.sendOn(entry, peer);
-  }
-
-  /** Hand queued messages to peers, in send order, while a peer can take them. */
-  private drainQueue(): void {
-    const queue = this.queue;
-    while (queue.length > 0 && this.peers.open.length > 0) {
-      const item = queue.peek()!;
-      if (Buffer.isBuffer(item)) {
-        // Publish always delivers; round-robin stops until a peer has room.
-        if (!this.router.deliver(item)) break;
-        queue.shift();
-      } else {
-        const peer = this.rr.next();
-        if (peer === undefined) break;
-        queue.shift();
-        this.reliability.sendOn(item, peer);
-      }
-    }
-    queue.checkRoom();
   }
 
   private drop(code: DroppedMessage["code"], payload: Buffer, identity: Buffer | undefined): void {
@@ -346,7 +288,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     const info = this.info(peer);
     if (channels.connected.hasSubscribers) channels.connected.publish({ socket: this, peer: info });
     this.safeEmit("peerConnected", info);
-    this.drainQueue();
+    this.outbox.drainQueue();
   }
 
   private readonly onData = (conn: Connection, body: Buffer, start: number): void => {
@@ -371,20 +313,9 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     this.released(conn.peer);
   };
 
-  /** Room may have opened on `peer` (or anywhere): serve what waits for it, then the queue and send(). */
   private released(peer: Peer | undefined): void {
-    if (peer !== undefined && peer.isOpen && this.room.has(peer)) {
-      const waiters = peer.waiters;
-      // Sends by identity waiting for this peer, in send order, while it has room.
-      while (waiters !== undefined && waiters.length > 0 && this.room.has(peer)) {
-        const w = waiters.take()!;
-        peer.writeData(w.data);
-        w.resolve();
-      }
-      if (this.queue.length > 0) this.drainQueue();
-    }
-    this.queue.checkRoom();
-    if (this.queue.held === 0) this.checkIdle();
+    this.outbox.released(peer);
+    if (this.idleWaiters.length > 0 && this.queue.held === 0 && this.outbox.idle) this.idleWaiters.wakeAll();
   }
 
   private peerClosed(conn: Connection, reason: AiomsgError | undefined): void {
@@ -403,13 +334,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
       const info = { ...this.info(peer), reason };
       if (channels.closed.hasSubscribers) channels.closed.publish({ socket: this, peer: info, error: reason });
       this.safeEmit("peerDisconnected", info);
-      // What waited for this peer is reported dropped, as a send to an absent peer is.
-      const waiters = peer.waiters;
-      for (let w = waiters?.take(); w !== undefined; w = waiters!.take()) {
-        this.drop(code, w.data, peer.identity);
-        w.resolve();
-      }
-      this.reliability.peerLost(peer, this.closedFlag);
+      this.outbox.peerGone(peer, code, this.closedFlag);
     }
     if (reason) this.report(reason, conn);
   }
@@ -417,14 +342,6 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
   private info(peer: Peer): PeerInfo {
     const c = peer.conn;
     return { identity: peer.identity!, protocol: c.dialect!.name, direction: peer.direction, remote: c.remote, transport: c.transport.kind };
-  }
-
-  private get idle(): boolean {
-    return this.queue.length === 0 && this.queue.held <= 0 && this.reliability.size === 0;
-  }
-
-  private checkIdle(): void {
-    if (this.idleWaiters.length > 0 && this.idle) this.idleWaiters.wakeAll();
   }
 
   // --- events ------------------------------------------------------------------------
@@ -474,7 +391,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     // Acknowledgements still waiting for ackDelay go out now and count as
     // queued writes, so the linger below waits for them too.
     this.acks.flush();
-    if (!this.idle && linger > 0) {
+    if (!this.outbox.idle && linger > 0) {
       for (const p of this.peers.open) p.conn.flush();
       await this.idleWaiters.sleep(linger, undefined, undefined);
     }
@@ -490,10 +407,9 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
       const c = p.conn;
       c.close(c.queuedBytes > 0 ? new AiomsgError("ERR_AIOMSG_CLOSE_LINGER", `${c.describe()} did not take its data within linger`) : undefined);
     }
-    for (const item of this.queue.drain()) if (Buffer.isBuffer(item)) this.drop("ERR_AIOMSG_CLOSE_LINGER", item, undefined);
+    this.outbox.close();
     this.reliability.close();
     this.flow.queue.end();
-    this.queue.release();
     await Promise.all([...serversClosed, loops]);
     debug("socket %s closed", hex(this.identity));
   }

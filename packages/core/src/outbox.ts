@@ -1,0 +1,142 @@
+/**
+ * The send side of a socket: every message send() accepts passes through
+ * here, and this decides where it goes, in send order. By identity: to that
+ * peer, or a wait for its room (room.ts), or a drop when it is absent.
+ * Without identity: behind whatever is queued (send-queue.ts), else to the
+ * router (publish.ts or round-robin.ts). At-least-once messages take the
+ * same routes, registered and resent by reliability.ts. When room opens on a
+ * peer (a write completed, an ACK settled a message), what waits for it and
+ * then the queue go out.
+ */
+import { debug, hex } from "./log.js";
+import type { Peer } from "./peer.js";
+import type { Peers } from "./peers.js";
+import type { Publish } from "./publish.js";
+import type { Reliability, Reliable } from "./reliability.js";
+import type { Room } from "./room.js";
+import type { RoundRobin } from "./round-robin.js";
+import type { Outgoing, SendQueue } from "./send-queue.js";
+import type { DroppedMessage } from "./socket-types.js";
+import { WaitList } from "./wait.js";
+
+export type Drop = (code: DroppedMessage["code"], payload: Buffer, identity: Buffer | undefined) => void;
+
+export class Outbox {
+  constructor(
+    private readonly peers: Peers,
+    private readonly room: Room,
+    /** At-most-once routing: `rr`, or publish. */
+    private readonly router: RoundRobin | Publish,
+    /** Round-robin: the router of every at-least-once message (options refuse publish with at-least-once). */
+    private readonly rr: RoundRobin,
+    private readonly queue: SendQueue,
+    /** Set for an at-least-once socket. */
+    private readonly reliability: Reliability | undefined,
+    private readonly drop: Drop,
+  ) {}
+
+  /** Route one accepted message; resolves as send() does (see SendQueue.accepted). */
+  send(payload: Buffer, identity: Buffer | undefined, signal: AbortSignal | undefined): Promise<void> {
+    if (this.reliability !== undefined) this.routeReliable(this.reliability.create(payload, identity));
+    else if (identity !== undefined) {
+      const peer = this.peers.get(identity);
+      if (peer === undefined) {
+        // Python drops these with an error log; here the drop is an event.
+        debug("peer %s not connected: message dropped", hex(identity));
+        this.drop("ERR_AIOMSG_NOT_CONNECTED", payload, identity);
+      } else if (!this.room.has(peer) || (peer.waiters !== undefined && peer.waiters.length > 0)) {
+        // Only this peer's room matters: others are not held up. Resolves once written to it (or dropped if it goes).
+        return (peer.waiters ??= new WaitList()).wait(signal, "send aborted while waiting for the peer's room (the message was not sent)", payload);
+      } else {
+        peer.writeData(payload);
+      }
+    } else if (this.mustQueue() || !this.router.deliver(payload)) this.enqueue(payload);
+    return this.queue.accepted(payload.length, signal);
+  }
+
+  /** Send order: a message without identity waits behind whatever is queued, and for an admitted peer. */
+  private mustQueue(): boolean {
+    return this.peers.open.length === 0 || this.queue.length > 0;
+  }
+
+  private enqueue(item: Outgoing): void {
+    if (!Buffer.isBuffer(item)) this.reliability!.queued(item);
+    this.queue.push(item);
+  }
+
+  /**
+   * Route an at-least-once message (new, or again at its deadline or after
+   * its peer went): to its addressed peer if admitted with room (else it
+   * waits for its deadline), otherwise as at-most-once messages go.
+   */
+  routeReliable(entry: Reliable): void {
+    const reliability = this.reliability!;
+    if (entry.identity !== undefined) {
+      const peer = this.peers.get(entry.identity);
+      reliability.sendOn(entry, peer !== undefined && this.room.has(peer) ? peer : undefined);
+      return;
+    }
+    const peer = this.mustQueue() ? undefined : this.rr.next();
+    if (peer === undefined) this.enqueue(entry);
+    else reliability.sendOn(entry, peer);
+  }
+
+  /** Hand queued messages to peers, in send order, while a peer can take them. */
+  drainQueue(): void {
+    const queue = this.queue;
+    while (queue.length > 0 && this.peers.open.length > 0) {
+      const item = queue.peek()!;
+      if (Buffer.isBuffer(item)) {
+        // Publish always delivers; round-robin stops until a peer has room.
+        if (!this.router.deliver(item)) break;
+        queue.shift();
+      } else {
+        const peer = this.rr.next();
+        if (peer === undefined) break;
+        queue.shift();
+        this.reliability!.sendOn(item, peer);
+      }
+    }
+    queue.checkRoom();
+  }
+
+  /** Room may have opened on `peer` (or anywhere): serve what waits for it, then the queue and send(). */
+  released(peer: Peer | undefined): void {
+    if (peer !== undefined && peer.isOpen && this.room.has(peer)) {
+      const waiters = peer.waiters;
+      // Sends by identity waiting for this peer, in send order, while it has room.
+      while (waiters !== undefined && waiters.length > 0 && this.room.has(peer)) {
+        const w = waiters.take()!;
+        peer.writeData(w.data);
+        w.resolve();
+      }
+      if (this.queue.length > 0) this.drainQueue();
+    }
+    this.queue.checkRoom();
+  }
+
+  /**
+   * An admitted peer left: what waited for its room is reported dropped
+   * (`code`), as a send to an absent peer is, and its unacknowledged
+   * messages go to another peer now (or, closing, are given up later).
+   */
+  peerGone(peer: Peer, code: DroppedMessage["code"], closing: boolean): void {
+    const waiters = peer.waiters;
+    for (let w = waiters?.take(); w !== undefined; w = waiters!.take()) {
+      this.drop(code, w.data, peer.identity);
+      w.resolve();
+    }
+    this.reliability?.peerLost(peer, closing);
+  }
+
+  /** Nothing queued, unwritten or unacknowledged. */
+  get idle(): boolean {
+    return this.queue.length === 0 && this.queue.held <= 0 && (this.reliability?.size ?? 0) === 0;
+  }
+
+  /** close(): what is still queued is given up (at-least-once ones are reported by reliability). */
+  close(): void {
+    for (const item of this.queue.drain()) if (Buffer.isBuffer(item)) this.drop("ERR_AIOMSG_CLOSE_LINGER", item, undefined);
+    this.queue.release();
+  }
+}
