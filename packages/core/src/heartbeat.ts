@@ -1,5 +1,5 @@
 /**
- * Liveness for one connection (wire.md "Behaviour shared by both protocols"):
+ * Liveness for one connection (docs/protocol.md "Behaviour shared by every generation"):
  * send a heartbeat after `interval` ms without sending anything, declare the
  * peer dead after `timeout` ms without receiving anything, and declare it a
  * slow consumer when writes queued for it make no progress for
