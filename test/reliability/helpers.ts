@@ -205,7 +205,7 @@ export async function pair(
   const srv = cleanup.socket(new Socket(bindOpts));
   await srv.bind("127.0.0.1", 0);
   const port = srv.port!;
-  const good = cleanup.socket(new Socket({ protocol: bindOpts.protocol === "legacy" ? "legacy" : "v1", ...connectOpts }));
+  const good = cleanup.socket(new Socket({ protocol: bindOpts.protocol === "legacy" || bindOpts.protocol === "early" ? bindOpts.protocol : "v1", ...connectOpts }));
   const up = nextEvent(srv, "peerConnected", (i: { identity: Buffer }) => i.identity.equals(good.identity));
   await good.connect("127.0.0.1", port);
   await up;

@@ -42,7 +42,10 @@ describe("bad HELLOs", () => {
     ["v1: absent (DATA first)", "v1", wire.data("sneaky"), "ERR_AIOMSG_NO_HELLO"],
     ["v1: absent (HEARTBEAT first)", "v1", wire.heartbeat(), "ERR_AIOMSG_NO_HELLO"],
     ["legacy: too long (4097 bytes, over MAX_HELLO_SIZE)", "legacy", Buffer.alloc(4097, 9), "ERR_AIOMSG_BAD_HELLO"],
-    ["auto: neither dialect (20 bytes)", "auto", Buffer.alloc(20, 7), "ERR_AIOMSG_UNKNOWN_DIALECT"],
+    ["auto: an empty first frame (no generation)", "auto", Buffer.alloc(0), "ERR_AIOMSG_UNKNOWN_DIALECT"],
+    ["auto: a cut v1 HELLO (10 bytes)", "auto", wire.hello(id).subarray(0, 10), "ERR_AIOMSG_BAD_HELLO"],
+    ["early: an identity that is not UTF-8", "early", Buffer.from([0x41, 0xff, 0x42]), "ERR_AIOMSG_BAD_HELLO"],
+    ["early: an empty identity frame", "early", Buffer.alloc(0), "ERR_AIOMSG_BAD_HELLO"],
     ["auto: v1 HELLO of a wrong version", "auto", wire.hello(id, 9), "ERR_AIOMSG_BAD_VERSION"],
   ];
   for (const [name, protocol, hello, code] of cases) {
@@ -50,7 +53,7 @@ describe("bad HELLOs", () => {
       const a = await arena({ protocol });
       const r = await a.raw();
       // The bad greeting and a payload in one TCP write.
-      r.write(Buffer.concat([frame(hello), frame(protocol === "legacy" ? Buffer.from("smuggled") : wire.data("smuggled"))]));
+      r.write(Buffer.concat([frame(hello), frame(protocol === "legacy" || protocol === "early" ? Buffer.from("smuggled") : wire.data("smuggled"))]));
       await r.waitClosed();
       await a.errors.waitCode(code);
       expect(a.errors.errors.every((e) => e.code === code)).toBe(true);

@@ -209,11 +209,11 @@ export class Connection implements FrameSink {
     }, Math.max(0, handshakeDeadline - performance.now()));
     this.handshakeTimer.unref();
 
-    if (direction === "bind" && opts.protocol !== "legacy") {
+    if (direction === "bind" && (opts.protocol === "v1" || opts.protocol === "auto")) {
       // A v1 or auto bind end waits for the peer's HELLO (its transport has
       // sniffed for a WebSocket upgrade first, as Python 2026.7.1 does) and
-      // greets once it accepts it. 2019 bind ends greet at once, and so does
-      // a legacy bind end here.
+      // greets once it accepts it. Legacy and early bind ends greet at once,
+      // as their Python releases do.
       if (opts.protocol === "v1") this.dialect = dialectFor("v1");
     } else if (opts.protocol !== "auto") {
       this.speak(dialectFor(opts.protocol));

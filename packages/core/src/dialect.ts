@@ -4,7 +4,7 @@
  * classify an incoming frame. Adding a dialect means adding one file in wire/
  * and its line in wire/dialects.ts.
  */
-export type DialectName = "v1" | "legacy";
+export type DialectName = "v1" | "legacy" | "early";
 
 /** Receives what a dialect finds in a frame; no per-frame objects are allocated. */
 export interface FrameSink {
@@ -19,11 +19,9 @@ export interface Dialect {
   readonly name: DialectName;
   /** Whether its peers may use the WebSocket sub-transport. */
   readonly websocket: boolean;
-  /** Whether a peer's first frame is this dialect's handshake (for `auto`). */
-  isHello(firstFrame: Uint8Array): boolean;
   /** Body of this end's handshake frame. */
   hello(identity: Uint8Array): Buffer;
-  /** Validate the peer's first frame and return its 16-byte identity; throws ProtocolError. */
+  /** Validate the peer's first frame and return its identity (16 bytes on v1, 1 byte or more on legacy and early); throws ProtocolError. */
   parseHello(body: Buffer): Buffer;
   /** Body of a heartbeat frame. */
   readonly heartbeat: Buffer;

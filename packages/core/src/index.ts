@@ -10,5 +10,5 @@ export type { TransportKind } from "./transport.js";
 export { AiomsgError, ProtocolError, UsageError } from "./errors.js";
 export type { AiomsgErrorCode } from "./errors.js";
 export { FrameDecoder, encodeFrame } from "./wire/frame.js";
-export { v1, legacy } from "./wire/codecs.js";
+export { v1, legacy, early } from "./wire/codecs.js";
 export type { V1Envelope } from "./wire/v1.js";

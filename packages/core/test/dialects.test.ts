@@ -86,13 +86,13 @@ describe("auto on a bind socket", () => {
     expect(dropped).toEqual([]);
   });
 
-  it("refuses a first frame that fits neither dialect with ERR_AIOMSG_UNKNOWN_DIALECT", async () => {
+  it("refuses an empty first frame (no generation sends one) with ERR_AIOMSG_UNKNOWN_DIALECT", async () => {
     const server = sock({ protocol: "auto" });
     await server.bind("127.0.0.1", 0);
     const errors: AiomsgError[] = [];
     server.on("error", (e) => errors.push(e));
     const raw = await RawPeer.connect(server.port!);
-    raw.write(encodeFrameHex("0368656c6c6f"));
+    raw.write("00000000" + encodeFrameHex("0368656c6c6f"));
     await raw.waitClosed();
     expect(errors.map((e) => e.code)).toContain("ERR_AIOMSG_UNKNOWN_DIALECT");
   });

@@ -7,7 +7,7 @@
  * stdout carries only received payloads (one UTF-8 line each). Progress goes to
  * stderr as `EVENT <name> [args]` lines, the vocabulary of python/agent.py:
  *   EVENT ready <port[,port...]>            bind/connect returned (bind: the bound port)
- *   EVENT peer-connected <hex> <protocol>   handshake done ("v1" or "legacy")
+ *   EVENT peer-connected <hex> <protocol>   handshake done ("v1", "legacy" or "early")
  *   EVENT peer-disconnected <hex> <reason>  that peer's connection is gone (error code or "orderly")
  *   EVENT dropped <code> <hex|-> <payload>  the socket gave up on a message
  *   EVENT sent <n>                          source/request queued its last message
@@ -40,7 +40,7 @@ Contract flags:
   --tls-ca F, --tls-server-name N
 Extensions:
   --forever true|false           sink/request: keep printing until killed, whatever --count
-  --protocol v1|legacy|auto      wire dialect of the socket (default v1)
+  --protocol v1|legacy|early|auto  wire dialect of the socket (default v1)
   --ports p1,p2,...              bind on / connect to every listed port with one socket
   --wait-peers N                 source/request/relay: wait for N peers before starting
   --interval S                   source/request: pause S seconds between sends
@@ -78,7 +78,7 @@ const FLAGS: Record<string, FlagSpec> = {
   "tls-ca": {},
   "tls-server-name": {},
   forever: { choices: ["true", "false"], default: "false" },
-  protocol: { choices: ["v1", "legacy", "auto"] },
+  protocol: { choices: ["v1", "legacy", "early", "auto"] },
   "wait-peers": { int: true, default: 0 },
   interval: { float: true, default: 0 },
   "pause-after": { int: true, default: -1 },
@@ -104,7 +104,7 @@ export interface AgentArgs {
   tlsCa?: string;
   tlsServerName?: string;
   forever: boolean;
-  protocol?: "v1" | "legacy" | "auto";
+  protocol?: "v1" | "legacy" | "early" | "auto";
   waitPeers: number;
   interval: number;
   pauseAfter: number;

@@ -21,7 +21,7 @@ trust a private CA). A bind end serves WebSocket clients on its port already.
   --from ADDR, --to ADDR          connect that side to a bind end at ADDR
   --from-bind ADDR, --to-bind ADDR
                                   listen on ADDR for that side's peers instead
-  --protocol P                    wire of both sides: v1 (default), legacy or auto
+  --protocol P                    wire of both sides: v1 (default), legacy, early or auto
   --from-protocol P, --to-protocol P
                                   one side's wire (overrides --protocol)
   --mode M                        how each side sends: roundrobin (default) or publish

@@ -22,7 +22,9 @@ export interface Command {
 }
 
 export const COMMON_HELP = `Common flags:
-  --protocol v1|legacy|auto   wire dialect (default v1: Python aiomsg 2026.7.1; legacy: 2019.x)
+  --protocol v1|legacy|early|auto
+                              wire dialect (default v1: Python aiomsg 2026.7.1; legacy:
+                              2019.5.2-2019.12.3; early: 2018.8.1-2019.5.0; auto: any)
   --tls                       use TLS (implied by any --tls-* flag)
   --tls-ca FILE               connect: trust this CA; bind: require client certificates signed by it
   --tls-cert FILE, --tls-key FILE
@@ -64,7 +66,7 @@ export function choice<T extends string>(value: string | undefined, choices: rea
 }
 
 export function protocolFlag(value: string | undefined, flag = "--protocol"): ProtocolOption | undefined {
-  return choice(value, ["v1", "legacy", "auto"] as const, flag);
+  return choice(value, ["v1", "legacy", "early", "auto"] as const, flag);
 }
 
 /** A non-negative number of seconds, returned in milliseconds. */

@@ -4,6 +4,7 @@
  */
 import * as v1wire from "./v1.js";
 import * as legacyWire from "./legacy.js";
+import * as earlyWire from "./early.js";
 
 export const v1 = {
   PROTOCOL_VERSION: v1wire.PROTOCOL_VERSION,
@@ -24,4 +25,11 @@ export const legacy = {
   reply: legacyWire.reply,
   headerKind: legacyWire.headerKind,
   isHeartbeat: legacyWire.isHeartbeat,
+} as const;
+
+/** The early wire's handshake (2018.8.1 to 2019.5.0); after it, every frame is `legacy`. */
+export const early = {
+  hello: earlyWire.hello,
+  identityFromText: earlyWire.identityFromText,
+  isUtf8: earlyWire.isUtf8,
 } as const;

@@ -11,7 +11,7 @@
  *   stripped; a REP is consumed).
  */
 import type { Dialect, FrameSink } from "../dialect.js";
-import { IDENTITY_SIZE, MSG_ID_SIZE } from "../dialect.js";
+import { MSG_ID_SIZE } from "../dialect.js";
 import { ProtocolError } from "../errors.js";
 
 export const HEARTBEAT = Buffer.from("aiomsg-heartbeat", "latin1");
@@ -54,7 +54,6 @@ export const legacyDialect: Dialect = {
   name: "legacy",
   // 2019 aiomsg had no WebSocket transport.
   websocket: false,
-  isHello: (frame) => frame.length === IDENTITY_SIZE,
   hello: (identity) => Buffer.from(identity),
   parseHello(body) {
     // A 2019 peer sends its raw identity, 16 bytes by default; 2019.12.3

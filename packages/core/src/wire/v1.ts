@@ -105,7 +105,6 @@ const same = (msgId: Uint8Array): Uint8Array => msgId;
 export const v1Dialect: Dialect = {
   name: "v1",
   websocket: true,
-  isHello: (frame) => frame.length >= HELLO_SIZE && frame[0] === V1Type.HELLO,
   hello: (identity) => hello(identity),
   parseHello(body) {
     if (body.length === 0 || body[0] !== V1Type.HELLO) {
