@@ -220,7 +220,7 @@ describe("usage", () => {
       [["send", "--connect", "localhost", "x"], "expected host:port, tcp://host:port, ws://host:port/path or wss://host:port/path"],
       [["send", "--connect", "127.0.0.1:1", "--mode", "publish", "--at-least-once"], "cannot be combined"],
       [["recv", "--bind", "127.0.0.1:0", "--format", "xml"], "--format must be one of text, hex, json, msgpack"],
-      [["recv", "--bind", "127.0.0.1:0", "--protocol", "v2"], "--protocol must be one of v1, legacy, auto"],
+      [["recv", "--bind", "127.0.0.1:0", "--protocol", "v2"], "--protocol must be one of v1, legacy, early, auto"],
       [["recv", "--bind", "127.0.0.1:0", "--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.pem"], "--tls-ca /nonexistent.pem: ENOENT".replace("ca", "cert")],
       [["bridge", "--from", "127.0.0.1:1"], "give exactly one of --to ADDR (connect) or --to-bind ADDR (listen)"],
       [["frobnicate"], 'unknown command "frobnicate"'],
