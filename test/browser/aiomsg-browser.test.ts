@@ -457,6 +457,82 @@ describe("aiomsg-ts/browser flow control in Chromium", () => {
   });
 });
 
+describe("aiomsg-ts/browser: no silent loss in Chromium", () => {
+  /**
+   * A bind end by hand that upgrades, greets with a v1 HELLO, then stops
+   * reading: the page's 17 MiB batch cannot leave the browser, and the test
+   * cuts the connection while it waits.
+   */
+  async function stuckBindEnd(): Promise<{ port: number; cut(): void; connected: Promise<void>; close(): void }> {
+    const { createServer } = await import("node:net");
+    const { createHash } = await import("node:crypto");
+    let sock: import("node:net").Socket | undefined;
+    let onConnected!: () => void;
+    const connected = new Promise<void>((r) => (onConnected = r));
+    const server = createServer((s) => {
+      sock = s;
+      let head = "";
+      const onData = (d: Buffer): void => {
+        head += d.toString("latin1");
+        const end = head.indexOf("\r\n\r\n");
+        if (end < 0) return;
+        s.off("data", onData);
+        const key = /sec-websocket-key:\s*(\S+)/i.exec(head)![1]!;
+        const accept = createHash("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
+        s.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+        // One unmasked binary message: the length-prefixed HELLO (version 1, identity 16 x 0x5a).
+        const hello = Buffer.concat([Buffer.from([0, 0, 0, 18, 0x01, 0x01]), Buffer.alloc(16, 0x5a)]);
+        s.write(Buffer.concat([Buffer.from([0x82, hello.length]), hello]));
+        s.pause(); // reads nothing more: the kernel buffers fill, then the browser's
+        onConnected();
+      };
+      s.on("data", onData);
+      s.on("error", () => undefined);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    return {
+      port: (server.address() as import("node:net").AddressInfo).port,
+      connected,
+      cut: () => sock?.destroy(),
+      close: () => server.close(),
+    };
+  }
+
+  it("a page's 17 MiB batch still in the browser when the connection is cut is reported dropped in the page (ERR_AIOMSG_PEER_LOST, with its cause), 3 times of 3", async () => {
+    const page = await harness();
+    for (let run = 0; run < 3; run++) {
+      const bind = await stuckBindEnd();
+      try {
+        await page.evaluate(async (url) => {
+          const w = window as any;
+          w.lossSock = new w.aiomsg.Socket({ reconnectionDelay: () => 60_000 });
+          w.lossDropped = [];
+          w.lossSock.on("dropped", (d: any) => w.lossDropped.push([d.code, d.payload.length, d.reason?.code ?? "-"]));
+          w.lossSock.on("error", () => undefined);
+          const up = new Promise((res) => w.lossSock.once("peerConnected", res));
+          await w.lossSock.connect(url);
+          await up;
+          // Not awaited: send() waits for room above highWaterMark.
+          void w.lossSock.send(new Uint8Array(17 * 1024 * 1024).fill(0x62));
+        }, `ws://127.0.0.1:${bind.port}/`);
+        await bind.connected;
+        bind.cut();
+        const dropped = await page.evaluate(async () => {
+          const w = window as any;
+          const deadline = Date.now() + 10_000;
+          while (w.lossDropped.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+          await w.lossSock.close({ linger: 0 });
+          return w.lossDropped;
+        });
+        expect(dropped, `run ${run}`).toEqual([["ERR_AIOMSG_PEER_LOST", 17 * 1024 * 1024, "ERR_AIOMSG_PEER_LOST"]]);
+      } finally {
+        bind.close();
+      }
+    }
+    await page.close();
+  }, 120_000);
+});
+
 describe("aiomsg-ts/browser liveness and TLS in Chromium against a TS bind end", () => {
   it("heartbeats from the page (every 100 ms) keep it connected through 3 of the bind end's 400 ms heartbeat timeouts", async () => {
     const server = new Socket({ heartbeatInterval: 100, heartbeatTimeout: 400 });

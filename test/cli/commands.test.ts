@@ -117,7 +117,7 @@ describe("aiomsg-ts send", () => {
       stdin: "one\ntwo\nthree\n",
     });
     expect(await send.waitExit(15_000)).toBe(0);
-    expect(send.err.some((l) => l.includes("delivered 3 messages"))).toBe(true);
+    expect(send.err.some((l) => l.includes("acknowledged 3 messages"))).toBe(true);
     expect(await sink.waitExit(15_000)).toBe(0);
     expect(sink.out).toEqual(["one", "two", "three"]);
   });
@@ -142,7 +142,7 @@ describe("aiomsg-ts send", () => {
     const send = procs.cli("send", ["send", "--connect", `127.0.0.1:${port}`, "--timeout", "1", "lost"]);
     expect(await send.waitExit(10_000)).toBe(1);
     expect(Date.now() - started).toBeLessThan(8_000);
-    expect(send.err.at(-1)).toBe("aiomsg-ts send: timed out after 1 s: 1 of 1 messages not delivered (no peer connected; ERR_AIOMSG_CLOSE_LINGER)");
+    expect(send.err.at(-1)).toBe("aiomsg-ts send: timed out after 1 s: 1 of 1 messages not written (no peer connected; ERR_AIOMSG_CLOSE_LINGER)");
     // A refused connect is said once, not on every retry.
     expect(send.err.filter((l) => l.includes("ECONNREFUSED")).length).toBe(1);
   });

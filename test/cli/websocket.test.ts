@@ -30,7 +30,7 @@ describe("aiomsg-ts with ws:// and wss:// addresses against Python aiomsg 2026.7
     expect(await sink.waitExit(15_000), sink.describe()).toBe(0);
     expect(sink.out).toEqual(["one", "two", "three"]);
     expect(send.err.some((l) => / connected \(v1 over ws, connect 127\.0\.0\.1:\d+\)$/.test(l)), send.describe()).toBe(true);
-    expect(send.err.at(-1)).toBe("aiomsg-ts send: delivered 3 messages");
+    expect(send.err.at(-1)).toBe("aiomsg-ts send: acknowledged 3 messages");
   });
 
   it("recv --connect wss:// verifies the Python TLS bind end's certificate (--tls-ca, --tls-server-name) and prints what it sends", async () => {
@@ -51,7 +51,7 @@ describe("aiomsg-ts with ws:// and wss:// addresses against Python aiomsg 2026.7
     const send = procs.cli("send wss untrusted", ["send", "--connect", `wss://127.0.0.1:${port}/`, "--timeout", "2", "never"]);
     expect(await send.waitExit(15_000), send.describe()).toBe(1);
     expect(send.err.join("\n")).toMatch(/certificate/i);
-    expect(send.err.at(-1)).toContain("1 of 1 messages not delivered");
+    expect(send.err.at(-1)).toContain("1 of 1 messages not written");
     expect(sink.out).toEqual([]);
   });
 

@@ -46,6 +46,11 @@ export interface ConnectionOwner {
   peerAck(conn: Connection, msgId: Buffer): void;
   /** Some of this connection's queued bytes reached the kernel or were discarded (meters already updated). */
   released(conn: Connection): void;
+  /**
+   * At-most-once payloads of a write that failed after an orderly close (the
+   * peer reset while what was queued still went out): not written, to report.
+   */
+  peerUnwritten(conn: Connection, payloads: Buffer[], err: Error): void;
   peerClosed(conn: Connection, reason: AiomsgError | undefined): void;
 }
 
@@ -115,8 +120,12 @@ export class Connection implements FrameSink {
   private pendingFrames = 0;
   // Batches Node had to buffer (the kernel did not take them at once), oldest
   // first, until their write callback: the only frames that can be lost in
-  // this process if the connection dies. Nothing is kept per message.
+  // this process if the connection dies. Nothing is kept per message. After
+  // an orderly close they stay here until their callbacks: one that fails
+  // then is reported through peerUnwritten.
   private unwritten: Array<{ seq: number; chunks: Buffer[] }> = [];
+  /** close() took the unwritten batches' payloads as lost (an abrupt close). */
+  private unwrittenTaken = false;
   private batchSeq = 0;
   private lost: Buffer[] = [];
   private inflightBytes = 0;
@@ -152,7 +161,10 @@ export class Connection implements FrameSink {
   /** performance.now() when it closed. */
   closedAt = 0;
   private resolveDone!: () => void;
-  /** Settles when the connection has closed (for whatever reason). */
+  /**
+   * Settles when the connection has closed (for whatever reason) and every
+   * write it started has been settled: written, or reported.
+   */
   readonly done = new Promise<void>((resolve) => {
     this.resolveDone = resolve;
   });
@@ -293,9 +305,14 @@ export class Connection implements FrameSink {
     this.cutSlab();
     const batches = this.unwritten.map((b) => b.chunks);
     if (this.chunks.length > 0) batches.push(this.chunks);
+    return this.payloadsOf(batches, (this.unwritten.length > 0 ? this.unwritten[0]!.seq : this.batchSeq) === 0);
+  }
+
+  /** The data payloads in `batches` of this connection's frames (`first`: they start the stream, with our HELLO). */
+  private payloadsOf(batches: Buffer[][], first: boolean): Buffer[] {
     if (batches.length === 0 || this.dialect === undefined) return [];
     // The stream's first frame is our HELLO: skip it if the oldest batch is the first one.
-    let skip = (this.unwritten.length > 0 ? this.unwritten[0]!.seq : this.batchSeq) === 0 ? 1 : 0;
+    let skip = first ? 1 : 0;
     const out: Buffer[] = [];
     const sink: FrameSink = { data: (b, start) => out.push(b.subarray(start)), request: () => undefined, ack: () => undefined };
     const dialect = this.dialect;
@@ -393,10 +410,14 @@ export class Connection implements FrameSink {
     this.inflightBytes += bytes;
     this.inflightFrames += frames;
     const seq = this.batchSeq++;
-    const done = (): void => {
+    const done = (err?: Error): void => {
+      if (err !== undefined) {
+        this.writeFailed(seq, chunks, err);
+        return;
+      }
+      this.forget(seq);
       // After close the bytes were already released in bulk.
       if (this.state === State.CLOSED) return;
-      while (this.unwritten.length > 0 && this.unwritten[0]!.seq <= seq) this.unwritten.shift();
       this.inflightBytes -= bytes;
       this.inflightFrames -= frames;
       this.meter.bytes -= bytes;
@@ -406,6 +427,36 @@ export class Connection implements FrameSink {
     this.transport.write(chunks, bytes, done);
     if (this.transport.buffered > 0) this.unwritten.push({ seq, chunks });
     this.heartbeat.sent();
+  }
+
+  /** Batches up to `seq` are settled: stop holding them. */
+  private forget(seq: number): void {
+    while (this.unwritten.length > 0 && this.unwritten[0]!.seq <= seq) this.unwritten.shift();
+    if (this.state === State.CLOSED && this.unwritten.length === 0) this.resolveDone();
+  }
+
+  /**
+   * A batch did not (or may not) reach the kernel. While the connection is
+   * up, the write error ends it: close() then reports this batch and every
+   * later one, whose bytes cannot follow a gap. After an orderly close the
+   * batch's payloads are reported on their own; after an abrupt one close()
+   * has reported them already.
+   */
+  private writeFailed(seq: number, chunks: Buffer[], err: Error): void {
+    if (this.state !== State.CLOSED) {
+      let i = this.unwritten.length;
+      while (i > 0 && this.unwritten[i - 1]!.seq > seq) i--;
+      if (i === 0 || this.unwritten[i - 1]!.seq !== seq) this.unwritten.splice(i, 0, { seq, chunks });
+      this.close(new AiomsgError("ERR_AIOMSG_PEER_LOST", `write to ${this.describe()} failed: ${err.message}`, { cause: err }));
+      return;
+    }
+    const held = !this.unwrittenTaken && this.unwritten.some((b) => b.seq === seq);
+    if (held) {
+      const payloads = this.payloadsOf([chunks], seq === 0);
+      if (payloads.length > 0) this.owner.peerUnwritten(this, payloads, err);
+    }
+    this.unwritten = this.unwritten.filter((b) => b.seq !== seq);
+    if (this.unwritten.length === 0) this.resolveDone();
   }
 
   // --- read path ------------------------------------------------------------
@@ -559,6 +610,17 @@ export class Connection implements FrameSink {
 
   private readonly onSocketClose = (): void => {
     this.transportGone = true;
+    // After an orderly close: a batch still held has had no callback before
+    // the transport went, so nothing says it was written.
+    if (this.state === State.CLOSED) {
+      const left = this.unwrittenTaken ? [] : this.unwritten;
+      this.unwritten = [];
+      if (left.length > 0) {
+        const payloads = this.payloadsOf(left.map((b) => b.chunks), left[0]!.seq === 0);
+        if (payloads.length > 0) this.owner.peerUnwritten(this, payloads, new Error("the connection closed before the write completed"));
+      }
+      this.resolveDone();
+    }
     this.drainHeld();
     if (this.refusedByPeer()) return;
     this.close(undefined);
@@ -610,9 +672,14 @@ export class Connection implements FrameSink {
     this.heartbeat.cancel();
     if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
     if (this.autoTimer !== undefined) clearTimeout(this.autoTimer);
-    // Frames still in this process die with an abrupt close: keep their payloads to report.
-    if (reason !== undefined || this.transportGone) this.lost = this.collectUnwritten();
-    this.unwritten = [];
+    // Frames still in this process die with an abrupt close: keep their
+    // payloads to report. After an orderly close the transport still writes
+    // what it holds; a batch that then fails is reported by writeFailed.
+    if (reason !== undefined || this.transportGone) {
+      this.lost = this.collectUnwritten();
+      this.unwrittenTaken = true;
+      this.unwritten = [];
+    }
     const held = this.pendingBytes + this.inflightBytes;
     this.pendingBytes = 0;
     this.inflightBytes = 0;
@@ -628,7 +695,8 @@ export class Connection implements FrameSink {
       this.owner.released(this);
     }
     this.owner.peerClosed(this, reason);
-    this.resolveDone();
+    // `done` waits for batches still being written after an orderly close.
+    if (this.unwritten.length === 0) this.resolveDone();
   }
 }
 

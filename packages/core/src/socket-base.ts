@@ -71,6 +71,8 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
   // Counters for stats(); per-peer ones live on each Peer and are added here when it closes.
   private readonly totals = { messagesIn: 0, bytesIn: 0, messagesOut: 0, bytesOut: 0, reconnects: 0 };
   private readonly dropped: Partial<Record<DroppedMessage["code"], number>> = {};
+  /** Closed connections whose last writes are not settled yet (see Connection.done). */
+  private readonly settling = new Set<Promise<void>>();
 
   constructor(options: SocketOptions = {}) {
     super();
@@ -120,6 +122,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
       peerRequest: this.onRequest,
       peerAck: this.onAck,
       released: this.onReleased,
+      peerUnwritten: (c, payloads, err) => this.peerUnwritten(c, payloads, err),
       peerClosed: (c, r) => this.peerClosed(c, r),
     };
   }
@@ -218,10 +221,10 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     return this.send(msgpackEncode(value), options);
   }
 
-  private drop(code: DroppedMessage["code"], payload: Buffer, identity: Buffer | undefined): void {
+  private drop(code: DroppedMessage["code"], payload: Buffer, identity: Buffer | undefined, reason?: AiomsgError): void {
     this.dropped[code] = (this.dropped[code] ?? 0) + 1;
     if (channels.drop.hasSubscribers) channels.drop.publish({ socket: this, code, bytes: payload.length, identity });
-    this.safeEmit("dropped", { code, payload, identity });
+    this.safeEmit("dropped", reason === undefined ? { code, payload, identity } : { code, payload, identity, reason });
   }
 
   // --- receiving -------------------------------------------------------------------
@@ -318,7 +321,18 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     if (this.idleWaiters.length > 0 && this.queue.held === 0 && this.outbox.idle) this.idleWaiters.wakeAll();
   }
 
+  /** A write that failed after its connection's orderly close: its at-most-once messages are reported. */
+  private peerUnwritten(conn: Connection, payloads: Buffer[], err: Error): void {
+    const reason = new AiomsgError("ERR_AIOMSG_PEER_LOST", `write to ${conn.describe()} failed after close: ${err.message}`, { cause: err });
+    const code = this.closedFlag ? "ERR_AIOMSG_CLOSE_LINGER" : "ERR_AIOMSG_PEER_LOST";
+    for (const payload of payloads) this.drop(code, payload, conn.peerIdentity, reason);
+  }
+
   private peerClosed(conn: Connection, reason: AiomsgError | undefined): void {
+    // close() resolves only once this connection's writes are settled (written or reported).
+    const settled = conn.done;
+    this.settling.add(settled);
+    void settled.then(() => this.settling.delete(settled));
     const peer = conn.peer;
     const t = this.totals;
     t.messagesIn += peer.messagesIn;
@@ -327,7 +341,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     t.bytesOut += peer.bytesOut;
     // At-most-once messages that never fully left this process: reported, not silently lost.
     const code = this.closedFlag ? "ERR_AIOMSG_CLOSE_LINGER" : "ERR_AIOMSG_PEER_LOST";
-    for (const payload of conn.takeUnwritten()) this.drop(code, payload, conn.peerIdentity);
+    for (const payload of conn.takeUnwritten()) this.drop(code, payload, conn.peerIdentity, reason);
     const index = this.peers.remove(peer);
     if (index >= 0) {
       this.rr.removed(index);
@@ -410,7 +424,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     this.outbox.close();
     this.reliability.close();
     this.flow.queue.end();
-    await Promise.all([...serversClosed, loops]);
+    await Promise.all([...serversClosed, loops, ...this.settling]);
     debug("socket %s closed", hex(this.identity));
   }
 }

@@ -24,6 +24,8 @@ export interface DroppedMessage {
   code: "ERR_AIOMSG_NOT_CONNECTED" | "ERR_AIOMSG_RETRIES_EXHAUSTED" | "ERR_AIOMSG_CLOSE_LINGER" | "ERR_AIOMSG_PEER_LOST" | "ERR_AIOMSG_PEER_FULL";
   payload: Buffer;
   identity: Buffer | undefined;
+  /** What ended the connection the message was lost with (a write error, a protocol error), when there was one. */
+  reason?: AiomsgError;
 }
 
 /** One open peer's counters (see Socket.stats()). */

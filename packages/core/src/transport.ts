@@ -2,7 +2,8 @@
  * The seam between a connection and what carries its bytes (nats.js keeps its
  * transports behind one interface the same way). A transport moves the aiomsg
  * byte stream: bytes in, batched writes with a completion callback (which is
- * how backpressure and progress are seen), pause/resume, and a close with a
+ * how backpressure and progress are seen, and how a failed write reports the
+ * batch it lost), pause/resume, and a close with a
  * reason. TCP and TLS streams, the sniffed WebSocket server side of a bind
  * port, the Node WebSocket client and the browser's WebSocket implement it;
  * the connection above knows only the aiomsg handshake and liveness.
@@ -22,6 +23,9 @@ export interface TransportHandlers {
   close(): void;
 }
 
+/** A batch's completion: no argument when it reached the OS, an error when it may not have. */
+export type WriteDone = (err?: Error) => void;
+
 export interface Transport {
   /** What carries the stream now (a sniffed bind port becomes "ws" or "wss" after an upgrade). */
   readonly kind: TransportKind;
@@ -29,8 +33,13 @@ export interface Transport {
   readonly remote: string;
   /** Start delivering events; called once, before anything else. */
   start(handlers: TransportHandlers): void;
-  /** Write one batch of chunks (`bytes` in all); `done` once it has left this process (or the transport closed). */
-  write(chunks: Buffer[], bytes: number, done: () => void): void;
+  /**
+   * Write one batch of chunks (`bytes` in all). `done()` once all of it has
+   * been handed to the OS; `done(err)` when it may not have been: the write
+   * failed, or the transport closed or was destroyed before it completed.
+   * Exactly one call per batch.
+   */
+  write(chunks: Buffer[], bytes: number, done: WriteDone): void;
   /** Bytes written and not yet handed to the OS: non-zero right after write() means the batch waits here. */
   readonly buffered: number;
   /** A figure that changes whenever buffered bytes move to the OS, for slow-consumer detection; undefined if unknown. */

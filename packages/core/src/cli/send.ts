@@ -1,4 +1,4 @@
-/** `aiomsg-ts send`: send messages and exit once they are delivered. */
+/** `aiomsg-ts send`: send messages and exit once they are written (or acknowledged, with --at-least-once). */
 import { createInterface } from "node:readline";
 import { Socket, type DroppedMessage } from "../index.js";
 import {
@@ -10,8 +10,10 @@ import { ENDPOINT_OPTIONS, endpointFlags, logPeers, openEndpoints } from "./endp
 const HELP = `Usage: aiomsg-ts send (--connect ADDR | --bind ADDR)... [flags] [MESSAGE...]
 
 Send each MESSAGE (UTF-8), or each line of stdin when no MESSAGE is given, then
-exit 0 once every message is delivered: acknowledged by a peer with
---at-least-once, written to a peer's connection otherwise.
+exit 0 once every message is acknowledged by a peer (--at-least-once) or
+written: handed to the kernel for a peer's connection, the write completed
+without error (at-most-once cannot know more). A message lost on the way (the
+write failed, the peer went) is reported with its error code, and exit 1.
 ADDR is host:port or tcp://host:port; a connect end also takes ws://host:port/path
 and wss://host:port/path (WebSocket; wss:// verifies certificates, --tls-ca to
 trust a private CA). A bind end serves WebSocket clients on its port already.
@@ -23,7 +25,7 @@ trust a private CA). A bind end serves WebSocket clients on its port already.
   --peers N             wait for N connected peers before sending (default 0: messages
                         wait in the socket for the first peer)
   --timeout S           give up after S seconds (default 10; 0: never): a send that waits
-                        S seconds for room, or messages still undelivered S seconds after
+                        S seconds for room, or messages not yet written S seconds after
                         the input ended (or S seconds waiting for --peers), exit 1
   --identity HEX        this socket's identity (default: random)
   -q, --quiet           no peer lines on stderr
@@ -112,6 +114,7 @@ async function run(argv: string[]): Promise<number> {
 
   // close() waits up to linger for delivery and reports what it gave up on.
   await sock.close({ linger: limit });
+  const done = reliable ? "acknowledged" : "written";
   if (dropped.length > 0) {
     const why = everConnected === 0
       ? "no peer connected"
@@ -120,10 +123,13 @@ async function run(argv: string[]): Promise<number> {
         : "not written to a peer";
     const codes = [...new Set(dropped.map((d) => d.code))];
     const head = codes.every((c) => c === "ERR_AIOMSG_CLOSE_LINGER") ? `timed out after ${seconds}: ` : "";
-    throw new CliFailure(`${head}${dropped.length} of ${total} messages not delivered (${why}; ${codes.join(", ")})`);
+    // The error that cost them, once per distinct cause (a reset, a refused frame).
+    const causes = [...new Set(dropped.flatMap((d) => (d.reason ? [`${d.reason.code}: ${d.reason.message}`] : [])))];
+    const cause = causes.length > 0 ? ` [${causes.slice(0, 3).join("; ")}]` : "";
+    throw new CliFailure(`${head}${dropped.length} of ${total} messages not ${done} (${why}; ${codes.join(", ")})${cause}`);
   }
-  say(`delivered ${total} message${total === 1 ? "" : "s"}`);
+  say(`${done} ${total} message${total === 1 ? "" : "s"}`);
   return 0;
 }
 
-export const sendCommand: Command = { name: "send", summary: "send messages (arguments or stdin lines), exit once delivered", help: HELP, run };
+export const sendCommand: Command = { name: "send", summary: "send messages (arguments or stdin lines), exit once written or acknowledged", help: HELP, run };

@@ -23,7 +23,7 @@
  */
 import { closeCodeFor } from "../ws/close.js";
 import { AiomsgError } from "../errors.js";
-import type { Transport, TransportHandlers } from "../transport.js";
+import type { Transport, TransportHandlers, WriteDone } from "../transport.js";
 
 /** The part of the DOM WebSocket this uses (declared here: the core compiles without the DOM lib). */
 export interface BrowserWebSocket {
@@ -83,7 +83,7 @@ export class BrowserWsTransport implements Transport {
   private held: Buffer[] = [];
   /** Bytes handed to ws.send so far, and each batch's end in that count with its callback. */
   private sent = 0;
-  private waiting: Array<{ end: number; done: () => void }> = [];
+  private waiting: Array<{ end: number; done: WriteDone }> = [];
   private poll: ReturnType<typeof setTimeout> | undefined;
   private finished = false;
 
@@ -117,9 +117,10 @@ export class BrowserWsTransport implements Transport {
     };
   }
 
-  write(chunks: Buffer[], bytes: number, done: () => void): void {
+  write(chunks: Buffer[], bytes: number, done: WriteDone): void {
     if (this.finished || this.ws.readyState !== OPEN) {
-      done();
+      // Not sent at all: the batch comes back to the connection.
+      queueMicrotask(() => done(new Error(`WebSocket ${this.remote} is not open`)));
       return;
     }
     const out = new Uint8Array(bytes);
@@ -172,14 +173,21 @@ export class BrowserWsTransport implements Transport {
     this.ws.close(browserCloseCodeFor(reason), reason?.code ?? "");
   }
 
-  /** The connection is gone: batches still waiting are done (their bytes are lost). */
+  /**
+   * The connection is gone: batches bufferedAmount never showed leaving are
+   * reported as not written. bufferedAmount is not read again here: Chromium
+   * reads 0 once the socket has closed, even for a 17 MiB message its peer
+   * refused at the length prefix (so a batch that left between two polls is
+   * reported too: a report too many, never one too few).
+   */
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
     if (this.poll !== undefined) clearTimeout(this.poll);
     const w = this.waiting;
     this.waiting = [];
-    for (const x of w) x.done();
+    const err = new Error(`WebSocket ${this.remote} closed before the write left the browser`);
+    for (const x of w) x.done(err);
   }
 }
 

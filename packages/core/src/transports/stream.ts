@@ -7,7 +7,7 @@
 import type { Socket as NetSocket } from "node:net";
 import { TLSSocket } from "node:tls";
 import type { AiomsgError } from "../errors.js";
-import type { Transport, TransportHandlers, TransportKind } from "../transport.js";
+import type { Transport, TransportHandlers, TransportKind, WriteDone } from "../transport.js";
 
 /** A peer that never reads must not keep a socket we are ending forever. */
 export const END_LINGER_MS = 2000;
@@ -47,7 +47,7 @@ export abstract class NodeStreamTransport implements Transport {
   /** Bytes read from the socket; throws a coded error when they break the transport's rules. */
   protected abstract receive(chunk: Buffer): void;
 
-  abstract write(chunks: Buffer[], bytes: number, done: () => void): void;
+  abstract write(chunks: Buffer[], bytes: number, done: WriteDone): void;
 
   get buffered(): number {
     return this.sock.writableLength;
@@ -81,7 +81,7 @@ export class StreamTransport extends NodeStreamTransport {
     this.h.data(chunk);
   }
 
-  write(chunks: Buffer[], _bytes: number, done: () => void): void {
+  write(chunks: Buffer[], _bytes: number, done: WriteDone): void {
     writeBatch(this.sock, chunks, done);
   }
 
@@ -94,17 +94,31 @@ export class StreamTransport extends NodeStreamTransport {
   }
 }
 
-/** One write, or one corked writev, with `done` on the last chunk. */
-export function writeBatch(sock: NetSocket, chunks: Buffer[], done: () => void): void {
+/**
+ * One write, or one corked writev, with `done` on the last chunk. Node
+ * reports a failed write with an error, but a write still queued in libuv
+ * when the socket is destroyed (a reset read first, or endSocket's linger)
+ * completes with no error at all: such a batch is reported as cut, since
+ * nothing says how much of it reached the kernel. A batch the kernel took at
+ * once (nothing left in Node's buffer) was written, whatever happens next.
+ */
+export function writeBatch(sock: NetSocket, chunks: Buffer[], done: WriteDone): void {
+  let queued = false;
+  const cb = (err?: Error | null): void => {
+    if (err) done(err);
+    else if (queued && sock.destroyed) done(new Error("the connection was destroyed before the write completed"));
+    else done();
+  };
   if (chunks.length === 1) {
-    sock.write(chunks[0]!, done);
-    return;
+    sock.write(chunks[0]!, cb);
+  } else {
+    sock.cork();
+    const last = chunks.length - 1;
+    for (let i = 0; i < last; i++) sock.write(chunks[i]!);
+    sock.write(chunks[last]!, cb);
+    sock.uncork();
   }
-  sock.cork();
-  const last = chunks.length - 1;
-  for (let i = 0; i < last; i++) sock.write(chunks[i]!);
-  sock.write(chunks[last]!, done);
-  sock.uncork();
+  queued = sock.writableLength > 0;
 }
 
 /** FIN after what was written, and destroy once the peer has had END_LINGER_MS to take it. */

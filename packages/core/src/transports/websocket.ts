@@ -15,7 +15,7 @@ import type { Socket as NetSocket } from "node:net";
 import { randomFillSync } from "node:crypto";
 import { TLSSocket } from "node:tls";
 import { AiomsgError, ProtocolError } from "../errors.js";
-import type { TransportHandlers, TransportKind } from "../transport.js";
+import type { TransportHandlers, TransportKind, WriteDone } from "../transport.js";
 import {
   MAX_UPGRADE_REQUEST,
   OPCODE,
@@ -116,7 +116,7 @@ export class SniffingTransport extends NodeStreamTransport {
     if (end + 4 < buf.length) this.reader.push(buf.subarray(end + 4));
   }
 
-  write(chunks: Buffer[], bytes: number, done: () => void): void {
+  write(chunks: Buffer[], bytes: number, done: WriteDone): void {
     // Over WebSocket the batch travels as one binary message.
     writeBatch(this.sock, this.mode === Mode.WS ? [binaryFrameHeader(bytes), ...chunks] : chunks, done);
   }
@@ -181,7 +181,7 @@ export class WsClientTransport extends NodeStreamTransport {
     this.reader.push(chunk);
   }
 
-  write(chunks: Buffer[], bytes: number, done: () => void): void {
+  write(chunks: Buffer[], bytes: number, done: WriteDone): void {
     // Client frames are masked (RFC 6455 5.3): the batch is copied once into
     // one frame with a fresh key.
     const key = randomFillSync(Buffer.allocUnsafe(4));
