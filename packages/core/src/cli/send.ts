@@ -3,9 +3,9 @@ import { createInterface } from "node:readline";
 import { Socket, type DroppedMessage } from "../index.js";
 import {
   choice, CliFailure, CliUsageError, COMMON_HELP, countFlag, identityFlag, note, parseFlags, protocolFlag,
-  secondsFlag, tlsFlags, type Command,
+  secondsFlag, tlsFlags, type Command, type FlagValues, type TlsFlags,
 } from "./common.js";
-import { ENDPOINT_OPTIONS, endpointFlags, logPeers, openEndpoints } from "./endpoints.js";
+import { ENDPOINT_OPTIONS, endpointFlags, logPeers, openEndpoints, type Endpoints } from "./endpoints.js";
 
 const HELP = `Usage: aiomsg-ts send (--connect ADDR | --bind ADDR)... [flags] [MESSAGE...]
 
@@ -31,19 +31,37 @@ trust a private CA). A bind end serves WebSocket clients on its port already.
   -q, --quiet           no peer lines on stderr
 ${COMMON_HELP}`;
 
-async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(argv, {
-    ...ENDPOINT_OPTIONS,
-    mode: { type: "string" },
-    "at-least-once": { type: "boolean" },
-    peers: { type: "string" },
-    timeout: { type: "string" },
-    identity: { type: "string" },
-    quiet: { type: "boolean", short: "q" },
-  }, true);
+const FLAGS = {
+  ...ENDPOINT_OPTIONS,
+  mode: { type: "string" },
+  "at-least-once": { type: "boolean" },
+  peers: { type: "string" },
+  timeout: { type: "string" },
+  identity: { type: "string" },
+  quiet: { type: "boolean", short: "q" },
+} as const;
+
+interface SendConfig {
+  values: FlagValues;
+  endpoints: Endpoints;
+  tls: TlsFlags | undefined;
+  /** The messages given as arguments; none: read stdin lines. */
+  messages: string[];
+  mode: "publish" | "roundrobin";
+  reliable: boolean;
+  peersWanted: number;
+  /** --timeout in ms (0: never). */
+  timeoutMs: number;
+  /** The same as a timer delay (never: the longest one). */
+  limit: number;
+}
+
+/** The flags, checked; undefined once --help is printed. */
+function parseSend(argv: string[]): SendConfig | undefined {
+  const { values, positionals } = parseFlags(argv, FLAGS, true);
   if (values.help) {
     process.stdout.write(`${HELP}\n`);
-    return 0;
+    return undefined;
   }
   const endpoints = endpointFlags(values);
   const mode = choice(values.mode as string | undefined, ["publish", "roundrobin"] as const, "--mode") ?? "roundrobin";
@@ -52,43 +70,30 @@ async function run(argv: string[]): Promise<number> {
   const peersWanted = countFlag(values.peers as string | undefined, "--peers") ?? 0;
   const timeoutMs = secondsFlag(values.timeout as string | undefined, "--timeout") ?? 10_000;
   const limit = timeoutMs === 0 ? 2 ** 31 - 1 : timeoutMs;
-  const seconds = `${timeoutMs / 1000} s`;
-  const tls = tlsFlags(values);
-  const say = (t: string): void => (values.quiet ? undefined : note("send", t));
+  return { values, endpoints, tls: tlsFlags(values), messages: positionals, mode, reliable, peersWanted, timeoutMs, limit };
+}
 
-  const sock = new Socket({
-    protocol: protocolFlag(values.protocol as string | undefined),
-    identity: identityFlag(values.identity as string | undefined),
-    sendMode: mode,
-    deliveryGuarantee: reliable ? "at-least-once" : "at-most-once",
+/** Whether `n` peers are connected within `limit` ms. */
+function waitForPeers(sock: Socket, n: number, limit: number): Promise<boolean> {
+  if (sock.peerCount >= n) return Promise.resolve(true);
+  return new Promise<boolean>((resolve) => {
+    const t = setTimeout(() => done(false), limit);
+    const on = (): void => void (sock.peerCount >= n && done(true));
+    function done(v: boolean): void {
+      clearTimeout(t);
+      sock.off("peerConnected", on);
+      resolve(v);
+    }
+    sock.on("peerConnected", on);
   });
-  logPeers(sock, say);
-  const dropped: DroppedMessage[] = [];
-  sock.on("dropped", (d) => dropped.push(d));
-  let everConnected = 0;
-  sock.on("peerConnected", () => everConnected++);
-  for (const addr of await openEndpoints(sock, endpoints, tls)) note("send", `listening on ${addr}`);
+}
 
-  const fail = async (why: string): Promise<never> => {
-    await sock.close({ linger: 0 });
-    throw new CliFailure(why);
-  };
-
-  if (peersWanted > 0 && sock.peerCount < peersWanted) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const t = setTimeout(() => done(false), limit);
-      const on = (): void => void (sock.peerCount >= peersWanted && done(true));
-      function done(v: boolean): void {
-        clearTimeout(t);
-        sock.off("peerConnected", on);
-        resolve(v);
-      }
-      sock.on("peerConnected", on);
-    });
-    if (!ok) await fail(`timed out after ${seconds}: ${sock.peerCount} of ${peersWanted} peers connected`);
-  }
-
-  // One timer for "a send waited too long for room", refreshed per message.
+/**
+ * Send the arguments, or each stdin line; resolves to how many were sent. A
+ * send that waits `limit` ms for room calls `stalled` (one timer, refreshed
+ * per message).
+ */
+async function sendInputs(sock: Socket, messages: string[], limit: number, stalled: () => Promise<never>): Promise<number> {
   const stall = new AbortController();
   const stallTimer = setTimeout(() => stall.abort(), limit);
   let total = 0;
@@ -98,37 +103,71 @@ async function run(argv: string[]): Promise<number> {
     try {
       await sock.send(text, { signal: stall.signal });
     } catch (err) {
-      if ((err as { code?: string }).code === "ERR_AIOMSG_ABORTED") {
-        await fail(`timed out after ${seconds}: no room to send (${sock.peerCount} peers connected, not taking messages)`);
-      }
+      if ((err as { code?: string }).code === "ERR_AIOMSG_ABORTED") await stalled();
       throw err;
     }
   };
-  if (positionals.length) {
-    for (const m of positionals) await sendOne(m);
+  if (messages.length) {
+    for (const m of messages) await sendOne(m);
   } else {
     const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
     for await (const line of lines) await sendOne(line);
   }
   clearTimeout(stallTimer);
+  return total;
+}
+
+/** Why the run failed: how many messages were lost, why, their codes and (up to 3) the errors that cost them. */
+function lossMessage(dropped: DroppedMessage[], total: number, everConnected: number, cfg: SendConfig): string {
+  const done = cfg.reliable ? "acknowledged" : "written";
+  const why = everConnected === 0
+    ? "no peer connected"
+    : cfg.reliable
+      ? "not acknowledged"
+      : "not written to a peer";
+  const codes = [...new Set(dropped.map((d) => d.code))];
+  const head = codes.every((c) => c === "ERR_AIOMSG_CLOSE_LINGER") ? `timed out after ${cfg.timeoutMs / 1000} s: ` : "";
+  // The error that cost them, once per distinct cause (a reset, a refused frame).
+  const causes = [...new Set(dropped.flatMap((d) => (d.reason ? [`${d.reason.code}: ${d.reason.message}`] : [])))];
+  const cause = causes.length > 0 ? ` [${causes.slice(0, 3).join("; ")}]` : "";
+  return `${head}${dropped.length} of ${total} messages not ${done} (${why}; ${codes.join(", ")})${cause}`;
+}
+
+async function run(argv: string[]): Promise<number> {
+  const cfg = parseSend(argv);
+  if (cfg === undefined) return 0;
+  const { values, limit } = cfg;
+  const seconds = `${cfg.timeoutMs / 1000} s`;
+  const say = (t: string): void => (values.quiet ? undefined : note("send", t));
+
+  const sock = new Socket({
+    protocol: protocolFlag(values.protocol as string | undefined),
+    identity: identityFlag(values.identity as string | undefined),
+    sendMode: cfg.mode,
+    deliveryGuarantee: cfg.reliable ? "at-least-once" : "at-most-once",
+  });
+  logPeers(sock, say);
+  const dropped: DroppedMessage[] = [];
+  sock.on("dropped", (d) => dropped.push(d));
+  let everConnected = 0;
+  sock.on("peerConnected", () => everConnected++);
+  for (const addr of await openEndpoints(sock, cfg.endpoints, cfg.tls)) note("send", `listening on ${addr}`);
+
+  const fail = async (why: string): Promise<never> => {
+    await sock.close({ linger: 0 });
+    throw new CliFailure(why);
+  };
+  if (cfg.peersWanted > 0 && !(await waitForPeers(sock, cfg.peersWanted, limit))) {
+    await fail(`timed out after ${seconds}: ${sock.peerCount} of ${cfg.peersWanted} peers connected`);
+  }
+  const total = await sendInputs(sock, cfg.messages, limit, () =>
+    fail(`timed out after ${seconds}: no room to send (${sock.peerCount} peers connected, not taking messages)`),
+  );
 
   // close() waits up to linger for delivery and reports what it gave up on.
   await sock.close({ linger: limit });
-  const done = reliable ? "acknowledged" : "written";
-  if (dropped.length > 0) {
-    const why = everConnected === 0
-      ? "no peer connected"
-      : reliable
-        ? "not acknowledged"
-        : "not written to a peer";
-    const codes = [...new Set(dropped.map((d) => d.code))];
-    const head = codes.every((c) => c === "ERR_AIOMSG_CLOSE_LINGER") ? `timed out after ${seconds}: ` : "";
-    // The error that cost them, once per distinct cause (a reset, a refused frame).
-    const causes = [...new Set(dropped.flatMap((d) => (d.reason ? [`${d.reason.code}: ${d.reason.message}`] : [])))];
-    const cause = causes.length > 0 ? ` [${causes.slice(0, 3).join("; ")}]` : "";
-    throw new CliFailure(`${head}${dropped.length} of ${total} messages not ${done} (${why}; ${codes.join(", ")})${cause}`);
-  }
-  say(`${done} ${total} message${total === 1 ? "" : "s"}`);
+  if (dropped.length > 0) throw new CliFailure(lossMessage(dropped, total, everConnected, cfg));
+  say(`${cfg.reliable ? "acknowledged" : "written"} ${total} message${total === 1 ? "" : "s"}`);
   return 0;
 }
 
