@@ -23,7 +23,11 @@ export type DeliveryGuarantee = (typeof DeliveryGuarantee)[keyof typeof Delivery
 export interface SocketOptions {
   /** Where sends without an identity go. Default round-robin (as Python). */
   sendMode?: SendMode;
-  /** Default at-most-once. At-least-once cannot be combined with publish. */
+  /**
+   * Default at-most-once. With publish, as in Python: published messages go
+   * out at-most-once (DATA, to every peer), sends by identity at-least-once
+   * (DATA_REQ, resent until acknowledged).
+   */
   deliveryGuarantee?: DeliveryGuarantee;
   /** 16 bytes; default a random UUIDv4, kept for the socket's life (and reused on reconnect). */
   identity?: Uint8Array;
@@ -94,6 +98,14 @@ export interface SendOptions {
   identity?: Uint8Array;
   /** Stop waiting for room below the high-water mark. */
   signal?: AbortSignal;
+  /**
+   * At-least-once only: resend this message at most this many times (0: send
+   * once, never resend) instead of the socket's `maxResends`; then it is
+   * reported dropped (ERR_AIOMSG_RETRIES_EXHAUSTED). Python's
+   * `send(..., retries=N)`. On a publish socket it applies to sends by
+   * identity, the only ones acknowledged.
+   */
+  retries?: number;
 }
 
 /** Every option with its default applied, checked. */
@@ -159,9 +171,6 @@ export function resolveOptions(options: SocketOptions): ResolvedOptions {
     throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `deliveryGuarantee must be "at-most-once" or "at-least-once", got ${String(deliveryGuarantee)}`);
   }
   const reliable = deliveryGuarantee === DeliveryGuarantee.AT_LEAST_ONCE;
-  if (reliable && sendMode === SendMode.PUBLISH) {
-    throw new UsageError("ERR_AIOMSG_INVALID_OPTION", "at-least-once delivery cannot be combined with publish: acknowledgements are per peer");
-  }
   const protocol = options.protocol ?? "v1";
   if (protocol !== "auto" && !isDialectName(protocol)) {
     throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `protocol must be ${DIALECT_NAMES.map((n) => `"${n}"`).join(", ")} or "auto", got ${String(protocol)}`);
@@ -258,3 +267,41 @@ function nonNegative(value: number | undefined, fallback: number, name: string):
   return value;
 }
 
+
+/** Python aiomsg's heartbeat, fixed in every release: a heartbeat after 5 s of send-idle, a peer dropped after 15 s of silence. */
+export const PYTHON_HEARTBEAT_INTERVAL = 5_000;
+export const PYTHON_HEARTBEAT_TIMEOUT = 15_000;
+
+/**
+ * Why these heartbeat settings would part this end from an idle Python peer,
+ * or undefined when they would not: a heartbeatInterval of 15 s or more lets
+ * Python's 15 s timeout drop this end, and a heartbeatTimeout of 5 s or less
+ * drops a Python peer between two of its heartbeats.
+ */
+export function pythonHeartbeatMismatch(heartbeatInterval: number, heartbeatTimeout: number): string | undefined {
+  const why: string[] = [];
+  if (heartbeatInterval >= PYTHON_HEARTBEAT_TIMEOUT) {
+    why.push(`heartbeatInterval ${heartbeatInterval} ms: a Python peer drops a connection silent for 15 s, so it would drop this end while it has nothing to send`);
+  }
+  if (heartbeatTimeout <= PYTHON_HEARTBEAT_INTERVAL) {
+    why.push(`heartbeatTimeout ${heartbeatTimeout} ms: a Python peer heartbeats only every 5 s, so this end would drop an idle Python peer`);
+  }
+  return why.length > 0 ? `${why.join("; ")} (Python aiomsg's heartbeat is fixed at 5 s / 15 s)` : undefined;
+}
+
+const warned = new Set<string>();
+
+/**
+ * Say once per process (per distinct text) that heartbeat settings would
+ * part this end from Python peers: a Node warning (`process.on("warning")`,
+ * type "AiomsgWarning", code AIOMSG_HEARTBEAT_PYTHON), console.warn where
+ * there is no process. Only a warning: TS-only fleets may tune freely.
+ */
+export function warnPythonHeartbeat(heartbeatInterval: number, heartbeatTimeout: number): void {
+  const text = pythonHeartbeatMismatch(heartbeatInterval, heartbeatTimeout);
+  if (text === undefined || warned.has(text)) return;
+  warned.add(text);
+  const p = (globalThis as { process?: { emitWarning?: (m: string, o: object) => void } }).process;
+  if (typeof p?.emitWarning === "function") p.emitWarning(text, { type: "AiomsgWarning", code: "AIOMSG_HEARTBEAT_PYTHON" });
+  else console.warn(`AiomsgWarning: ${text}`);
+}

@@ -27,7 +27,7 @@ export class Outbox {
     private readonly room: Room,
     /** At-most-once routing: `rr`, or publish. */
     private readonly router: RoundRobin | Publish,
-    /** Round-robin: the router of every at-least-once message (options refuse publish with at-least-once). */
+    /** Round-robin: the router of at-least-once messages without identity (publish sends those at-most-once). */
     private readonly rr: RoundRobin,
     private readonly queue: SendQueue,
     /** Set for an at-least-once socket. */
@@ -35,10 +35,17 @@ export class Outbox {
     private readonly drop: Drop,
   ) {}
 
-  /** Route one accepted message; resolves as send() does (see SendQueue.accepted). */
-  send(payload: Buffer, identity: Buffer | undefined, signal: AbortSignal | undefined): Promise<void> {
-    if (this.reliability !== undefined) this.routeReliable(this.reliability.create(payload, identity));
-    else if (identity !== undefined) {
+  /**
+   * Route one accepted message; resolves as send() does (see
+   * SendQueue.accepted). On an at-least-once socket every message is sent
+   * at-least-once, except a published one (without identity on a publish
+   * socket): as in Python, that goes out as DATA to every peer, since no one
+   * acknowledgement could stand for all of them.
+   */
+  send(payload: Buffer, identity: Buffer | undefined, signal: AbortSignal | undefined, retries?: number): Promise<void> {
+    if (this.reliability !== undefined && (identity !== undefined || this.router === this.rr)) {
+      this.routeReliable(this.reliability.create(payload, identity, retries));
+    } else if (identity !== undefined) {
       const peer = this.peers.get(identity);
       if (peer === undefined) {
         // Python drops these with an error log; here the drop is an event.

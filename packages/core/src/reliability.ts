@@ -34,6 +34,8 @@ export class Reliable {
     readonly msgId: Buffer,
     readonly payload: Buffer,
     readonly identity: Buffer | undefined,
+    /** Resends allowed before it is given up (the socket's maxResends, or send()'s `retries`). */
+    readonly maxResends: number,
   ) {
     this.key = msgKey(msgId);
     this.charge = payload.length + RELIABLE_OVERHEAD;
@@ -72,9 +74,9 @@ export class Reliability {
     return this.pending.size;
   }
 
-  /** A new at-least-once message: its id carries its window counter. */
-  create(payload: Buffer, identity: Buffer | undefined): Reliable {
-    const entry = new Reliable(newMsgId(this.pending.nextCounter), payload, identity);
+  /** A new at-least-once message: its id carries its window counter. `retries` overrides maxResends for it. */
+  create(payload: Buffer, identity: Buffer | undefined, retries?: number): Reliable {
+    const entry = new Reliable(newMsgId(this.pending.nextCounter), payload, identity, retries ?? this.maxResends);
     this.pending.add(entry);
     // Counted against the high-water mark, so a fast producer waits for
     // acknowledgements instead of growing memory.
@@ -173,7 +175,7 @@ export class Reliability {
         break;
       }
       this.popDue();
-      if (entry.resends >= this.maxResends) {
+      if (entry.resends >= entry.maxResends) {
         this.settle(entry);
         debug("message %s unacknowledged after %d resends: dropped", hex(entry.msgId), entry.resends);
         this.hooks.dropped("ERR_AIOMSG_RETRIES_EXHAUSTED", entry.payload, entry.identity);

@@ -22,7 +22,7 @@ import { AiomsgError, ProtocolError, UsageError } from "./errors.js";
 import { SharedFrameBudget } from "./wire/frame.js";
 import type { Transport } from "./transport.js";
 import { debug, hex } from "./log.js";
-import { DeliveryGuarantee, SendMode, checkIdentity, resolveOptions, type SendOptions, type SocketOptions } from "./options.js";
+import { DeliveryGuarantee, SendMode, checkIdentity, resolveOptions, warnPythonHeartbeat, type SendOptions, type SocketOptions } from "./options.js";
 import { channels } from "./observe.js";
 import { Peer } from "./peer.js";
 import { Peers } from "./peers.js";
@@ -77,6 +77,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
   constructor(options: SocketOptions = {}) {
     super();
     const o = resolveOptions(options);
+    warnPythonHeartbeat(o.conn.heartbeatInterval, o.conn.heartbeatTimeout);
     this.sendMode = o.sendMode;
     this.deliveryGuarantee = o.deliveryGuarantee;
     this.protocol = o.protocol;
@@ -202,8 +203,19 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
         return Promise.reject(err);
       }
     }
+    const retries = options?.retries;
+    if (retries !== undefined && (this.deliveryGuarantee !== DeliveryGuarantee.AT_LEAST_ONCE || !Number.isInteger(retries) || retries < 0)) {
+      return Promise.reject(
+        new UsageError(
+          "ERR_AIOMSG_INVALID_OPTION",
+          this.deliveryGuarantee !== DeliveryGuarantee.AT_LEAST_ONCE
+            ? "send() retries needs deliveryGuarantee \"at-least-once\" (at-most-once never resends)"
+            : `send() retries must be an integer of 0 or more, got ${String(retries)}`,
+        ),
+      );
+    }
     if (channels.send.hasSubscribers) channels.send.publish({ socket: this, bytes: payload.length, identity });
-    return this.outbox.send(payload, identity, options?.signal);
+    return this.outbox.send(payload, identity, options?.signal, retries);
   }
 
   /** send() already encodes strings as UTF-8; this is the Python-shaped name for it. */

@@ -24,19 +24,40 @@ export class Socket extends SocketBase {
   }
 
   /**
-   * Listen for peers. May be called several times (several addresses). A v1
-   * or auto bind end also serves WebSocket clients (ws://, and wss:// with
-   * TLS) on the same port, as Python 2026.7.1 does.
+   * Listen for peers. May be called several times (several addresses), or
+   * given several hosts at once, as Python's `bind(hosts, port)` takes a
+   * list: each host listens on `port` (port 0: each its own free port); if
+   * one cannot, those already opened by this call are closed and the call
+   * rejects. A v1 or auto bind end also serves WebSocket clients (ws://, and
+   * wss:// with TLS) on the same port, as Python 2026.7.1 does.
    */
-  async bind(host = "127.0.0.1", port = 25000, options: BindOptions = {}): Promise<this> {
+  async bind(host: string | readonly string[] = "127.0.0.1", port = 25000, options: BindOptions = {}): Promise<this> {
     if (this.closing) throw new UsageError("ERR_AIOMSG_SOCKET_CLOSED", "the socket is closed");
+    const hosts = typeof host === "string" ? [host] : [...host];
+    if (hosts.length === 0 || hosts.some((h) => typeof h !== "string")) {
+      throw new UsageError("ERR_AIOMSG_INVALID_OPTION", "bind() takes a host or a non-empty array of hosts");
+    }
     // Sniff for WebSocket upgrades unless the wire has no WebSocket (a legacy bind end greets at once).
     const sniff = this.protocol === "auto" || dialectFor(this.protocol).websocket;
-    const listener = await Listener.open(host, port, options, sniff, this.#listenHost);
-    this.#listeners.push(listener);
-    debug("socket %s bound to %s:%d", hex(this.identity), host, listener.port);
-    this.safeEmit("listening", { host, port: listener.port! });
+    const opened: Listener[] = [];
+    try {
+      for (const h of hosts) opened.push(await Listener.open(h, port, options, sniff, this.#listenHost));
+    } catch (err) {
+      await Promise.all(opened.map((l) => l.close()));
+      throw err;
+    }
+    for (let i = 0; i < opened.length; i++) {
+      const listener = opened[i]!;
+      this.#listeners.push(listener);
+      debug("socket %s bound to %s:%d", hex(this.identity), hosts[i], listener.port);
+      this.safeEmit("listening", { host: hosts[i]!, port: listener.port! });
+    }
     return this;
+  }
+
+  /** Every bound address (host as given, and the port it listens on). */
+  get addresses(): Array<{ host: string; port: number }> {
+    return this.#listeners.map((l) => ({ host: l.host, port: l.port! }));
   }
 
   /**

@@ -195,8 +195,72 @@ describe("heartbeats", () => {
 });
 
 describe("at-least-once", () => {
-  it("is refused with publish, at construction", () => {
-    expect(() => new Socket({ sendMode: "publish", deliveryGuarantee: "at-least-once" })).toThrow(UsageError);
+  it("with publish (as Python): a published message goes to every peer as DATA and nothing waits for an ACK; a send by identity goes as DATA_REQ and is resent until acknowledged", async () => {
+    const server = await bound({ sendMode: "publish", deliveryGuarantee: "at-least-once", resendInterval: 50, maxResends: 100 });
+    const a = await RawPeer.connect(server.port!);
+    const b = await RawPeer.connect(server.port!);
+    track(() => a.destroy());
+    track(() => b.destroy());
+    a.frame("0101" + "aa".repeat(16));
+    b.frame("0101" + "bb".repeat(16));
+    await waitFor(() => server.peerCount === 2);
+    await server.send("to-all");
+    await a.waitFrames(2);
+    await b.waitFrames(2);
+    expect([a.frames[1]!.toString("hex"), b.frames[1]!.toString("hex")]).toEqual([
+      "03" + Buffer.from("to-all").toString("hex"),
+      "03" + Buffer.from("to-all").toString("hex"),
+    ]);
+    expect(server.stats().unacknowledged, "a published message is not held for an ACK").toBe(0);
+    await server.send("to-a", { identity: Buffer.alloc(16, 0xaa) });
+    // Not acknowledged: sent, then resent at resendInterval with the same id.
+    await waitFor(() => a.frames.filter((f) => f[0] === 0x04).length >= 2, 5000, "the request and one resend");
+    const reqs = a.frames.filter((f) => f[0] === 0x04);
+    expect(reqs[0]!.subarray(17).toString()).toBe("to-a");
+    expect(reqs[1]!.equals(reqs[0]!), "a resend carries the same msg id").toBe(true);
+    expect(b.frames.some((f) => f[0] === 0x04), "the other peer gets nothing of it").toBe(false);
+    // The ACK settles it: nothing pending, no more resends.
+    a.frame("05" + reqs[0]!.subarray(1, 17).toString("hex"));
+    await waitFor(() => server.stats().unacknowledged === 0, 5000, "the ACK settles the message");
+    const dropped: unknown[] = [];
+    server.on("dropped", (d) => dropped.push(d));
+    await server.close({ linger: 1000 });
+    expect(dropped).toEqual([]);
+  });
+
+  it("send({ retries: 1 }) resends that message once, then reports it dropped (ERR_AIOMSG_RETRIES_EXHAUSTED), whatever maxResends says", async () => {
+    const server = await bound({ deliveryGuarantee: "at-least-once", resendInterval: 40, maxResends: 50 });
+    const raw = await RawPeer.connect(server.port!);
+    track(() => raw.destroy());
+    raw.frame("0101" + "cc".repeat(16));
+    await waitFor(() => server.peerCount === 1);
+    const dropped = once(server, "dropped");
+    await server.send("twice-at-most", { retries: 1 });
+    const [d] = await dropped;
+    expect([d.code, d.payload.toString()]).toEqual(["ERR_AIOMSG_RETRIES_EXHAUSTED", "twice-at-most"]);
+    expect(raw.frames.filter((f) => f[0] === 0x04)).toHaveLength(2); // the send and 1 resend
+  });
+
+  it("send({ retries: 0 }) sends once and never resends", async () => {
+    const server = await bound({ deliveryGuarantee: "at-least-once", resendInterval: 40, maxResends: 50 });
+    const raw = await RawPeer.connect(server.port!);
+    track(() => raw.destroy());
+    raw.frame("0101" + "cc".repeat(16));
+    await waitFor(() => server.peerCount === 1);
+    const dropped = once(server, "dropped");
+    await server.send("once", { retries: 0 });
+    const [d] = await dropped;
+    expect(d.code).toBe("ERR_AIOMSG_RETRIES_EXHAUSTED");
+    expect(raw.frames.filter((f) => f[0] === 0x04)).toHaveLength(1);
+  });
+
+  it("send() retries is refused at the call on an at-most-once socket, and when it is not a whole number of 0 or more", async () => {
+    const amo = await bound();
+    await expect(amo.send("x", { retries: 1 })).rejects.toMatchObject({ code: "ERR_AIOMSG_INVALID_OPTION" });
+    const alo = await bound({ deliveryGuarantee: "at-least-once" });
+    for (const bad of [-1, 1.5, Number.NaN]) {
+      await expect(alo.send("x", { retries: bad })).rejects.toMatchObject({ code: "ERR_AIOMSG_INVALID_OPTION" });
+    }
   });
 
   it("delivers TS->TS with acknowledgements and leaves nothing pending", async () => {
@@ -420,5 +484,65 @@ describe("flow control and close", () => {
     await s.send("b");
     await s.close({ linger: 50 });
     expect(dropped).toEqual(["ERR_AIOMSG_CLOSE_LINGER:a", "ERR_AIOMSG_CLOSE_LINGER:b"]);
+  });
+});
+
+describe("Python's wider API", () => {
+  it("bind() on several hosts at once (Python's bind(hosts, port)): each listens, and a peer reaches the socket through each", async () => {
+    const server = sock();
+    await server.bind(["127.0.0.1", "127.0.0.2"], 0);
+    const addrs = server.addresses;
+    expect(addrs.map((a) => a.host)).toEqual(["127.0.0.1", "127.0.0.2"]);
+    for (const a of addrs) {
+      const c = sock();
+      const up = once(c, "peerConnected");
+      await c.connect(a.host, a.port);
+      await up;
+      await c.send(`via ${a.host}`);
+      expect((await server.recv()).toString()).toBe(`via ${a.host}`);
+    }
+  });
+
+  it("bind() on several hosts where one cannot listen rejects and closes the listeners that call opened", async () => {
+    const net = await import("node:net");
+    const probe = net.createServer();
+    await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
+    const port = (probe.address() as import("node:net").AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const server = sock();
+    // The same address twice: the second listen fails with EADDRINUSE.
+    await expect(server.bind(["127.0.0.2", "127.0.0.1", "127.0.0.1"], port)).rejects.toThrow();
+    expect(server.addresses).toEqual([]);
+    // The first two were closed: both addresses are free again.
+    for (const host of ["127.0.0.1", "127.0.0.2"]) {
+      const again = net.createServer();
+      await new Promise<void>((resolve, reject) => {
+        again.once("error", reject);
+        again.listen(port, host, resolve);
+      });
+      await new Promise<void>((r) => again.close(() => r()));
+    }
+  });
+
+  it("heartbeat settings that would part this end from a Python peer (5 s / 15 s fixed) emit one AiomsgWarning each; compatible ones none", async () => {
+    const warnings: Array<{ name: string; code?: string; message: string }> = [];
+    const on = (w: Error & { code?: string }): void => void warnings.push({ name: w.name, code: w.code, message: w.message });
+    process.on("warning", on);
+    try {
+      sock({ heartbeatInterval: 15_001, heartbeatTimeout: 60_000 });
+      sock({ heartbeatInterval: 15_001, heartbeatTimeout: 60_000 }); // same text: warned once
+      sock({ heartbeatInterval: 1_000, heartbeatTimeout: 4_999 });
+      sock({ heartbeatInterval: 4_000, heartbeatTimeout: 14_000 }); // fine for Python
+      await waitFor(() => warnings.length >= 2, 2000, "two warnings");
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off("warning", on);
+    }
+    expect(warnings.map((w) => [w.name, w.code])).toEqual([
+      ["AiomsgWarning", "AIOMSG_HEARTBEAT_PYTHON"],
+      ["AiomsgWarning", "AIOMSG_HEARTBEAT_PYTHON"],
+    ]);
+    expect(warnings[0]!.message).toMatch(/heartbeatInterval 15001 ms: a Python peer drops/);
+    expect(warnings[1]!.message).toMatch(/heartbeatTimeout 4999 ms: .*would drop an idle Python peer/);
   });
 });

@@ -182,9 +182,6 @@ export function parseAgentArgs(argv: string[]): AgentArgs {
   if (args.tls && args.role === "bind" && !(args.tlsCert && args.tlsKey)) {
     throw new CliUsageError("--tls true with --role bind needs --tls-cert and --tls-key");
   }
-  if (args.sendMode === "publish" && args.delivery === "at-least-once") {
-    throw new CliUsageError("at-least-once delivery is not supported with publish");
-  }
   const ports = str("ports");
   if (ports) {
     args.portList = ports
