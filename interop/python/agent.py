@@ -205,10 +205,6 @@ def parse_args(argv):
     )
     if args.tls and args.role == "bind" and not (args.tls_cert and args.tls_key):
         p.error("--tls true with --role bind needs --tls-cert and --tls-key")
-    if args.send_mode == "publish" and args.delivery == "at-least-once":
-        # Python accepts this socket but publishes plain DATA, unacknowledged
-        # (docs/protocol.md); aiomsg-ts refuses it, so both agents refuse it up front.
-        p.error("at-least-once delivery is not supported with publish")
     if args.retries is not None and args.retries < 1:
         p.error("--retries must be >= 1")
     return args
