@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs the differential fidelity suite (suite.mjs) and prints its table: each
 // case and role with Python's outcome, TS's outcome, and MATCH, a named
-// departure, or DIFFERENCE. Exits 1 if any case is a DIFFERENCE.
+// departure, a pinned and reported FINDING, or DIFFERENCE. Exits 1 if any case
+// is a DIFFERENCE.
 //
 //   node interop/fidelity/run.mjs [--filter TEXT] [--concurrency N]
 //        [--release v1=2026.7.1,legacy=2019.12.3,early=2019.5.0]
@@ -35,7 +36,7 @@ for (let i = 0; i < argv.length; i++) {
 
 const result = await runFidelity({ ...opts, log: (l) => process.stderr.write(`${l}\n`) });
 for (const r of result.rows) {
-  console.log(`${r.verdict === "MATCH" ? "MATCH     " : r.verdict === "DEPARTURE" ? `DEPARTURE ` : "DIFFERENCE"} ${r.id} [${r.role}]${r.departure ? ` (${r.departure})` : ""}`);
+  console.log(`${r.verdict.padEnd(10)} ${r.id} [${r.role}]${r.departure ? ` (${r.departure})` : ""}${r.verdict === "FINDING" ? ` (${r.why})` : ""}`);
   if (r.verdict === "DIFFERENCE") {
     console.log(`    python: ${r.pyText}`);
     console.log(`    ts:     ${r.tsText}`);

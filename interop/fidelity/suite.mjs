@@ -18,7 +18,9 @@
 // NODE_DEBUG=aiomsg, so the error code of a connection it closed is read from
 // its log. Identical outcomes are MATCH; otherwise the case must name a
 // departure of departures.mjs whose rule the two outcomes satisfy, or the case
-// is a DIFFERENCE, which fails the suite.
+// is a DIFFERENCE, which fails the suite. A difference that is no allowed
+// departure but is known and reported is pinned by its case (`finding`: both
+// outcomes word for word) and shows as FINDING; any change to it fails again.
 import { Agent, Env, freePort, mapLimit } from "../lib/harness.mjs";
 import { provisionRelease } from "../lib/python.mjs";
 import { CASES } from "./cases.mjs";
@@ -81,7 +83,7 @@ class CaseContext {
       conn = await this.listeners[listener].first(TIMING.connect);
       await conn.waitFor((c) => c.frames.length > 0, TIMING.greeting);
     }
-    const rec = { label, conn, listener, marks: [], expectAcks: new Set(), probes: [] };
+    const rec = { label, conn, listener, marks: [], expectAcks: new Map(), probes: [] };
     this.conns.push(rec);
     return rec;
   }
@@ -96,9 +98,10 @@ class CaseContext {
     rec.conn.write(bytes);
   }
 
-  /** The next DATA_REQ/REQ sent by the driver with `msgId` must be acknowledged before settle() ends. */
+  /** One more acknowledgement of `msgId` must arrive before settle() ends (one per DATA_REQ/REQ sent). */
   expectAck(rec, msgId) {
-    rec.expectAcks.add(Buffer.from(msgId).toString("hex"));
+    const hex = Buffer.from(msgId).toString("hex");
+    rec.expectAcks.set(hex, (rec.expectAcks.get(hex) ?? 0) + 1);
   }
 
   /** Adds an observation to the connection's outcome (e.g. when the greeting came). */
@@ -139,8 +142,13 @@ class CaseContext {
     const done = () => {
       const parsed = this.parsed(rec);
       if (payload && !parsed.some((p) => (p.kind === "data" || p.kind === "dataReq" || p.kind === "req") && p.payload.equals(payload))) return false;
-      const acked = new Set(parsed.filter((p) => p.kind === "ack" || p.kind === "rep").map((p) => Buffer.from(p.msgId).toString("hex")));
-      for (const id of rec.expectAcks) if (!acked.has(id)) return false;
+      const acked = new Map();
+      for (const p of parsed) {
+        if (p.kind !== "ack" && p.kind !== "rep") continue;
+        const hex = Buffer.from(p.msgId).toString("hex");
+        acked.set(hex, (acked.get(hex) ?? 0) + 1);
+      }
+      for (const [id, n] of rec.expectAcks) if ((acked.get(id) ?? 0) < n) return false;
       return true;
     };
     const r = await this.wait(rec, done);
@@ -339,14 +347,22 @@ function same(a, b) {
   return describeOutcome(a, { code: false }) === describeOutcome(b, { code: false });
 }
 
-/** MATCH, a named departure whose rule holds, or DIFFERENCE. */
-export function verdict(kase, py, ts) {
+/**
+ * MATCH, a named departure whose rule holds, FINDING (a difference that is no
+ * allowed departure, reported and pinned by the case: both outcomes exactly as
+ * recorded in its `finding`), or DIFFERENCE.
+ */
+export function verdict(kase, role, py, ts) {
   if (!py || !ts || py.error || ts.error) return { verdict: "DIFFERENCE", why: "a side did not run" };
   if (same(py, ts)) return { verdict: "MATCH" };
   for (const id of kase.departures ?? []) {
     const d = DEPARTURES[id];
     if (!d) throw new Error(`case ${kase.id}: unknown departure ${id}`);
     if (d.holds(py, ts, kase)) return { verdict: "DEPARTURE", departure: id };
+  }
+  const pinned = kase.finding?.[role];
+  if (pinned && pinned.py === describeOutcome(py, { code: false }) && pinned.ts === describeOutcome(ts, { code: false })) {
+    return { verdict: "FINDING", why: kase.finding.note };
   }
   return { verdict: "DIFFERENCE", why: kase.departures?.length ? `not the shape of ${kase.departures.join(", ")}` : "no departure allowed" };
 }
@@ -385,7 +401,7 @@ export async function runFidelity({ releases = DEFAULT_RELEASES, filter, concurr
       const ts = outcomes.get(`ts ${k.dialect} ${role} ${k.id}`);
       rows.push({
         id: k.id, title: k.title, dialect: k.dialect, role, release: releases[k.dialect],
-        py, ts, pyText: describeOutcome(py), tsText: describeOutcome(ts), ...verdict(k, py, ts),
+        py, ts, pyText: describeOutcome(py), tsText: describeOutcome(ts), ...verdict(k, role, py, ts),
       });
     }
   }
