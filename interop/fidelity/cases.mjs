@@ -62,7 +62,7 @@ const oversized = (t) => {
 add({ id: "v1/hello-18", dialect: "v1", title: "HELLO of 18 bytes, then DATA", run: after([]) });
 for (const [n, tail] of [[19, 1], [20, 2], [64, 46], [4096, 4078]]) {
   add({
-    id: `v1/hello-${n}`, dialect: "v1", title: `HELLO of ${n} bytes (${tail} reserved bytes after the identity)`,
+    id: `v1/hello-${n}`, dialect: "v1", title: `HELLO of ${n} bytes (${tail} reserved byte${tail === 1 ? "" : "s"} after the identity)`,
     run: async (t) => {
       const a = await t.open("A");
       t.send(a, v1.hello(t.name("D", randomBytes(16)), { tail: randomBytes(tail) }));

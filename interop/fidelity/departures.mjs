@@ -1,5 +1,5 @@
-// The departures from Python aiomsg that aiomsg-ts makes on purpose (issue 21,
-// "Some departures are deliberate and safe"), each with the rule that a
+// The departures from Python aiomsg that aiomsg-ts makes on purpose (the
+// deliberate, safe ones; no others are allowed), each with the rule that a
 // fidelity case's two outcomes must satisfy to be reported as that departure
 // instead of failing. A rule checks the TS side exactly (which connection
 // closes, with which error code, and that nothing was delivered on it) and the
@@ -102,9 +102,9 @@ export const DEPARTURES = {
   "frame-limit": {
     title: "frame over the size limit: coded close",
     reason:
-      "A frame over maxFrameSize (default 16 MiB; the `maxFrameSize` option raises it), or a handshake frame over its " +
-      "4 KiB bound (MAX_HELLO_SIZE), closes the connection with ERR_AIOMSG_FRAME_TOO_LARGE before the frame is read. " +
-      "Python has no limit: it reads and delivers any frame.",
+      "A frame over maxFrameSize (default 16 MiB; the `maxFrameSize` option raises it) closes the connection with " +
+      "ERR_AIOMSG_FRAME_TOO_LARGE, and a first frame over the handshake's 4 KiB bound (MAX_HELLO_SIZE) with " +
+      "ERR_AIOMSG_BAD_HELLO; the frame is not delivered. Python has no limit: it reads and delivers any frame.",
     holds(py, ts) {
       const p = conn(py, "A");
       const t = conn(ts, "A");
