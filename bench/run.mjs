@@ -13,7 +13,7 @@ import path from "node:path";
 import { spawn, spawnSync } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { Agent } from "./lib/proc.mjs";
 import { provisionPython } from "./lib/python.mjs";
 import { machineInfo, cpuSnapshot, otherLoad } from "./lib/machine.mjs";
@@ -37,8 +37,9 @@ function parseCli(argv) {
     else if (a === "--hwm-seconds") o.hwmSeconds = Number(argv[++i]);
     else if (a === "--only") o.only.push(...argv[++i].split(",").filter(Boolean));
     else if (a === "--out") o.out = argv[++i];
+    else if (a === "--upstream-js") o.upstreamJs = argv[++i];
     else if (a === "--help" || a === "-h") {
-      console.log(`usage: node bench/run.mjs [--quick] [--runs N] [--duration S] [--hwm-seconds S] [--only LIST] [--out PATH]
+      console.log(`usage: node bench/run.mjs [--quick] [--runs N] [--duration S] [--hwm-seconds S] [--only LIST] [--out PATH] [--upstream-js DIR]
 
   --quick        1 run per figure, 0.5 s each, 5 s for hwm (a smoke run, ~3 min)
   --runs N       runs per figure, median reported (default 5)
@@ -48,10 +49,15 @@ function parseCli(argv) {
                  (the sweep, with fewer runs: min(runs, 3), includes the oneway
                  points of raw, zmq, ts and py at 64 B, 1 KiB and 64 KiB)
   --out PATH     report path without extension (default bench/results/latest for a
-                 full run, bench/results/tmp/<date> for --quick or --only)`);
+                 full run, bench/results/tmp/<date> for --quick or --only)
+  --upstream-js DIR
+                 a local checkout of upstream aiomsg's Node port (its javascript-lib
+                 directory; also AIOMSG_BENCH_UPSTREAM_JS=DIR): adds it as implementation
+                 "up" to the one-way, echo and at-least-once groups. Never fetched here.`);
       process.exit(0);
     } else throw new Error(`unknown option ${a} (see --help)`);
   }
+  o.upstreamJs ??= process.env.AIOMSG_BENCH_UPSTREAM_JS || undefined;
   o.runs ??= o.quick ? 1 : 5;
   o.duration ??= o.quick ? 0.5 : 1.5;
   o.hwmSeconds ??= o.quick ? 5 : 12;
@@ -68,6 +74,8 @@ export const IMPL = {
   zmq: { name: "zeromq.js", script: "agents/zmq.mjs", node: true },
   ts: { name: "aiomsg-ts", script: "agents/aiomsg-ts.mjs", node: true },
   py: { name: "aiomsg (Python)", script: "agents/aiomsg_py.py", node: false },
+  // Opt-in (--upstream-js / AIOMSG_BENCH_UPSTREAM_JS): upstream aiomsg's own Node port.
+  up: { name: "aiomsg upstream Node port", script: "agents/upstream-js.mjs", node: true },
 };
 export const SIZES = [64, 1024, 65536];
 /** The one-way size sweep (group "sweep"): 16 B to 16 MiB, at-most-once. */
@@ -135,8 +143,14 @@ function scenarios(opts) {
       list.push({ id: `oneway/${pair}/${size}`, group: "sweep", kind: "oneway", src, dst, size, delivery: "at-most-once", impls: [src, dst], maxRuns: opts.sweepRuns, maxFrame });
     }
   }
+  // The upstream Node port, only when a checkout was given: one-way to itself,
+  // echo, at-least-once (its agent plays sink, source, echo and ping).
+  if (opts.upstreamJs) {
+    for (const size of SIZES) list.push({ id: `oneway/up->up/${size}`, group: "oneway", kind: "oneway", src: "up", dst: "up", size, delivery: "at-most-once", impls: ["up"] });
+  }
+  const echoImpls = opts.upstreamJs ? ["raw", "zmq", "ts", "up", "py"] : ["raw", "zmq", "ts", "py"];
   for (const placement of ["cross", "same"]) {
-    for (const impl of ["raw", "zmq", "ts", "py"]) {
+    for (const impl of echoImpls) {
       list.push({ id: `echo/${impl}/${placement}`, group: "echo", kind: "echo", impl, placement, size: 64, impls: [impl] });
     }
   }
@@ -151,6 +165,7 @@ function scenarios(opts) {
     for (const impl of IDLE_IMPLS) list.push({ id: `idle/${impl}/${n}`, group: "idle", kind: "idle", impl, n, size: SCALE_SIZE, once: true, impls: [impl] });
   }
   list.push({ id: "alo/ts->ts/64", group: "alo", kind: "oneway", src: "ts", dst: "ts", size: 64, delivery: "at-least-once", impls: ["ts"] });
+  if (opts.upstreamJs) list.push({ id: "alo/up->up/64", group: "alo", kind: "oneway", src: "up", dst: "up", size: 64, delivery: "at-least-once", impls: ["up"] });
   list.push({ id: "hwm/ts", group: "hwm", kind: "hwm", once: true, impls: ["ts"] });
   for (const a of ATTACKS) list.push({ id: `attack/${a.kind}`, group: "attack", kind: "attack", attack: a, once: true, impls: ["ts"] });
   return list;
@@ -483,6 +498,16 @@ function aggregate(sc, runs) {
   return { ...sc, runs, summary, errors };
 }
 
+/** The upstream checkout's package version and commit (never its path). */
+function upstreamVersion(dir) {
+  let v = "unknown";
+  try {
+    v = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")).version;
+  } catch {}
+  const git = spawnSync("git", ["-C", dir, "rev-parse", "--short", "HEAD"], { encoding: "utf8" });
+  return git.status === 0 ? `${v} (${git.stdout.trim()})` : v;
+}
+
 // --- main ---------------------------------------------------------------------------
 
 async function main() {
@@ -493,6 +518,11 @@ async function main() {
   const all = scenarios(opts).filter((sc) => selected(sc, opts.only));
   if (all.length === 0) throw new Error(`--only ${opts.only.join(",")} selects nothing`);
 
+  if (opts.upstreamJs) {
+    // The agents import it from the environment; the path is not written to the report.
+    if (!existsSync(path.join(opts.upstreamJs, "src", "index.js"))) throw new Error(`--upstream-js ${opts.upstreamJs}: no src/index.js there`);
+    process.env.AIOMSG_BENCH_UPSTREAM_JS = path.resolve(opts.upstreamJs);
+  }
   python = all.some((sc) => sc.impls.includes("py")) ? await provisionPython(benchDir, log) : { skipped: true };
   if (python.error) log(`Python scenarios skipped: ${python.error}`);
   let libzmq = "unknown";
@@ -505,6 +535,7 @@ async function main() {
     python: python.pythonVersion ?? "n/a",
     aiomsg_python: python.aiomsg ?? "n/a",
     libzmq,
+    ...(opts.upstreamJs ? { upstream_js: upstreamVersion(opts.upstreamJs) } : {}),
   });
   log(`aiomsg-ts bench: ${opts.runs} run(s) per figure, ${opts.duration} s each; ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, python ${machine.python}`);
 
