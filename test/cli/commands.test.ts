@@ -183,6 +183,22 @@ describe("aiomsg-ts ping", () => {
     expect(ping.out[0]).toMatch(/: v1 peer [0-9a-f]{32} rtt .* \(tcp\+tls connect/);
   });
 
+  it("--protocol auto finds TS bind ends of every generation and reports their dialect and identity; --protocol early pings an early one", async () => {
+    const id = "00112233445566778899aabbccddeeff";
+    for (const [bindProtocol, pingProtocol, dialect] of [
+      ["v1", "auto", "v1"], ["auto", "auto", "v1"], ["legacy", "auto", "legacy"], ["early", "auto", "early"], ["early", "early", "early"],
+    ] as const) {
+      const recv = procs.cli(`recv ${bindProtocol}`, ["recv", "--bind", "127.0.0.1:0", "--protocol", bindProtocol, "--identity", id]);
+      const port = await listening(recv);
+      const ping = procs.cli(`ping ${pingProtocol}`, ["ping", `127.0.0.1:${port}`, "--protocol", pingProtocol, "--json"]);
+      expect(await ping.waitExit(10_000)).toBe(0);
+      const r = JSON.parse(ping.out[0]!) as { dialect: string; identity: string };
+      expect([bindProtocol, r.dialect, r.identity]).toEqual([bindProtocol, dialect, id]);
+      recv.kill("SIGTERM");
+      await recv.waitExit(10_000);
+    }
+  });
+
   it("exits 1 at once when refused, and within --timeout when a stopped peer never greets", async () => {
     const refused = procs.cli("ping refused", ["ping", `127.0.0.1:${await freePort()}`]);
     expect(await refused.waitExit(5_000)).toBe(1);

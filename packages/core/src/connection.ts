@@ -5,7 +5,7 @@
  */
 import { MAX_HELLO_SIZE, type Dialect, type DialectName, type FrameSink } from "./dialect.js";
 import { AiomsgError, ProtocolError } from "./errors.js";
-import { FrameDecoder, PREFIX_SIZE, type FrameBudget } from "./wire/frame.js";
+import { FrameDecoder, PREFIX_SIZE, encodeFrame, type FrameBudget } from "./wire/frame.js";
 import { Heartbeat } from "./heartbeat.js";
 import { detectDialect, dialectFor } from "./wire/dialects.js";
 import { debug, hex } from "./log.js";
@@ -20,7 +20,7 @@ export interface ConnectionOptions {
   heartbeatTimeout: number;
   handshakeTimeout: number;
   maxFrameSize: number;
-  /** connect ends in "auto" mode wait this long for the peer to speak first. */
+  /** connect ends in "auto" mode speak v1 after this long if the peer has said nothing (see WAKE). */
   autoDetectDelay: number;
   /** Disconnect a peer whose queued writes make no progress for this long. */
   stallTimeout: number;
@@ -148,8 +148,15 @@ export class Connection implements FrameSink {
   peer!: Peer;
   /** A frame completed during the current chunk (see onData). */
   private framesSeen = false;
-  /** Our HELLO is queued. */
+  /** Our handshake frame is written. */
   private greeted = false;
+  /** WAKE (the first bytes of our handshake frame) is written; the frame's rest follows when we greet. */
+  private woke = false;
+  /** Bytes received before the first frame, up to 4, while an auto connect end waits (see WAKE). */
+  private heard = 0;
+  private heardZeros = true;
+  /** A v1 or auto bind end: answers a connection's first bytes with WAKE (TCP and TLS). */
+  private readonly wakes: boolean;
   /** The transport closed under us (what it buffered is lost). */
   private transportGone = false;
   /** performance.now() when the handshake completed (0 before). */
@@ -179,6 +186,7 @@ export class Connection implements FrameSink {
   ) {
     this.meter = owner.meter;
     this.remote = transport.remote;
+    this.wakes = direction === "bind" && (opts.protocol === "v1" || opts.protocol === "auto");
     this.decoder = new FrameDecoder(this.onFrame, opts.maxFrameSize, owner.frameBudget, {
       blocked: () => {
         this.blocked = true;
@@ -224,8 +232,9 @@ export class Connection implements FrameSink {
     if (direction === "bind" && (opts.protocol === "v1" || opts.protocol === "auto")) {
       // A v1 or auto bind end waits for the peer's HELLO (its transport has
       // sniffed for a WebSocket upgrade first, as Python 2026.7.1 does) and
-      // greets once it accepts it. Legacy and early bind ends greet at once,
-      // as their Python releases do.
+      // greets once it accepts it; over TCP and TLS it writes WAKE when the
+      // first byte arrives (see onData). Legacy and early bind ends greet at
+      // once, as their Python releases do.
       if (opts.protocol === "v1") this.dialect = dialectFor("v1");
     } else if (opts.protocol !== "auto") {
       this.speak(dialectFor(opts.protocol));
@@ -233,8 +242,14 @@ export class Connection implements FrameSink {
       // Only v1 peers speak WebSocket (2019 had none): no need to wait for a greeting.
       this.speak(dialectFor("v1"));
     } else {
-      // Listen first: a Python bind end (either generation) greets at once, and
-      // its greeting tells which dialect to answer in. A silent peer gets v1.
+      // auto connect end: write WAKE at once, then answer the first thing the
+      // bind end sends. A whole frame is its greeting (a legacy or early bind
+      // end greets on accept, a Python v1 bind end once WAKE's first byte
+      // arrives): answer in that generation. WAKE alone is a TS v1 or auto
+      // bind end waiting for our HELLO: speak v1. Silence for
+      // autoDetectDelay (a bind end that sends nothing before a HELLO): v1.
+      this.writeHandshake(WAKE);
+      this.woke = true;
       this.autoTimer = setTimeout(() => {
         this.autoTimer = undefined;
         if (this.dialect === undefined && this.state === State.HANDSHAKE) this.speak(dialectFor("v1"));
@@ -305,22 +320,17 @@ export class Connection implements FrameSink {
     this.cutSlab();
     const batches = this.unwritten.map((b) => b.chunks);
     if (this.chunks.length > 0) batches.push(this.chunks);
-    return this.payloadsOf(batches, (this.unwritten.length > 0 ? this.unwritten[0]!.seq : this.batchSeq) === 0);
+    return this.payloadsOf(batches);
   }
 
-  /** The data payloads in `batches` of this connection's frames (`first`: they start the stream, with our HELLO). */
-  private payloadsOf(batches: Buffer[][], first: boolean): Buffer[] {
+  /** The data payloads in `batches` of this connection's frames (all sent after the handshake). */
+  private payloadsOf(batches: Buffer[][]): Buffer[] {
     if (batches.length === 0 || this.dialect === undefined) return [];
-    // The stream's first frame is our HELLO: skip it if the oldest batch is the first one.
-    let skip = first ? 1 : 0;
+    // Our handshake is not in the batches (writeHandshake): every frame here came after it.
     const out: Buffer[] = [];
     const sink: FrameSink = { data: (b, start) => out.push(b.subarray(start)), request: () => undefined, ack: () => undefined };
     const dialect = this.dialect;
     const decoder = new FrameDecoder((body) => {
-      if (skip > 0) {
-        skip--;
-        return;
-      }
       try {
         dialect.dispatch(body, sink);
       } catch {
@@ -452,7 +462,7 @@ export class Connection implements FrameSink {
     }
     const held = !this.unwrittenTaken && this.unwritten.some((b) => b.seq === seq);
     if (held) {
-      const payloads = this.payloadsOf([chunks], seq === 0);
+      const payloads = this.payloadsOf([chunks]);
       if (payloads.length > 0) this.owner.peerUnwritten(this, payloads, err);
     }
     this.unwritten = this.unwritten.filter((b) => b.seq !== seq);
@@ -507,10 +517,15 @@ export class Connection implements FrameSink {
   }
 
   private readonly onData = (chunk: Buffer): void => {
+    if (this.state === State.HANDSHAKE && !this.greeted) this.wakeOnData(chunk);
     try {
       this.decoder.push(chunk);
     } catch (err) {
       this.close(asAiomsgError(err));
+    }
+    if (this.heard === WAKE.length && this.heardZeros && this.state === State.HANDSHAKE && !this.greeted && this.framesSeen === false) {
+      // An auto connect end heard WAKE alone: a TS v1 or auto bind end waits for our HELLO.
+      this.speak(dialectFor("v1"));
     }
     // A peer trickling one endless frame is still silent.
     this.noteFrames();
@@ -552,10 +567,45 @@ export class Connection implements FrameSink {
     this.owner.peerAck(this, msgId);
   }
 
+  /**
+   * Before greeting: a v1 or auto bind end over TCP or TLS answers the first
+   * bytes of a connection with WAKE, as a Python 2026.7.1 bind end greets on
+   * the first byte, so an auto connect end knows at once that it must speak
+   * first; an auto connect end counts what it hears before the first frame.
+   */
+  private wakeOnData(chunk: Buffer): void {
+    if (this.direction === "bind") {
+      if (this.wakes && !this.woke && (this.transport.kind === "tcp" || this.transport.kind === "tls")) {
+        this.woke = true;
+        this.writeHandshake(WAKE);
+      }
+      return;
+    }
+    if (!this.woke || this.dialect !== undefined) return;
+    for (let i = 0; i < chunk.length && this.heard <= WAKE.length; i++) {
+      this.heard++;
+      if (chunk[i] !== 0) this.heardZeros = false;
+    }
+  }
+
+  /** Write our handshake frame (its rest, after WAKE if that went first). */
   private speak(dialect: Dialect): void {
     this.dialect = dialect;
     this.greeted = true;
-    this.enqueue(dialect.hello(this.owner.identity), EMPTY, EMPTY);
+    const frame = encodeFrame(dialect.hello(this.owner.identity));
+    // Every handshake frame is shorter than 256 bytes, so begins with WAKE.
+    this.writeHandshake(this.woke ? frame.subarray(WAKE.length) : frame);
+  }
+
+  /**
+   * Handshake bytes go to the transport directly, not through the write
+   * batches: nothing is queued before the handshake, so they cannot overtake
+   * a frame, and the batches then hold only frames sent after it.
+   */
+  private writeHandshake(bytes: Buffer): void {
+    this.transport.write([bytes], bytes.length, (err) => {
+      if (err !== undefined) this.close(new AiomsgError("ERR_AIOMSG_PEER_LOST", `handshake write to ${this.remote} failed: ${err.message}`, { cause: err }));
+    });
   }
 
   /**
@@ -616,7 +666,7 @@ export class Connection implements FrameSink {
       const left = this.unwrittenTaken ? [] : this.unwritten;
       this.unwritten = [];
       if (left.length > 0) {
-        const payloads = this.payloadsOf(left.map((b) => b.chunks), left[0]!.seq === 0);
+        const payloads = this.payloadsOf(left.map((b) => b.chunks));
         if (payloads.length > 0) this.owner.peerUnwritten(this, payloads, new Error("the connection closed before the write completed"));
       }
       this.resolveDone();
@@ -701,6 +751,18 @@ export class Connection implements FrameSink {
 }
 
 const EMPTY = Buffer.alloc(0);
+/**
+ * The first three bytes of every handshake frame of every generation (each is
+ * shorter than 256 bytes, so its length prefix begins 00 00 00). Written
+ * before a connection's dialect is known, it commits to none: an auto connect
+ * end sends it at once (it wakes a Python 2026.7.1 bind end, which greets on
+ * the first byte), and a TS v1 or auto bind end sends it back on the first
+ * byte it reads; each completes the frame when it greets. No release sends a
+ * greeting as exactly these three bytes and a pause (Python writes a frame's
+ * 4-byte prefix in one write), so an auto connect end that hears WAKE alone
+ * knows the bind end waits for its HELLO.
+ */
+const WAKE = Buffer.from([0, 0, 0]);
 
 /** Copy `src` into `dst` at `off`; short copies by hand (cheaper than a native call). */
 function put(dst: Buffer, off: number, src: Uint8Array): number {

@@ -85,7 +85,12 @@ export interface SocketOptions {
   linger?: number;
   /** Bind ends refuse connections beyond this many (handshaking or open). Default unlimited. */
   maxPeers?: number;
-  /** protocol "auto" on a connect end: wait this long for the peer to greet first (2019 bind ends do), then speak v1. Default 500. */
+  /**
+   * protocol "auto" on a connect end: speak v1 after this long if the bind end
+   * has sent nothing (legacy and early bind ends greet on accept, Python
+   * 2026.7.1 on the first byte, a TS v1 or auto bind end answers it with
+   * 00 00 00; see docs/protocol.md "Telling the generations apart"). Default 500.
+   */
   autoDetectDelay?: number;
 }
 

@@ -10,7 +10,8 @@
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { randomBytes } from "node:crypto";
-import { encodeFrame, FrameDecoder, MAX_HELLO_SIZE, ProtocolError, v1, type ProtocolOption } from "../index.js";
+import { early, encodeFrame, FrameDecoder, MAX_HELLO_SIZE, ProtocolError, v1, type DialectName, type ProtocolOption } from "../index.js";
+import { classifyFirstFrame } from "../wire/dialects.js";
 import { formatAddress, parseAddress, type Address } from "./address.js";
 import {
   CliUsageError, COMMON_HELP, connectTls, countFlag, delay, identityFlag, note, parseFlags, protocolFlag,
@@ -33,20 +34,25 @@ serves WebSocket on the same port).
   --identity HEX     the identity this probe announces (default: a fresh random one)
 ${COMMON_HELP}
 
-rtt: from the moment the connection is up (after TLS, with TLS) to the peer's
-greeting: one round trip through the network and the peer's event loop. A v1
-bind end answers our HELLO; a 2019 bind end greets as soon as it accepts. With
---protocol auto the probe waits 500 ms for a 2019 greeting before it speaks v1
-(that wait is not counted). The peer sees a connection that handshakes and
-closes at once: a round-robin sender may pick it for a message in that instant.`;
+rtt: from the last bytes the probe wrote before the peer's greeting (or the
+connection being up, after TLS, when the peer greets first) to that greeting:
+one round trip through the network and the peer's event loop. A v1 bind end
+answers our HELLO (Python 2026.7.1: our first byte); legacy and early bind
+ends greet as soon as they accept. With --protocol auto the probe writes
+00 00 00 at once (the start of every generation's handshake frame), answers a
+greeting in its generation, and speaks v1 when a TS bind end sends 00 00 00
+back, or after 500 ms of silence (that wait is not counted). The peer sees a
+connection that handshakes and closes at once: a round-robin sender may pick
+it for a message in that instant.`;
 
 const AUTO_WAIT_MS = 500;
-const LEGACY_GREETING = 16;
+/** The first bytes of every generation's handshake frame (see connection.ts). */
+const WAKE = Buffer.from([0, 0, 0]);
 
 export interface PingResult {
   address: string;
   identity: string;
-  dialect: "v1" | "legacy";
+  dialect: DialectName;
   rttMs: number;
   connectMs: number;
   tls: boolean;
@@ -56,44 +62,34 @@ export interface PingResult {
 
 class ProbeError extends Error {}
 
-type Dialect = PingResult["dialect"];
-
-/** What a peer's first frame looks like: a 2019 identity, a v1 HELLO (which may be longer than 18 bytes: reserved tail, ignored), or neither. */
-function greetingKind(body: Buffer): Dialect | undefined {
-  if (body.length === LEGACY_GREETING) return "legacy";
-  if (body.length >= v1.HELLO_SIZE && body[0] === 0x01) return "v1";
-  return undefined;
-}
-
 /**
- * The dialect of the peer's greeting, and whether the probe must answer it
- * (auto, when the peer spoke first); a greeting in another wire than the one
- * asked for throws, saying which wire the peer speaks.
+ * The dialect of the peer's greeting (docs/protocol.md "Telling the generations
+ * apart" for auto); a greeting in another wire than the one asked for throws,
+ * saying which wire the peer speaks.
  */
-function judgeGreeting(body: Buffer, protocol: ProtocolOption, spoke: boolean, where: string): { dialect: Dialect; answer: boolean } {
-  const kind = greetingKind(body);
-  if (protocol === "v1" || (protocol === "auto" && spoke)) {
-    if (kind === "v1") return { dialect: "v1", answer: false };
+function judgeGreeting(body: Buffer, protocol: ProtocolOption, where: string): DialectName {
+  const kind = classifyFirstFrame(body);
+  if (kind === undefined) throw new ProbeError(`${where}: the peer's first frame is empty: not an aiomsg greeting`);
+  if (protocol === "auto") return kind;
+  if (protocol === "v1") {
+    if (kind === "v1") return "v1";
     throw new ProbeError(kind === "legacy"
-      ? `${where}: the peer greeted with a 16-byte identity: it speaks the 2019 (legacy) wire; use --protocol legacy or auto`
-      : `${where}: expected a v1 HELLO, got a ${body.length}-byte frame`);
+      ? `${where}: the peer greeted with a ${body.length}-byte identity: it speaks the 2019 (legacy) wire; use --protocol legacy or auto`
+      : `${where}: the peer greeted with UTF-8 text: it speaks the early (2018.8.1-2019.5.0) wire; use --protocol early or auto`);
   }
-  if (protocol === "legacy") {
-    if (kind === "legacy") return { dialect: "legacy", answer: false };
-    throw new ProbeError(kind === "v1"
-      ? `${where}: the peer sent a v1 HELLO: it speaks the v1 wire; use --protocol v1 or auto`
-      : `${where}: expected a 16-byte 2019 identity, got a ${body.length}-byte frame`);
+  if (kind === "v1") throw new ProbeError(`${where}: the peer sent a v1 HELLO: it speaks the v1 wire; use --protocol v1 or auto`);
+  // A legacy identity may be any bytes (UTF-8 text too); an early one must be UTF-8.
+  if (protocol === "early" && !early.isUtf8(body)) {
+    throw new ProbeError(`${where}: the peer's identity (${body.length} bytes) is not UTF-8 text: it speaks the 2019 (legacy) wire; use --protocol legacy or auto`);
   }
-  // auto, and the peer spoke first.
-  if (kind === undefined) throw new ProbeError(`${where}: the peer's first frame (${body.length} bytes) is neither a v1 HELLO nor a 2019 identity`);
-  return { dialect: kind, answer: true };
+  return protocol;
 }
 
 /** Why a connection closed before the peer greeted. */
 function closedWhy(where: string, connected: boolean, protocol: ProtocolOption): string {
   if (!connected) return `${where}: connection closed`;
-  if (protocol === "legacy") {
-    return `${where}: the peer closed the connection without greeting (a 2019 bind end greets first: this looks like a v1 peer; try --protocol v1 or auto)`;
+  if (protocol === "legacy" || protocol === "early") {
+    return `${where}: the peer closed the connection without greeting (legacy and early bind ends greet first: this looks like a v1 peer; try --protocol v1 or auto)`;
   }
   return `${where}: the peer closed the connection before its greeting (a v1 bind end closes on a HELLO it refuses)`;
 }
@@ -114,8 +110,15 @@ class Probe {
   private autoTimer: NodeJS.Timeout | undefined;
   private readonly start = performance.now();
   private connectedAt = 0;
-  private spokeAt = 0;
+  /** When the probe last wrote before the greeting (which answers it). */
+  private sentAt = 0;
   private greeted = false;
+  /** auto: WAKE went first; the handshake frame's rest follows. */
+  private woke = false;
+  private spoke = false;
+  /** auto: bytes heard before the greeting, and whether all were zero (WAKE sent back). */
+  private heard = 0;
+  private heardZeros = true;
   private finished = false;
   /** Frames after the greeting (not delivered anywhere). */
   private extra = 0;
@@ -148,11 +151,19 @@ class Probe {
     };
     this.sock.once(tlsOpts ? "secureConnect" : "connect", () => this.onConnect());
     this.sock.on("data", (chunk: Buffer) => {
+      if (this.woke && !this.spoke) {
+        for (let i = 0; i < chunk.length && this.heard <= WAKE.length; i++) {
+          this.heard++;
+          if (chunk[i] !== 0) this.heardZeros = false;
+        }
+      }
       try {
         this.decoder.push(chunk);
       } catch (err) {
         this.finish(new ProbeError(`${this.where}: ${(err as Error).message}`));
       }
+      // WAKE alone: a TS v1 or auto bind end waits for our HELLO.
+      if (this.woke && !this.spoke && !this.greeted && this.heard === WAKE.length && this.heardZeros) this.speak("v1");
     });
     this.sock.on("error", (err: NodeJS.ErrnoException) => this.finish(new ProbeError(`${this.where}: ${errnoWhat(err)}`)));
     this.sock.on("close", () => this.finish(new ProbeError(closedWhy(this.where, this.connectedAt > 0, this.protocol))));
@@ -160,18 +171,25 @@ class Probe {
 
   private onConnect(): void {
     this.connectedAt = performance.now();
-    if (this.protocol === "v1") this.helloV1();
-    else if (this.protocol === "legacy") this.greetLegacy();
-    else this.autoTimer = setTimeout(() => void (!this.greeted && this.helloV1()), AUTO_WAIT_MS);
+    this.sentAt = this.connectedAt;
+    if (this.protocol !== "auto") {
+      this.speak(this.protocol);
+      return;
+    }
+    this.sock.write(WAKE);
+    this.woke = true;
+    this.autoTimer = setTimeout(() => void (!this.greeted && this.speak("v1")), AUTO_WAIT_MS);
   }
 
-  private helloV1(): void {
-    this.spokeAt = performance.now();
-    this.sock.write(encodeFrame(v1.hello(this.identity)));
-  }
-
-  private greetLegacy(): void {
-    this.sock.write(encodeFrame(this.identity));
+  /** Write this probe's handshake frame in `dialect` (its rest, after WAKE). */
+  private speak(dialect: DialectName): void {
+    if (this.spoke) return;
+    this.spoke = true;
+    clearTimeout(this.autoTimer);
+    const body = dialect === "v1" ? v1.hello(this.identity) : dialect === "early" ? early.hello(this.identity) : this.identity;
+    const frame = encodeFrame(body);
+    this.sock.write(this.woke ? frame.subarray(WAKE.length) : frame);
+    if (!this.greeted) this.sentAt = performance.now();
   }
 
   private onFrame(body: Buffer): void {
@@ -182,27 +200,28 @@ class Probe {
     this.greeted = true;
     this.decoder.limit = undefined;
     const at = performance.now();
-    let dialect: Dialect;
+    let dialect: DialectName;
+    let peerId: Buffer;
     try {
-      const judged = judgeGreeting(body, this.protocol, this.spokeAt > 0, this.where);
-      dialect = judged.dialect;
-      if (judged.answer) dialect === "v1" ? this.helloV1() : this.greetLegacy();
+      dialect = judgeGreeting(body, this.protocol, this.where);
       if (dialect === "v1") {
-        const hello = v1.decode(body);
-        if (hello.type !== "hello" || hello.version !== v1.PROTOCOL_VERSION) {
-          throw new ProbeError(`${this.where}: the peer's HELLO has version ${body[1]}, not ${v1.PROTOCOL_VERSION}`);
-        }
+        if (body.length < v1.HELLO_SIZE) throw new ProbeError(`${this.where}: the peer's HELLO is ${body.length} bytes, shorter than ${v1.HELLO_SIZE}`);
+        if (body[1] !== v1.PROTOCOL_VERSION) throw new ProbeError(`${this.where}: the peer's HELLO has version ${body[1]}, not ${v1.PROTOCOL_VERSION}`);
+        peerId = body.subarray(2, v1.HELLO_SIZE);
+      } else {
+        peerId = dialect === "early" ? early.identityFromText(body) : body;
       }
     } catch (err) {
       if (!(err instanceof ProbeError)) throw err;
       return this.finish(err);
     }
-    const from = dialect === "v1" && this.spokeAt > this.connectedAt ? this.spokeAt : this.connectedAt;
+    // The bind end greeted first (legacy, early, or Python v1 on WAKE): answer it, as a peer would.
+    this.speak(dialect);
     this.finish({
       address: this.where,
-      identity: (dialect === "v1" ? body.subarray(2, v1.HELLO_SIZE) : body).toString("hex"),
+      identity: peerId.toString("hex"),
       dialect,
-      rttMs: at - from,
+      rttMs: at - this.sentAt,
       connectMs: this.connectedAt - this.start,
       tls: Boolean(this.tlsOpts),
       framesAfterGreeting: 0,
