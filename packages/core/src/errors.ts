@@ -27,7 +27,9 @@ export type AiomsgErrorCode =
   | "ERR_AIOMSG_SLOW_CONSUMER"
   | "ERR_AIOMSG_PEER_FULL"
   | "ERR_AIOMSG_REFUSED"
-  | "ERR_AIOMSG_NOT_AIOMSG";
+  | "ERR_AIOMSG_NOT_AIOMSG"
+  | "ERR_AIOMSG_BIND_FAILED"
+  | "ERR_AIOMSG_NOT_ADMITTED";
 
 export class AiomsgError extends Error {
   readonly code: AiomsgErrorCode;

@@ -41,8 +41,25 @@ export interface SocketOptions {
   heartbeatTimeout?: number;
   /** A connection must complete its handshake within this many ms. Default: heartbeatTimeout. */
   handshakeTimeout?: number;
-  /** Largest frame accepted from a peer, in bytes. Default 16 MiB (Python has no limit). */
+  /**
+   * Largest frame this end accepts from a peer, in bytes (the frame's length
+   * prefix: its body, the message and its few bytes of header). A larger
+   * frame closes that peer's connection (ERR_AIOMSG_FRAME_TOO_LARGE). It
+   * guards only what this end receives: it does not limit what this end
+   * sends (see maxSendSize). Default 16 MiB (Python has no limit).
+   */
   maxFrameSize?: number;
+  /**
+   * Largest message send() accepts, in payload bytes (the message as given,
+   * a string counted as its UTF-8 bytes). The frame body a peer's
+   * maxFrameSize counts is the payload plus a header: v1 1 byte (17
+   * at-least-once), legacy and early 0 (21 at-least-once). A larger message
+   * is refused at the call: the promise rejects with
+   * ERR_AIOMSG_FRAME_TOO_LARGE and nothing is sent. Set it to the peers'
+   * maxFrameSize less 21 so that a message they would refuse never leaves.
+   * Default: no limit.
+   */
+  maxSendSize?: number;
   /**
    * Cap on everything the socket holds for sending (queued, unwritten and
    * unacknowledged, all peers together): send() waits above it. Default 8 MiB.
@@ -133,6 +150,7 @@ export interface ResolvedOptions {
   ackDelay: number;
   linger: number;
   maxPeers: number;
+  maxSendSize: number;
 }
 
 /** Every option a socket takes: anything else is a mistake (a misspelt name) and fails at construction. */
@@ -146,6 +164,7 @@ const KNOWN_OPTIONS = new Set<string>([
   "heartbeatTimeout",
   "handshakeTimeout",
   "maxFrameSize",
+  "maxSendSize",
   "highWaterMark",
   "peerHighWaterMark",
   "peerHighWaterMessages",
@@ -231,6 +250,7 @@ export function resolveOptions(options: SocketOptions): ResolvedOptions {
     ackDelay: nonNegative(options.ackDelay, 20, "ackDelay"),
     linger: nonNegative(options.linger, 2_000, "linger"),
     maxPeers: positive(options.maxPeers, Infinity, "maxPeers"),
+    maxSendSize: positive(options.maxSendSize, Infinity, "maxSendSize"),
   };
 }
 

@@ -47,6 +47,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
   readonly protocol: ProtocolOption;
   protected readonly connOpts: ConnectionOptions;
   protected readonly maxPeers: number;
+  private readonly maxSendSize: number;
   protected closing = false;
   protected closedFlag = false;
 
@@ -84,6 +85,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     this.identity = o.identity;
     this.connOpts = o.conn;
     this.maxPeers = o.maxPeers;
+    this.maxSendSize = o.maxSendSize;
     this.lingerMs = o.linger;
     const open = this.peers.open;
     this.room = new Room(o.peerHighWaterMark, o.peerHighWaterMessages);
@@ -195,6 +197,11 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     else if (Buffer.isBuffer(data)) payload = data;
     else if (data instanceof Uint8Array) payload = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     else return Promise.reject(new UsageError("ERR_AIOMSG_INVALID_OPTION", "send() takes a Uint8Array or a string"));
+    if (payload.length > this.maxSendSize) {
+      return Promise.reject(
+        new AiomsgError("ERR_AIOMSG_FRAME_TOO_LARGE", `message of ${payload.length} bytes exceeds maxSendSize ${this.maxSendSize} (payload bytes); not sent`),
+      );
+    }
     let identity: Buffer | undefined;
     if (options?.identity !== undefined) {
       try {

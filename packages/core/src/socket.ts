@@ -9,7 +9,7 @@ import { debug, hex } from "./log.js";
 import { SocketBase } from "./socket-base.js";
 import type { Transport } from "./transport.js";
 import { dialectFor } from "./wire/dialects.js";
-import { Listener, describeEndpoint, dial, parseEndpoint, type BindOptions, type ConnectOptions } from "./transports/node.js";
+import { Listener, checkHost, checkPort, describeEndpoint, dial, parseEndpoint, type BindOptions, type ConnectOptions } from "./transports/node.js";
 
 export type { BindOptions, ConnectOptions } from "./transports/node.js";
 
@@ -28,15 +28,20 @@ export class Socket extends SocketBase {
    * given several hosts at once, as Python's `bind(hosts, port)` takes a
    * list: each host listens on `port` (port 0: each its own free port); if
    * one cannot, those already opened by this call are closed and the call
-   * rejects. A v1 or auto bind end also serves WebSocket clients (ws://, and
+   * rejects. A malformed host or a port outside 0..65535 throws at the call
+   * (ERR_AIOMSG_INVALID_OPTION); a port that cannot be listened on (in use,
+   * not permitted) rejects with ERR_AIOMSG_BIND_FAILED, the system error as
+   * its `cause`. A v1 or auto bind end also serves WebSocket clients (ws://, and
    * wss:// with TLS) on the same port, as Python 2026.7.1 does.
    */
   async bind(host: string | readonly string[] = "127.0.0.1", port = 25000, options: BindOptions = {}): Promise<this> {
     if (this.closing) throw new UsageError("ERR_AIOMSG_SOCKET_CLOSED", "the socket is closed");
-    const hosts = typeof host === "string" ? [host] : [...host];
-    if (hosts.length === 0 || hosts.some((h) => typeof h !== "string")) {
+    const given = typeof host === "string" ? [host] : Array.isArray(host) ? [...(host as string[])] : [];
+    if (given.length === 0 || given.some((h) => typeof h !== "string")) {
       throw new UsageError("ERR_AIOMSG_INVALID_OPTION", "bind() takes a host or a non-empty array of hosts");
     }
+    const hosts = given.map((h) => checkHost(h, "bind"));
+    checkPort(port, "bind");
     // Sniff for WebSocket upgrades unless the wire has no WebSocket (a legacy bind end greets at once).
     const sniff = this.protocol === "auto" || dialectFor(this.protocol).websocket;
     const opened: Listener[] = [];
@@ -65,14 +70,22 @@ export class Socket extends SocketBase {
    * after `reconnectionDelay`: `connect(host, port)`, or a URL:
    * `tcp://host:port`, `ws://host:port/path`, `wss://host:port/path`.
    * Returns at once (messages sent meanwhile are buffered). May be called for
-   * several peers.
+   * several peers. A malformed host or URL, or a port outside 1..65535,
+   * throws at the call (ERR_AIOMSG_INVALID_OPTION); a name that does not
+   * resolve is a network condition (`error` events, ERR_AIOMSG_CONNECT_FAILED,
+   * while it keeps trying).
    */
   async connect(host?: string, port?: number, options?: ConnectOptions): Promise<this>;
   async connect(url: string, options?: ConnectOptions): Promise<this>;
   async connect(host = "127.0.0.1", portOrOptions?: number | ConnectOptions, options: ConnectOptions = {}): Promise<this> {
     if (this.closing) throw new UsageError("ERR_AIOMSG_SOCKET_CLOSED", "the socket is closed");
-    const port = typeof portOrOptions === "number" ? portOrOptions : undefined;
-    if (typeof portOrOptions === "object") options = portOrOptions;
+    let port: number | undefined;
+    if (typeof portOrOptions === "object" && portOrOptions !== null) options = portOrOptions;
+    else if (portOrOptions !== undefined) port = checkPort(portOrOptions, "connect");
+    const timeout = options.connectTimeout;
+    if (timeout !== undefined && !(typeof timeout === "number" && timeout > 0)) {
+      throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `connectTimeout must be a positive number of ms, got ${String(timeout)}`);
+    }
     const ep = parseEndpoint(host, port);
     if (ep.scheme !== "tcp" && this.protocol !== "auto" && !dialectFor(this.protocol).websocket) {
       throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `${ep.scheme}:// cannot carry the ${this.protocol} wire (2019 aiomsg had no WebSocket transport)`);

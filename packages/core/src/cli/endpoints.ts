@@ -3,7 +3,7 @@
  * flags applied the way each end needs them.
  */
 import type * as tls from "node:tls";
-import { UsageError, type Socket } from "../index.js";
+import { AiomsgError, UsageError, type Socket } from "../index.js";
 import { connectUrl, formatAddress, parseAddress, type Address } from "./address.js";
 import { bindTls, CliFailure, CliUsageError, connectTls, type FlagValues, type TlsFlags } from "./common.js";
 
@@ -38,6 +38,8 @@ export async function openEndpoints(sock: Socket, ep: Endpoints, tls: TlsFlags |
       try {
         await sock.bind(a.host, a.port, bindOpts ? { tls: bindOpts } : {});
       } catch (err) {
+        // The socket's own error says where and why (ERR_AIOMSG_BIND_FAILED, the system code in its message).
+        if (err instanceof AiomsgError) throw new CliFailure(`${err.code}: ${err.message}`);
         throw new CliFailure(`cannot listen on ${formatAddress(a)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
       }
       listening.push(formatAddress(last ?? a));

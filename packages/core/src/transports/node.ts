@@ -35,9 +35,42 @@ export interface Endpoint {
 
 const DEFAULT_PORTS = { tcp: 25000, ws: 80, wss: 443 } as const;
 
+/**
+ * A port as the application gave it: an integer in 1..65535 for a connect
+ * end, 0..65535 for a bind end (0: any free port). Anything else is a
+ * mistake, thrown at the call (UsageError, ERR_AIOMSG_INVALID_OPTION).
+ */
+export function checkPort(port: unknown, use: "connect" | "bind"): number {
+  const min = use === "bind" ? 0 : 1;
+  if (typeof port !== "number" || !Number.isInteger(port) || port < min || port > 65535) {
+    throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `${use}() port must be an integer from ${min} to 65535, got ${typeof port === "number" ? port : typeof port}`);
+  }
+  return port;
+}
+
+/** A DNS name: dot-separated labels of letters, digits, '-' and '_' (at most 253 characters). */
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
+
+/**
+ * A host as the application gave it: an IPv4 or IPv6 address (brackets
+ * allowed) or a DNS name. A malformed one ("host:25000", "my host", "") is a
+ * mistake, thrown at the call; a well-formed name that does not resolve is a
+ * network condition, reported while the connect end keeps trying.
+ */
+export function checkHost(host: unknown, use: "connect" | "bind"): string {
+  if (typeof host !== "string") throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `${use}() host must be a string, got ${typeof host}`);
+  const bare = host.replace(/^\[(.*)\]$/, "$1");
+  if (net.isIP(bare) !== 0 || HOSTNAME.test(bare)) return bare;
+  const hint = /^[^:]+:\d+$/.test(host) ? ` (give the port as the second argument, or a URL such as tcp://${host})` : "";
+  throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `${use}() host ${JSON.stringify(host)} is not an IP address or a host name${hint}`);
+}
+
 /** `connect(host, port)` or `connect(url)`: the endpoint, or a UsageError saying what is wrong. */
 export function parseEndpoint(hostOrUrl: string, port: number | undefined): Endpoint {
-  if (!hostOrUrl.includes("://")) return { scheme: "tcp", host: hostOrUrl, port: port ?? DEFAULT_PORTS.tcp, path: "/" };
+  if (typeof hostOrUrl !== "string") throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `connect() takes a host or a URL, got ${typeof hostOrUrl}`);
+  if (!hostOrUrl.includes("://")) {
+    return { scheme: "tcp", host: checkHost(hostOrUrl, "connect"), port: port === undefined ? DEFAULT_PORTS.tcp : checkPort(port, "connect"), path: "/" };
+  }
   let url: URL;
   try {
     url = new URL(hostOrUrl);
@@ -49,8 +82,14 @@ export function parseEndpoint(hostOrUrl: string, port: number | undefined): Endp
     throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `unsupported scheme ${url.protocol} (tcp://, ws:// or wss://)`);
   }
   if (port !== undefined) throw new UsageError("ERR_AIOMSG_INVALID_OPTION", "give the port in the URL, not as a second argument");
-  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
-  return { scheme, host, port: url.port ? Number(url.port) : DEFAULT_PORTS[scheme], path: `${url.pathname || "/"}${url.search}` };
+  if (url.hostname === "") throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `${hostOrUrl}: the host is missing`);
+  if (url.username !== "" || url.password !== "") throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `${hostOrUrl}: user info in the URL is not supported`);
+  if (scheme === "tcp" && (url.pathname.replace(/^\/$/, "") !== "" || url.search !== "")) {
+    throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `${hostOrUrl}: a tcp:// URL has no path`);
+  }
+  const host = checkHost(url.hostname, "connect");
+  const p = url.port ? checkPort(Number(url.port), "connect") : DEFAULT_PORTS[scheme];
+  return { scheme, host, port: p, path: `${url.pathname || "/"}${url.search}` };
 }
 
 export function describeEndpoint(ep: Endpoint): string {
@@ -130,6 +169,15 @@ const SETTLE = Symbol("aiomsg.tlsSettled");
 const TIMED_OUT = Symbol("aiomsg.tlsTimedOut");
 type RawTls = net.Socket & { [ACCEPTED_AT]?: number; [SETTLE]?: () => void; [TIMED_OUT]?: boolean };
 
+/** What a bind failure's system code usually means. */
+const BIND_HINTS: Record<string, string> = {
+  EADDRINUSE: " (the port is in use: another process listens on it)",
+  EACCES: " (not permitted: ports below 1024 need privileges)",
+  EADDRNOTAVAIL: " (this machine has no such address)",
+  ENOTFOUND: " (the host name does not resolve)",
+  EAI_AGAIN: " (the host name could not be resolved now)",
+};
+
 /** A bound port. */
 export class Listener {
   /** TLS connections accepted by TCP whose TLS handshake is not done: they count against maxPeers. */
@@ -191,14 +239,19 @@ export class Listener {
       });
     }
     listener = new Listener(server, host);
-    server.on("error", (err) => h.report(new AiomsgError("ERR_AIOMSG_PEER_LOST", `listener error: ${err.message}`, { cause: err })));
+    // A failure to listen rejects bind() (once, coded); errors after that are the listener's.
     await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
+      const fail = (err: NodeJS.ErrnoException): void => {
+        const where = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+        reject(new AiomsgError("ERR_AIOMSG_BIND_FAILED", `cannot listen on ${where}: ${err.code ?? err.message}${BIND_HINTS[err.code ?? ""] ?? ""}`, { cause: err }));
+      };
+      server.once("error", fail);
       server.listen({ host, port, backlog: options.backlog }, () => {
-        server.off("error", reject);
+        server.off("error", fail);
         resolve();
       });
     });
+    server.on("error", (err) => h.report(new AiomsgError("ERR_AIOMSG_PEER_LOST", `listener error: ${err.message}`, { cause: err })));
     return listener;
   }
 

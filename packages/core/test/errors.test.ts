@@ -1,0 +1,147 @@
+/**
+ * Errors at the call: the send-side size limit (maxSendSize), misuse of
+ * connect()/bind() (ports, hosts, URLs) thrown as ERR_AIOMSG_INVALID_OPTION,
+ * and a bind that cannot listen rejected as ERR_AIOMSG_BIND_FAILED with the
+ * system error as its cause.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import * as net from "node:net";
+import { once } from "node:events";
+import { AiomsgError, Socket, UsageError } from "../src/index.js";
+import { waitFor } from "./helpers.js";
+
+const sockets: Socket[] = [];
+function make(o: ConstructorParameters<typeof Socket>[0] = {}): Socket {
+  const s = new Socket(o);
+  sockets.push(s);
+  return s;
+}
+afterEach(async () => {
+  await Promise.all(sockets.splice(0).map((s) => s.close({ linger: 0 })));
+});
+
+async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(AiomsgError);
+    return (err as AiomsgError).code;
+  }
+  return undefined;
+}
+
+describe("maxSendSize", () => {
+  it("rejects a message over it at the call with ERR_AIOMSG_FRAME_TOO_LARGE, sends nothing, and sends one at the limit", async () => {
+    const server = make({ maxFrameSize: 1024 });
+    await server.bind("127.0.0.1", 0);
+    const client = make({ maxSendSize: 100 });
+    await client.connect("127.0.0.1", server.port!);
+    await waitFor(() => server.peerCount === 1, 5000, "peer");
+    expect(await codeOf(client.send(Buffer.alloc(101)))).toBe("ERR_AIOMSG_FRAME_TOO_LARGE");
+    // Strings count as their UTF-8 bytes: 34 three-byte characters are 102 bytes.
+    expect(await codeOf(client.send("€".repeat(34)))).toBe("ERR_AIOMSG_FRAME_TOO_LARGE");
+    expect(await codeOf(client.sendJson({ pad: "x".repeat(200) }))).toBe("ERR_AIOMSG_FRAME_TOO_LARGE");
+    await client.send(Buffer.alloc(100, 7));
+    const got = await server.recv();
+    expect(got.length).toBe(100);
+    expect(client.stats().messagesOut).toBe(1);
+  });
+
+  it("is refused when not a positive number", () => {
+    expect(() => new Socket({ maxSendSize: 0 })).toThrow(UsageError);
+    expect(() => new Socket({ maxSendSize: -5 })).toThrow(/maxSendSize/);
+  });
+});
+
+describe("misuse throws at the call", () => {
+  it.each([
+    ["a port above 65535", () => new Socket().connect("127.0.0.1", 70000), /port must be an integer from 1 to 65535, got 70000/],
+    ["port 0 on a connect end", () => new Socket().connect("127.0.0.1", 0), /from 1 to 65535/],
+    ["a negative port", () => new Socket().connect("127.0.0.1", -1), /from 1 to 65535/],
+    ["a fractional port", () => new Socket().connect("127.0.0.1", 25000.5), /integer/],
+    ["a port as a string", () => new Socket().connect("127.0.0.1", "25000" as unknown as number), /got string/],
+    ["host:port as the host", () => new Socket().connect("127.0.0.1:25000", 25000), /not an IP address or a host name \(give the port/],
+    ["a host with a space", () => new Socket().connect("my host", 25000), /not an IP address or a host name/],
+    ["an empty host", () => new Socket().connect("", 25000), /not an IP address or a host name/],
+    ["a URL port above 65535", () => new Socket().connect("tcp://127.0.0.1:70000"), /not a URL/],
+    ["a URL without a host", () => new Socket().connect("ws://:8080/x"), /not a URL|host is missing/],
+    ["a tcp:// URL with a path", () => new Socket().connect("tcp://127.0.0.1:25000/x"), /has no path/],
+    ["an unknown scheme", () => new Socket().connect("http://127.0.0.1:80"), /unsupported scheme/],
+    ["a bind port above 65535", () => new Socket().bind("127.0.0.1", 65536), /from 0 to 65535, got 65536/],
+    ["a malformed bind host", () => new Socket().bind("127.0.0.1:0", 0), /not an IP address or a host name/],
+  ])("%s: ERR_AIOMSG_INVALID_OPTION", async (_what, call, message) => {
+    let caught: unknown;
+    try {
+      await call();
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(UsageError);
+    expect((caught as UsageError).code).toBe("ERR_AIOMSG_INVALID_OPTION");
+    expect((caught as Error).message).toMatch(message);
+  });
+
+  it("accepts well-formed hosts: IPv4, IPv6 with and without brackets, names, URLs", async () => {
+    const s = make({ reconnectionDelay: 60_000 });
+    await s.connect("127.0.0.1", 1);
+    await s.connect("::1", 1);
+    await s.connect("[::1]", 1);
+    await s.connect("svc-1.internal.example", 1);
+    await s.connect("tcp://[::1]:1");
+    await s.connect("ws://localhost:1/path?x=1");
+  });
+
+  it("a name that does not resolve is a network condition: connect() resolves, `error` says ERR_AIOMSG_CONNECT_FAILED", async () => {
+    const s = make({ reconnectionDelay: 60_000 });
+    const errors: AiomsgError[] = [];
+    s.on("error", (e) => errors.push(e));
+    await s.connect("no-such-host.invalid", 25000);
+    await waitFor(() => errors.length > 0, 10_000, "connect failure");
+    expect(errors[0]!.code).toBe("ERR_AIOMSG_CONNECT_FAILED");
+    expect((errors[0]!.cause as NodeJS.ErrnoException).code).toMatch(/ENOTFOUND|EAI_AGAIN/);
+  });
+});
+
+describe("bind failures", () => {
+  it("a port in use rejects with ERR_AIOMSG_BIND_FAILED, the system error as cause, and no other error event", async () => {
+    const holder = net.createServer();
+    holder.listen(0, "127.0.0.1");
+    await once(holder, "listening");
+    const port = (holder.address() as net.AddressInfo).port;
+    try {
+      const s = make();
+      const events: AiomsgError[] = [];
+      s.on("error", (e) => events.push(e));
+      let caught: unknown;
+      try {
+        await s.bind("127.0.0.1", port);
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).toBeInstanceOf(AiomsgError);
+      const e = caught as AiomsgError;
+      expect(e.code).toBe("ERR_AIOMSG_BIND_FAILED");
+      expect(e.message).toContain(`127.0.0.1:${port}`);
+      expect(e.message).toContain("EADDRINUSE");
+      expect((e.cause as NodeJS.ErrnoException).code).toBe("EADDRINUSE");
+      // The failure is reported once, by the rejection.
+      await new Promise((r) => setImmediate(r));
+      expect(events).toEqual([]);
+      // The socket still works: another port binds.
+      await s.bind("127.0.0.1", 0);
+      expect(s.port).toBeGreaterThan(0);
+    } finally {
+      holder.close();
+    }
+  });
+
+  it("an address this machine does not have rejects with ERR_AIOMSG_BIND_FAILED (EADDRNOTAVAIL)", async () => {
+    const s = make();
+    const e = await s.bind("192.0.2.1", 0).then(
+      () => undefined,
+      (err: AiomsgError) => err,
+    );
+    expect(e?.code).toBe("ERR_AIOMSG_BIND_FAILED");
+    expect((e?.cause as NodeJS.ErrnoException).code).toBe("EADDRNOTAVAIL");
+  });
+});
