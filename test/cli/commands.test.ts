@@ -54,7 +54,7 @@ describe("aiomsg-ts recv", () => {
       ["json", [Buffer.from('{ "a": [1, 2],\n "b": "x" }'), Buffer.from("not json"), Buffer.from("7")], ['{"a":[1,2],"b":"x"}', "7"]],
       ["msgpack", [Buffer.from("81a16101", "hex"), Buffer.from("92c3a26869", "hex")], ['{"a":1}', '[true,"hi"]']],
     ] as const) {
-      const recv = procs.cli(`recv ${format}`, ["recv", "--bind", "127.0.0.1:0", "--count", String(payloads.length), "--format", format]);
+      const recv = procs.cli(`recv ${format}`, ["recv", "--bind", "127.0.0.1:0", "--count", String(want.length), "--format", format]);
       const port = await listening(recv);
       procs.add(new Proc("py send", pyV1, [PY_SEND, String(port), ...payloads.map((p) => p.toString("hex"))]));
       expect(await recv.waitExit(15_000)).toBe(0);
@@ -212,7 +212,7 @@ describe("aiomsg-ts ping", () => {
       const hung = procs.cli("ping hung", ["ping", `127.0.0.1:${port}`, "--timeout", "1"]);
       expect(await hung.waitExit(8_000)).toBe(1);
       expect(Date.now() - started).toBeLessThan(6_000);
-      expect(hung.err[0]).toMatch(/connected, but no aiomsg greeting within 1 s$/);
+      expect(hung.err[0]).toMatch(/ERR_AIOMSG_NOT_AIOMSG: connected, but no aiomsg greeting within 1 s of the probe's greeting: not an aiomsg bind end, or a stuck one$/);
     } finally {
       peer.kill("SIGCONT");
     }

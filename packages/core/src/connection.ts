@@ -157,6 +157,8 @@ export class Connection implements FrameSink {
   private heardZeros = true;
   /** A v1 or auto bind end: answers a connection's first bytes with WAKE (TCP and TLS). */
   private readonly wakes: boolean;
+  /** Some bytes came from the peer. */
+  private heardAny = false;
   /** The transport closed under us (what it buffered is lost). */
   private transportGone = false;
   /** performance.now() when the handshake completed (0 before). */
@@ -199,7 +201,8 @@ export class Connection implements FrameSink {
     });
     this.decoder.limit = {
       size: MAX_HELLO_SIZE,
-      foreign: (prefix) => notAiomsg(prefix, this.transport.kind),
+      // A connect end's peer is a bind end: a first frame too long for any greeting means another protocol.
+      foreign: (prefix) => notAiomsg(prefix, this.transport.kind) ?? (direction === "connect" ? notAGreeting(prefix) : undefined),
       refuse: (length) =>
         this.dialect === undefined
           ? new ProtocolError("ERR_AIOMSG_UNKNOWN_DIALECT", `first frame (${length} bytes) is longer than any handshake (at most ${MAX_HELLO_SIZE} bytes)`)
@@ -223,8 +226,18 @@ export class Connection implements FrameSink {
     transport.start({ data: this.onData, end: this.onEnd, error: this.onError, close: this.onSocketClose });
 
     this.handshakeTimer = setTimeout(() => {
+      // A connect end that greeted and heard nothing at all: every aiomsg bind
+      // end greets by then (a v1 one answers this end's HELLO, a 2019 one
+      // greets on accept), so the port is not an aiomsg bind end (or its
+      // process is stuck).
+      const silent = direction === "connect" && this.greeted && !this.heardAny;
       this.close(
-        new ProtocolError("ERR_AIOMSG_HANDSHAKE_TIMEOUT", `no handshake from ${this.remote} within ${opts.handshakeTimeout} ms`),
+        silent
+          ? new ProtocolError(
+              "ERR_AIOMSG_NOT_AIOMSG",
+              `${this.remote} accepted the connection but sent nothing in ${opts.handshakeTimeout} ms, though this end greeted: not an aiomsg bind end (or a stuck one); is this the right port?`,
+            )
+          : new ProtocolError("ERR_AIOMSG_HANDSHAKE_TIMEOUT", `no handshake from ${this.remote} within ${opts.handshakeTimeout} ms`),
       );
     }, Math.max(0, handshakeDeadline - performance.now()));
     this.handshakeTimer.unref();
@@ -518,6 +531,7 @@ export class Connection implements FrameSink {
 
   private readonly onData = (chunk: Buffer): void => {
     if (this.state === State.HANDSHAKE && !this.greeted) this.wakeOnData(chunk);
+    this.heardAny = true;
     try {
       this.decoder.push(chunk);
     } catch (err) {
@@ -778,6 +792,20 @@ function put(dst: Buffer, off: number, src: Uint8Array): number {
 function asAiomsgError(err: unknown): AiomsgError {
   if (err instanceof AiomsgError) return err;
   return new ProtocolError("ERR_AIOMSG_MALFORMED", err instanceof Error ? err.message : String(err));
+}
+
+/**
+ * A bind end's first four bytes announce a frame longer than any greeting of
+ * any generation and are no protocol notAiomsg knows: another protocol
+ * (SSH, SMTP, a database...) answering on this port.
+ */
+export function notAGreeting(prefix: number): ProtocolError {
+  const bytes = [prefix >>> 24, (prefix >>> 16) & 0xff, (prefix >>> 8) & 0xff, prefix & 0xff];
+  const text = bytes.every((b) => b >= 0x20 && b < 0x7f) ? ` ("${String.fromCharCode(...bytes)}...")` : "";
+  return new ProtocolError(
+    "ERR_AIOMSG_NOT_AIOMSG",
+    `the peer's first bytes${text} announce a frame of ${prefix} bytes, longer than any aiomsg greeting (at most ${MAX_HELLO_SIZE}): not an aiomsg bind end; is this the right port?`,
+  );
 }
 
 /**

@@ -2,10 +2,12 @@
  * Redial: a connect end keeps its connection for the life of the socket.
  * After each connection ends (or a dial fails) it waits reconnectionDelay
  * and dials again; after consecutive refusals it backs off (refusalBackoff),
- * so a peer that refuses this one is not hammered. close() wakes the waits
+ * so a peer that refuses this one is not hammered. A connection whose
+ * handshake failed (not an aiomsg peer, a bad or silent greeting) counts as
+ * a refusal. close() wakes the waits
  * and ends the loops.
  */
-import { AiomsgError } from "./errors.js";
+import { AiomsgError, ProtocolError } from "./errors.js";
 import { debug } from "./log.js";
 import { channels } from "./observe.js";
 import type { Connection } from "./connection.js";
@@ -103,6 +105,9 @@ export class Redial {
   private refused(conn: Connection): boolean {
     const host = this.host;
     const reason = conn.closeReason;
+    // Refused, or not an aiomsg peer at all, or one whose handshake failed:
+    // dialling it again at once would fail the same way.
+    if (reason !== undefined && reason.code !== "ERR_AIOMSG_REFUSED" && conn.openedAt === 0 && reason instanceof ProtocolError) return true;
     if (reason?.code === "ERR_AIOMSG_REFUSED") {
       if (channels.refused.hasSubscribers) channels.refused.publish({ socket: host.socket, remote: conn.remote, error: reason });
       return true;

@@ -5,13 +5,14 @@
  * system error as its cause.
  */
 import { afterEach, describe, expect, it } from "vitest";
+import * as http from "node:http";
 import * as net from "node:net";
 import { once } from "node:events";
 import { AiomsgError, Socket, UsageError } from "../src/index.js";
 import { waitFor } from "./helpers.js";
 
 const sockets: Socket[] = [];
-function make(o: ConstructorParameters<typeof Socket>[0] = {}): Socket {
+function sock(o: ConstructorParameters<typeof Socket>[0] = {}): Socket {
   const s = new Socket(o);
   sockets.push(s);
   return s;
@@ -32,9 +33,9 @@ async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
 
 describe("maxSendSize", () => {
   it("rejects a message over it at the call with ERR_AIOMSG_FRAME_TOO_LARGE, sends nothing, and sends one at the limit", async () => {
-    const server = make({ maxFrameSize: 1024 });
+    const server = sock({ maxFrameSize: 1024 });
     await server.bind("127.0.0.1", 0);
-    const client = make({ maxSendSize: 100 });
+    const client = sock({ maxSendSize: 100 });
     await client.connect("127.0.0.1", server.port!);
     await waitFor(() => server.peerCount === 1, 5000, "peer");
     expect(await codeOf(client.send(Buffer.alloc(101)))).toBe("ERR_AIOMSG_FRAME_TOO_LARGE");
@@ -82,7 +83,7 @@ describe("misuse throws at the call", () => {
   });
 
   it("accepts well-formed hosts: IPv4, IPv6 with and without brackets, names, URLs", async () => {
-    const s = make({ reconnectionDelay: 60_000 });
+    const s = sock({ reconnectionDelay: 60_000 });
     await s.connect("127.0.0.1", 1);
     await s.connect("::1", 1);
     await s.connect("[::1]", 1);
@@ -92,7 +93,7 @@ describe("misuse throws at the call", () => {
   });
 
   it("a name that does not resolve is a network condition: connect() resolves, `error` says ERR_AIOMSG_CONNECT_FAILED", async () => {
-    const s = make({ reconnectionDelay: 60_000 });
+    const s = sock({ reconnectionDelay: 60_000 });
     const errors: AiomsgError[] = [];
     s.on("error", (e) => errors.push(e));
     await s.connect("no-such-host.invalid", 25000);
@@ -109,7 +110,7 @@ describe("bind failures", () => {
     await once(holder, "listening");
     const port = (holder.address() as net.AddressInfo).port;
     try {
-      const s = make();
+      const s = sock();
       const events: AiomsgError[] = [];
       s.on("error", (e) => events.push(e));
       let caught: unknown;
@@ -136,12 +137,47 @@ describe("bind failures", () => {
   });
 
   it("an address this machine does not have rejects with ERR_AIOMSG_BIND_FAILED (EADDRNOTAVAIL)", async () => {
-    const s = make();
+    const s = sock();
     const e = await s.bind("192.0.2.1", 0).then(
       () => undefined,
       (err: AiomsgError) => err,
     );
     expect(e?.code).toBe("ERR_AIOMSG_BIND_FAILED");
     expect((e?.cause as NodeJS.ErrnoException).code).toBe("EADDRNOTAVAIL");
+  });
+});
+
+describe("a peer that is not aiomsg: named, and redialled with growing waits", () => {
+  const cases: Array<[string, () => net.Server, RegExp]> = [
+    ["a real HTTP server", () => http.createServer((_req, res) => res.end("hello")), /speaks HTTP/],
+    [
+      "a server that opens with another protocol's banner",
+      () => net.createServer((s) => {
+        s.on("error", () => undefined);
+        s.write("SSH-2.0-OpenSSH_9.6\r\n");
+      }),
+      /first bytes \("SSH-\.\.\."\) announce a frame of \d+ bytes, longer than any aiomsg greeting/,
+    ],
+    ["a port that accepts and stays silent (judged after this end's HELLO)", () => net.createServer((s) => void s.on("error", () => undefined)), /sent nothing in 300 ms, though this end greeted/],
+  ];
+  it.each(cases)("%s: ERR_AIOMSG_NOT_AIOMSG, then waits of 200, 400, 800 ms", async (_what, make, message) => {
+    const server = make();
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    try {
+      const s = sock({ handshakeTimeout: 300 });
+      const errors: AiomsgError[] = [];
+      const delays: number[] = [];
+      s.on("error", (e) => errors.push(e));
+      s.on("reconnecting", (r) => delays.push(r.delay));
+      await s.connect("127.0.0.1", (server.address() as net.AddressInfo).port);
+      await waitFor(() => delays.length >= 3, 10_000, "three redials");
+      expect(errors[0]!.code).toBe("ERR_AIOMSG_NOT_AIOMSG");
+      expect(errors[0]!.message).toMatch(message);
+      expect(delays.slice(0, 3)).toEqual([200, 400, 800]);
+    } finally {
+      if (server instanceof http.Server) server.closeAllConnections();
+      server.close();
+    }
   });
 });

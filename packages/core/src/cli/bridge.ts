@@ -3,9 +3,9 @@
  * example a 2019 (legacy) fleet on one side and v1 services on the other. On a
  * terminal it keeps a live status line; otherwise it writes plain log lines.
  */
-import { Socket, type ProtocolOption } from "../index.js";
+import { AiomsgError, Socket, type ProtocolOption } from "../index.js";
 import { formatAddress, parseAddress, type Address } from "./address.js";
-import { connectTo } from "./endpoints.js";
+import { HANDSHAKE_HELP, connectTo, handshakeFlag, logBackoff } from "./endpoints.js";
 import {
   bindTls, choice, CliFailure, CliUsageError, COMMON_HELP, connectTls, onStop, parseFlags, protocolFlag, secondsFlag,
   tlsFlags, type Command, type FlagValues, type TlsFlags,
@@ -29,6 +29,7 @@ trust a private CA). A bind end serves WebSocket clients on its port already.
   --tls-side from|to|both         the side(s) the TLS flags apply to (default both)
   --stats-interval S              without a terminal: a stats line every S seconds when
                                   traffic moved (default 10; 0: only at exit)
+${HANDSHAKE_HELP}
 ${COMMON_HELP}
 
 On a terminal, stdout shows peer events and a status line (peers per side and
@@ -92,6 +93,7 @@ interface BridgeConfig {
   tlsSide: "from" | "to" | "both";
   statsMs: number;
   tls: TlsFlags | undefined;
+  handshake: { handshakeTimeout?: number };
 }
 
 const FLAGS = {
@@ -105,6 +107,7 @@ const FLAGS = {
   "at-least-once": { type: "boolean" },
   "tls-side": { type: "string" },
   "stats-interval": { type: "string" },
+  "handshake-timeout": { type: "string" },
 } as const;
 
 /** The bridge's flags, checked; undefined once --help is printed. */
@@ -122,7 +125,7 @@ function parseBridge(argv: string[]): BridgeConfig | undefined {
   if (reliable && mode === "publish") throw new CliUsageError("--at-least-once cannot be combined with --mode publish");
   const tlsSide = choice(values["tls-side"] as string | undefined, ["from", "to", "both"] as const, "--tls-side") ?? "both";
   const statsMs = secondsFlag(values["stats-interval"] as string | undefined, "--stats-interval") ?? 10_000;
-  return { specs, mode, reliable, tlsSide, statsMs, tls: tlsFlags(values) };
+  return { specs, mode, reliable, tlsSide, statsMs, tls: tlsFlags(values), handshake: handshakeFlag(values) };
 }
 
 /** stdout: on a terminal, event lines above a status line that is redrawn; otherwise timestamped lines. */
@@ -149,6 +152,7 @@ function sideSocket(s: SideSpec, cfg: BridgeConfig, screen: Screen, dialects: Ma
     protocol: s.protocol,
     sendMode: cfg.mode,
     deliveryGuarantee: cfg.reliable ? "at-least-once" : "at-most-once",
+    ...cfg.handshake,
   });
   sock.on("peerConnected", (p) => {
     dialects.set(p.identity.toString("hex"), p.protocol);
@@ -163,6 +167,7 @@ function sideSocket(s: SideSpec, cfg: BridgeConfig, screen: Screen, dialects: Ma
     if (text !== lastErr) out(`${s.name}: ${text}`);
     lastErr = text;
   });
+  logBackoff(sock, (text) => out(`${s.name}: ${text}`));
   return sock;
 }
 
@@ -178,6 +183,7 @@ async function openSide(s: SideSpec, sock: Socket, socks: Socket[], cfg: BridgeC
       await sock.bind(s.addr.host, s.addr.port, opts ? { tls: opts } : {});
     } catch (err) {
       await closeAll();
+      if (err instanceof AiomsgError) throw new CliFailure(`${s.name}: ${err.code}: ${err.message}`);
       throw new CliFailure(`${s.name}: cannot listen on ${formatAddress(s.addr)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
     screen.line(`${s.name}: listening on ${formatAddress({ host: s.addr.host, port })} (${s.protocol ?? "v1"})`);

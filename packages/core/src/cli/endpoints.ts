@@ -5,7 +5,7 @@
 import type * as tls from "node:tls";
 import { AiomsgError, UsageError, type Socket } from "../index.js";
 import { connectUrl, formatAddress, parseAddress, type Address } from "./address.js";
-import { bindTls, CliFailure, CliUsageError, connectTls, type FlagValues, type TlsFlags } from "./common.js";
+import { bindTls, CliFailure, CliUsageError, connectTls, secondsFlag, type FlagValues, type TlsFlags } from "./common.js";
 
 export interface Endpoints {
   binds: Address[];
@@ -15,7 +15,20 @@ export interface Endpoints {
 export const ENDPOINT_OPTIONS = {
   bind: { type: "string", multiple: true },
   connect: { type: "string", multiple: true },
+  "handshake-timeout": { type: "string" },
 } as const;
+
+export const HANDSHAKE_HELP = `  --handshake-timeout S  a connection must complete its handshake within S seconds
+                         (default 15); a connect end whose peer stays silent that long
+                         names it ERR_AIOMSG_NOT_AIOMSG and backs off`;
+
+/** --handshake-timeout as the socket's handshakeTimeout option (ms), absent when not given. */
+export function handshakeFlag(values: FlagValues): { handshakeTimeout?: number } {
+  const ms = secondsFlag(values["handshake-timeout"] as string | undefined, "--handshake-timeout");
+  if (ms === undefined) return {};
+  if (ms <= 0) throw new CliUsageError("--handshake-timeout must be above 0");
+  return { handshakeTimeout: ms };
+}
 
 export function endpointFlags(values: FlagValues): Endpoints {
   const binds = ((values.bind as string[] | undefined) ?? []).map((a) => parseAddress(a, "--bind", "bind"));
@@ -88,4 +101,22 @@ export function logPeers(sock: Socket, say: (text: string) => void): void {
     last = text;
     say(err.code === "ERR_AIOMSG_CONNECT_FAILED" ? `${text} (retrying)` : text);
   });
+  logBackoff(sock, say);
 }
+
+/**
+ * A connect end backing off (a peer that refuses it, or is not aiomsg): each
+ * new wait once, so the operator sees it slow down instead of a flood.
+ */
+export function logBackoff(sock: Socket, say: (text: string) => void): void {
+  let lastDelay = 0;
+  sock.on("peerConnected", () => void (lastDelay = 0));
+  sock.on("reconnecting", (r) => {
+    if (sock.closed || r.delay <= BASE_RECONNECT_MS || r.delay === lastDelay) return;
+    lastDelay = r.delay;
+    say(`backing off: next attempt to ${r.target} in ${r.delay} ms`);
+  });
+}
+
+/** The commands' reconnectionDelay (the socket's default). */
+const BASE_RECONNECT_MS = 100;

@@ -12,6 +12,7 @@ import * as tls from "node:tls";
 import { randomBytes } from "node:crypto";
 import { early, encodeFrame, FrameDecoder, MAX_HELLO_SIZE, ProtocolError, v1, type DialectName, type ProtocolOption } from "../index.js";
 import { classifyFirstFrame } from "../wire/dialects.js";
+import { notAGreeting, notAiomsg } from "../connection.js";
 import { formatAddress, parseAddress, type Address } from "./address.js";
 import {
   CliUsageError, COMMON_HELP, connectTls, countFlag, delay, identityFlag, note, parseFlags, protocolFlag,
@@ -69,7 +70,7 @@ class ProbeError extends Error {}
  */
 function judgeGreeting(body: Buffer, protocol: ProtocolOption, where: string): DialectName {
   const kind = classifyFirstFrame(body);
-  if (kind === undefined) throw new ProbeError(`${where}: the peer's first frame is empty: not an aiomsg greeting`);
+  if (kind === undefined) throw new ProbeError(`${where}: ERR_AIOMSG_NOT_AIOMSG: the peer's first frame is empty: not an aiomsg greeting`);
   if (protocol === "auto") return kind;
   if (protocol === "v1") {
     if (kind === "v1") return "v1";
@@ -91,7 +92,7 @@ function closedWhy(where: string, connected: boolean, protocol: ProtocolOption):
   if (protocol === "legacy" || protocol === "early") {
     return `${where}: the peer closed the connection without greeting (legacy and early bind ends greet first: this looks like a v1 peer; try --protocol v1 or auto)`;
   }
-  return `${where}: the peer closed the connection before its greeting (a v1 bind end closes on a HELLO it refuses)`;
+  return `${where}: the peer closed the connection before its greeting (a v1 bind end closes on a HELLO it refuses; a TLS port closes on plain bytes: try --tls)`;
 }
 
 function errnoWhat(err: NodeJS.ErrnoException): string {
@@ -140,14 +141,16 @@ class Probe {
       : net.connect({ host: addr.host, port: addr.port });
     this.timer = setTimeout(() => {
       this.finish(new ProbeError(this.connectedAt
-        ? `${this.where}: connected, but no aiomsg greeting within ${timeoutMs / 1000} s`
+        ? `${this.where}: ERR_AIOMSG_NOT_AIOMSG: connected, but no aiomsg greeting within ${timeoutMs / 1000} s${this.spoke ? " of the probe's greeting" : ""}: not an aiomsg bind end, or a stuck one`
         : `${this.where}: no answer within ${timeoutMs / 1000} s`));
     }, timeoutMs);
     this.decoder = new FrameDecoder((body) => this.onFrame(body), 16 * 1024 * 1024);
     // A greeting is a handshake frame: bounded like a socket's.
     this.decoder.limit = {
       size: MAX_HELLO_SIZE,
-      refuse: (length) => new ProtocolError("ERR_AIOMSG_BAD_HELLO", `the peer's first frame (${length} bytes) is longer than any handshake (at most ${MAX_HELLO_SIZE} bytes)`),
+      // Another protocol's opening (HTTP, TLS) is named as such, before "a frame of 1213486160 bytes".
+      foreign: (prefix) => notAiomsg(prefix, tlsOpts ? "tls" : "tcp") ?? notAGreeting(prefix),
+      refuse: (length) => new ProtocolError("ERR_AIOMSG_NOT_AIOMSG", `the peer's first frame (${length} bytes) is longer than any aiomsg greeting (at most ${MAX_HELLO_SIZE} bytes): not an aiomsg bind end`),
     };
     this.sock.once(tlsOpts ? "secureConnect" : "connect", () => this.onConnect());
     this.sock.on("data", (chunk: Buffer) => {
@@ -160,7 +163,7 @@ class Probe {
       try {
         this.decoder.push(chunk);
       } catch (err) {
-        this.finish(new ProbeError(`${this.where}: ${(err as Error).message}`));
+        this.finish(new ProbeError(`${this.where}: ${err instanceof ProtocolError ? `${err.code}: ` : ""}${(err as Error).message}`));
       }
       // WAKE alone: a TS v1 or auto bind end waits for our HELLO.
       if (this.woke && !this.spoke && !this.greeted && this.heard === WAKE.length && this.heardZeros) this.speak("v1");

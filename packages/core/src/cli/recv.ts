@@ -5,7 +5,7 @@ import {
   choice, COMMON_HELP, delay, countFlag, identityFlag, note, onStop, parseFlags, protocolFlag, tlsFlags, writeOut,
   CliUsageError, type Command,
 } from "./common.js";
-import { ENDPOINT_OPTIONS, endpointFlags, logPeers, openEndpoints } from "./endpoints.js";
+import { ENDPOINT_OPTIONS, HANDSHAKE_HELP, endpointFlags, handshakeFlag, logPeers, openEndpoints } from "./endpoints.js";
 
 const HELP = `Usage: aiomsg-ts recv (--connect ADDR | --bind ADDR)... [flags]
 
@@ -16,16 +16,17 @@ trust a private CA). A bind end serves WebSocket clients on its port already.
 
   --connect ADDR         connect to a bind end (reconnects by itself); may repeat
   --bind ADDR            listen for peers (port 0: any free port, printed on stderr); may repeat
-  --count N              exit 0 after N messages (default: until interrupted)
+  --count N              exit 0 after printing N messages (default: until interrupted)
   --format F             text (UTF-8, default), hex, json (the payload is JSON; printed on
                          one line), msgpack (the payload is MessagePack; printed as JSON)
   --show-identity        prefix each line with the sender's identity (32 hex chars) and a space
   --identity HEX         this socket's identity (default: random)
   -q, --quiet            no peer lines on stderr
+${HANDSHAKE_HELP}
 ${COMMON_HELP}
 
 A text payload containing a newline spans several lines: use --format hex or json then.
-A payload that --format cannot decode is reported on stderr and skipped.
+A payload that --format cannot decode is reported on stderr and skipped (not counted).
 SIGINT/SIGTERM or a closed stdout: close cleanly and exit 0.`;
 
 const ACK_GRACE_MS = 100;
@@ -71,13 +72,15 @@ async function run(argv: string[]): Promise<number> {
   const protocol = protocolFlag(values.protocol as string | undefined);
   const say = (t: string): void => (values.quiet ? undefined : note("recv", t));
 
-  const sock = new Socket({ protocol, identity });
+  const sock = new Socket({ protocol, identity, ...handshakeFlag(values) });
   logPeers(sock, say);
   const stopper = new AbortController();
   onStop(() => stopper.abort());
   for (const addr of await openEndpoints(sock, endpoints, tls)) note("recv", `listening on ${addr}`);
 
+  // --count counts messages printed: one that --format cannot decode is reported and skipped, not counted.
   let received = 0;
+  let printed = 0;
   try {
     if (count === 0) return 0;
     for await (const [from, payload] of sock.identityMessages({ signal: stopper.signal })) {
@@ -86,12 +89,12 @@ async function run(argv: string[]): Promise<number> {
       try {
         text = render(payload, format);
       } catch (err) {
-        note("recv", `message ${received} (${payload.length} bytes) is not ${format}: ${(err as Error).message}`);
-        if (count !== undefined && received >= count) break;
+        note("recv", `message ${received} (${payload.length} bytes) is not ${format}, skipped (not counted): ${(err as Error).message}`);
         continue;
       }
       await writeOut(values["show-identity"] ? `${from.toString("hex")} ${text}\n` : `${text}\n`);
-      if (count !== undefined && received >= count) break;
+      printed++;
+      if (count !== undefined && printed >= count) break;
     }
   } catch (err) {
     if ((err as { code?: string }).code !== "ERR_AIOMSG_ABORTED") throw err;

@@ -5,7 +5,7 @@ import {
   choice, CliFailure, CliUsageError, COMMON_HELP, countFlag, identityFlag, note, parseFlags, protocolFlag,
   secondsFlag, tlsFlags, type Command, type FlagValues, type TlsFlags,
 } from "./common.js";
-import { ENDPOINT_OPTIONS, endpointFlags, logPeers, openEndpoints, type Endpoints } from "./endpoints.js";
+import { ENDPOINT_OPTIONS, HANDSHAKE_HELP, endpointFlags, handshakeFlag, logPeers, openEndpoints, type Endpoints } from "./endpoints.js";
 
 const HELP = `Usage: aiomsg-ts send (--connect ADDR | --bind ADDR)... [flags] [MESSAGE...]
 
@@ -29,6 +29,7 @@ trust a private CA). A bind end serves WebSocket clients on its port already.
                         the input ended (or S seconds waiting for --peers), exit 1
   --identity HEX        this socket's identity (default: random)
   -q, --quiet           no peer lines on stderr
+${HANDSHAKE_HELP}
 ${COMMON_HELP}`;
 
 const FLAGS = {
@@ -145,6 +146,7 @@ async function run(argv: string[]): Promise<number> {
     identity: identityFlag(values.identity as string | undefined),
     sendMode: cfg.mode,
     deliveryGuarantee: cfg.reliable ? "at-least-once" : "at-most-once",
+    ...handshakeFlag(values),
   });
   logPeers(sock, say);
   const dropped: DroppedMessage[] = [];
