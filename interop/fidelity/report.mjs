@@ -47,7 +47,7 @@ export function fidelityMarkdown(result) {
     "  UUID text)`: the early wire's text form of it), D/E/D2 are identities the driver sent, q1/q10 msg ids the driver",
     "  chose (q10 is 10 bytes), s1/s2 msg ids the subject chose, in order of appearance.",
     "- **Waiting.** After its frames, a case sends a probe (`probe-A`) and waits until it is echoed and every REQ the",
-    "  driver sent is acknowledged, or the connection closes, or 5 s pass. A connection still open with nothing",
+    "  driver sent is acknowledged, or the connection closes, or 6 s pass. A connection still open with nothing",
     "  echoed is open and dead.",
     "- **Verdict.** MATCH: identical outcomes (error codes aside). Departure: one of the deliberate, safe differences",
     "  listed at the end, whose rule the two outcomes satisfy (the rule checks the TS side exactly: which",

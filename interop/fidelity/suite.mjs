@@ -34,8 +34,8 @@ export const DEFAULT_RELEASES = { v1: "2026.7.1", legacy: "2019.12.3", early: "2
 
 /** Deadlines (ms). A positive outcome ends a wait at once; these only bound the negative ones. */
 export const TIMING = {
-  settle: 5_000, // probe echoed (and every REQ acknowledged), or the connection closed
-  redial: 2_000, // connect role: a new connection after a close or a refusal
+  settle: 6_000, // probe echoed (and every REQ acknowledged), or the connection closed
+  redial: 3_000, // connect role: a new connection after a close or a refusal
   code: 2_000, // TS: the closing line with the error code, after the close was seen
   greeting: 5_000, // connect role: the subject's greeting on a fresh connection
   connect: 15_000, // connect role: the subject's first connection to a case listener
