@@ -1,0 +1,326 @@
+/**
+ * A connection's write path (as ws keeps sender.js apart from its receiver):
+ * frames are packed into slabs, batched into one write per tick (or sooner
+ * when a batch is large), and accounted until the transport's callback says
+ * they reached the kernel: queued bytes and frames for the peer's room and
+ * the socket's write meter, progress for slow-consumer detection, and the
+ * batches Node had to buffer, the only frames that can be lost in this
+ * process, whose at-most-once payloads are recovered when a write fails or
+ * the connection dies. Nothing is kept per message. The Connection
+ * (connection.ts) owns one and is told through WriterHost.
+ */
+import type { Dialect, FrameSink } from "./dialect.js";
+import { FrameDecoder, PREFIX_SIZE } from "./wire/frame.js";
+import type { Transport } from "./transport.js";
+
+/** Bytes accepted for writing and not yet handed to the kernel, shared by a socket's connections. */
+export interface WriteMeter {
+  bytes: number;
+}
+
+/** What the writer tells its connection. */
+export interface WriterHost {
+  /** Some queued bytes reached the kernel (the meter is already updated): room may have opened. */
+  released(): void;
+  /** A write failed while the connection was up: end it (close() then takes this batch's payloads as lost). */
+  failed(err: Error): void;
+  /** At-most-once payloads of a write that failed after an orderly close: not written, to report. */
+  unwritten(payloads: Buffer[], err: Error): void;
+  /** After close, every write started has settled (written, or reported). */
+  settled(): void;
+  /** A batch went to the transport (liveness counts it as sent). */
+  sent(): void;
+}
+
+/** Payloads at least this large are written by reference instead of copied. */
+const COPY_LIMIT = 16 * 1024;
+/**
+ * Slabs start small (Node's shared pool serves allocations under 4 KiB) and
+ * grow 4x, up to SLAB_SIZE, while each is used up within SLAB_BUSY_BATCHES
+ * flushes; a slab that lasted longer means a quiet peer, whose next slab is
+ * small again. An idle connection (heartbeats only) so holds ~512 B for its
+ * writes instead of 64 KiB.
+ */
+const SMALL_SLAB = 512;
+const SLAB_SIZE = 64 * 1024;
+const SLAB_BUSY_BATCHES = 8;
+/**
+ * A batch is written at once when FLUSH_BYTES wait, or FLUSH_SMALL_BYTES in
+ * at least FLUSH_SMALL_FRAMES frames; otherwise at the end of the tick. Small
+ * messages so go out in ~64 KiB writes (the receiver starts on one while the
+ * next is packed), and large ones four to a writev: one writev per 64 KiB
+ * message made four times the syscalls and receiver wake-ups of a raw Node
+ * sender's 256 KiB writes (strace: 68 KB per writev against 254 KB), and
+ * batching them took TS->TS 64 KiB from 26-37 k to 41-48 k msg/s on this
+ * machine. What waits here is counted in highWaterMark like any queued byte.
+ */
+const FLUSH_BYTES = 256 * 1024;
+const FLUSH_SMALL_BYTES = 64 * 1024;
+const FLUSH_SMALL_FRAMES = 8;
+
+export const EMPTY = Buffer.alloc(0);
+
+export class FrameWriter {
+  /** The dialect our frames are in (set when the connection first speaks): to read our own frames back. */
+  dialect: Dialect | undefined = undefined;
+  /** Set by close(): nothing more is written, late callbacks only settle. */
+  private closed = false;
+  // Frames are packed into a slab; [slabStart, slabOff) is not yet handed to
+  // the transport. `chunks` holds what will go out in the next flush.
+  private slab: Buffer = EMPTY;
+  private slabStart = 0;
+  private slabOff = 0;
+  private nextSlab = SMALL_SLAB;
+  /** batchSeq when the current slab was allocated. */
+  private slabSeq = 0;
+  private chunks: Buffer[] = [];
+  private pendingBytes = 0;
+  private pendingFrames = 0;
+  // Batches Node had to buffer (the kernel did not take them at once), oldest
+  // first, until their write callback: the only frames that can be lost in
+  // this process if the connection dies. After an orderly close they stay
+  // here until their callbacks: one that fails then is reported through
+  // WriterHost.unwritten.
+  private unwritten: Array<{ seq: number; chunks: Buffer[] }> = [];
+  /** close() took the unwritten batches' payloads as lost (an abrupt close). */
+  private unwrittenTaken = false;
+  private batchSeq = 0;
+  private lost: Buffer[] = [];
+  private inflightBytes = 0;
+  private inflightFrames = 0;
+  /** When queued writes last moved (performance.now()), for slow-consumer detection. */
+  private lastProgress = 0;
+  /** libuv's count of bytes not yet taken by the kernel, at the last progress check. */
+  private lastWriteQueue = -1;
+  private flushQueued = false;
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly meter: WriteMeter,
+    private readonly host: WriterHost,
+  ) {}
+
+  /** Bytes accepted for this peer and not yet handed to the kernel. */
+  get queuedBytes(): number {
+    return this.pendingBytes + this.inflightBytes;
+  }
+
+  /** Frames accepted for this peer and not yet handed to the kernel. */
+  get queuedFrames(): number {
+    return this.pendingFrames + this.inflightFrames;
+  }
+
+  /** After close: no write is left unsettled. */
+  get settled(): boolean {
+    return this.unwritten.length === 0;
+  }
+
+  /** See Heartbeat: -1 when nothing is queued, else when the queue last moved. */
+  progress(): number {
+    if (this.pendingBytes + this.inflightBytes === 0) return -1;
+    // A write larger than the kernel's buffers completes in one callback, but
+    // libuv's queue shrinks as each part goes: that is progress too.
+    const q = this.transport.progress;
+    if (typeof q === "number" && q !== this.lastWriteQueue) {
+      this.lastWriteQueue = q;
+      this.lastProgress = performance.now();
+    }
+    return this.lastProgress;
+  }
+
+  /** Queue one frame (head + mid + payload), charged to the write meter until it reaches the kernel. */
+  frame(head: Uint8Array, mid: Uint8Array, payload: Uint8Array): void {
+    const fixed = head.length + mid.length;
+    const bodyLen = fixed + payload.length;
+    const total = PREFIX_SIZE + bodyLen;
+    const byRef = payload.length >= COPY_LIMIT;
+    const need = byRef ? PREFIX_SIZE + fixed : total;
+    if (this.slab.length - this.slabOff < need) {
+      this.cutSlab();
+      this.slab = Buffer.allocUnsafe(Math.max(this.nextSlab, need));
+      this.nextSlab = this.batchSeq - this.slabSeq <= SLAB_BUSY_BATCHES ? Math.min(SLAB_SIZE, this.nextSlab * 4) : SMALL_SLAB;
+      this.slabSeq = this.batchSeq;
+      this.slabStart = 0;
+      this.slabOff = 0;
+    }
+    const slab = this.slab;
+    let off = this.slabOff;
+    slab.writeUInt32BE(bodyLen, off);
+    off = put(slab, off + PREFIX_SIZE, head);
+    if (mid.length > 0) off = put(slab, off, mid);
+    if (byRef) {
+      this.slabOff = off;
+      this.cutSlab();
+      this.chunks.push(Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
+    } else {
+      this.slabOff = put(slab, off, payload);
+    }
+    if (this.pendingBytes + this.inflightBytes === 0) this.lastProgress = performance.now();
+    this.pendingBytes += total;
+    this.pendingFrames++;
+    this.meter.bytes += total;
+    if (this.pendingBytes >= FLUSH_BYTES || (this.pendingBytes >= FLUSH_SMALL_BYTES && this.pendingFrames >= FLUSH_SMALL_FRAMES)) this.flush();
+    else if (!this.flushQueued) {
+      this.flushQueued = true;
+      process.nextTick(this.flushTick);
+    }
+  }
+
+  private cutSlab(): void {
+    if (this.slabOff > this.slabStart) {
+      this.chunks.push(this.slab.subarray(this.slabStart, this.slabOff));
+      this.slabStart = this.slabOff;
+    }
+  }
+
+  private readonly flushTick = (): void => {
+    this.flushQueued = false;
+    this.flush();
+  };
+
+  /** Hand everything queued to the transport in one write (or one corked writev). */
+  flush(): void {
+    if (this.pendingBytes === 0 || this.closed) return;
+    this.cutSlab();
+    const chunks = this.chunks;
+    const bytes = this.pendingBytes;
+    const frames = this.pendingFrames;
+    this.chunks = [];
+    this.pendingBytes = 0;
+    this.pendingFrames = 0;
+    this.inflightBytes += bytes;
+    this.inflightFrames += frames;
+    const seq = this.batchSeq++;
+    const done = (err?: Error): void => {
+      if (err !== undefined) {
+        this.writeFailed(seq, chunks, err);
+        return;
+      }
+      this.forget(seq);
+      // After close the bytes were already released in bulk.
+      if (this.closed) return;
+      this.inflightBytes -= bytes;
+      this.inflightFrames -= frames;
+      this.meter.bytes -= bytes;
+      this.lastProgress = performance.now();
+      this.host.released();
+    };
+    this.transport.write(chunks, bytes, done);
+    if (this.transport.buffered > 0) this.unwritten.push({ seq, chunks });
+    this.host.sent();
+  }
+
+  /** Batches up to `seq` are settled: stop holding them. */
+  private forget(seq: number): void {
+    while (this.unwritten.length > 0 && this.unwritten[0]!.seq <= seq) this.unwritten.shift();
+    if (this.closed && this.unwritten.length === 0) this.host.settled();
+  }
+
+  /**
+   * A batch did not (or may not) reach the kernel. While the connection is
+   * up, the write error ends it: close() then reports this batch and every
+   * later one, whose bytes cannot follow a gap. After an orderly close the
+   * batch's payloads are reported on their own; after an abrupt one close()
+   * has reported them already.
+   */
+  private writeFailed(seq: number, chunks: Buffer[], err: Error): void {
+    if (!this.closed) {
+      let i = this.unwritten.length;
+      while (i > 0 && this.unwritten[i - 1]!.seq > seq) i--;
+      if (i === 0 || this.unwritten[i - 1]!.seq !== seq) this.unwritten.splice(i, 0, { seq, chunks });
+      this.host.failed(err);
+      return;
+    }
+    const held = !this.unwrittenTaken && this.unwritten.some((b) => b.seq === seq);
+    if (held) {
+      const payloads = this.payloadsOf([chunks]);
+      if (payloads.length > 0) this.host.unwritten(payloads, err);
+    }
+    this.unwritten = this.unwritten.filter((b) => b.seq !== seq);
+    if (this.unwritten.length === 0) this.host.settled();
+  }
+
+  /**
+   * The connection closes: nothing more is written. `abrupt` (a reason, or
+   * the transport already gone): frames still in this process die with it,
+   * and their at-most-once payloads are kept for takeLost(). Returns the
+   * bytes released from the meter.
+   */
+  close(abrupt: boolean): number {
+    this.closed = true;
+    if (abrupt) {
+      this.lost = this.collectUnwritten();
+      this.unwrittenTaken = true;
+      this.unwritten = [];
+    }
+    const held = this.pendingBytes + this.inflightBytes;
+    this.pendingBytes = 0;
+    this.inflightBytes = 0;
+    this.pendingFrames = 0;
+    this.inflightFrames = 0;
+    this.chunks = [];
+    this.meter.bytes -= held;
+    return held;
+  }
+
+  /**
+   * The transport closed after an orderly close: a batch still held has had
+   * no callback before the transport went, so nothing says it was written.
+   */
+  transportClosed(): void {
+    const left = this.unwrittenTaken ? [] : this.unwritten;
+    this.unwritten = [];
+    if (left.length > 0) {
+      const payloads = this.payloadsOf(left.map((b) => b.chunks));
+      if (payloads.length > 0) this.host.unwritten(payloads, new Error("the connection closed before the write completed"));
+    }
+  }
+
+  /**
+   * At-most-once payloads that never fully left this process before the
+   * connection died (a batch cut mid-write may have partly reached the peer),
+   * for the socket to report. Empty after an orderly close.
+   */
+  takeLost(): Buffer[] {
+    const out = this.lost;
+    this.lost = [];
+    return out;
+  }
+
+  /** Recover the data payloads of frames that were queued or buffered but not written. */
+  private collectUnwritten(): Buffer[] {
+    this.cutSlab();
+    const batches = this.unwritten.map((b) => b.chunks);
+    if (this.chunks.length > 0) batches.push(this.chunks);
+    return this.payloadsOf(batches);
+  }
+
+  /** The data payloads in `batches` of our frames (all sent after the handshake). */
+  private payloadsOf(batches: Buffer[][]): Buffer[] {
+    if (batches.length === 0 || this.dialect === undefined) return [];
+    // The handshake is not in the batches (the connection writes it directly): every frame here came after it.
+    const out: Buffer[] = [];
+    const sink: FrameSink = { data: (b, start) => out.push(b.subarray(start)), request: () => undefined, ack: () => undefined };
+    const dialect = this.dialect;
+    const decoder = new FrameDecoder((body) => {
+      try {
+        dialect.dispatch(body, sink);
+      } catch {
+        // our own control frames (none is data)
+      }
+    });
+    for (const chunks of batches) for (const c of chunks) decoder.push(c);
+    return out;
+  }
+}
+
+/** Copy `src` into `dst` at `off`; short copies by hand (cheaper than a native call). */
+function put(dst: Buffer, off: number, src: Uint8Array): number {
+  const n = src.length;
+  if (n < 32) {
+    for (let i = 0; i < n; i++) dst[off + i] = src[i]!;
+  } else {
+    dst.set(src, off);
+  }
+  return off + n;
+}
