@@ -104,11 +104,13 @@ export const DEPARTURES = {
     reason:
       "A frame over maxFrameSize (default 16 MiB; the `maxFrameSize` option raises it) closes the connection with " +
       "ERR_AIOMSG_FRAME_TOO_LARGE, and a first frame over the handshake's 4 KiB bound (MAX_HELLO_SIZE) with " +
-      "ERR_AIOMSG_BAD_HELLO; the frame is not delivered. Python has no limit: it reads and delivers any frame.",
+      "ERR_AIOMSG_BAD_HELLO on a bind end, ERR_AIOMSG_NOT_AIOMSG on a connect end (which takes a peer that opens with " +
+      "a frame longer than any greeting for another protocol, and backs off before dialling again); the frame is not " +
+      "delivered. Python has no limit: it reads and delivers any frame.",
     holds(py, ts) {
       const p = conn(py, "A");
       const t = conn(ts, "A");
-      return !!p && !!t && closedWith(t, ["ERR_AIOMSG_FRAME_TOO_LARGE", "ERR_AIOMSG_BAD_HELLO"]) && !echoed(t, "probe-A") && p.end === "open" && echoed(p, "probe-A") && othersSame(py, ts, "A");
+      return !!p && !!t && closedWith(t, ["ERR_AIOMSG_FRAME_TOO_LARGE", "ERR_AIOMSG_BAD_HELLO", "ERR_AIOMSG_NOT_AIOMSG"]) && !echoed(t, "probe-A") && p.end === "open" && echoed(p, "probe-A") && othersSame(py, ts, "A");
     },
   },
   "v1-bind-greets-after-hello": {
