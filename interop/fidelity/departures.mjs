@@ -116,9 +116,10 @@ export const DEPARTURES = {
   "v1-bind-greets-after-hello": {
     title: "v1 bind end greets after the peer's HELLO",
     reason:
-      "A v1 bind end sends its HELLO once it has accepted the peer's HELLO. Python 2026.7.1 sends its HELLO as soon as the " +
-      "first byte arrives (it reads one byte to tell raw TCP from a WebSocket upgrade). A connect end sends its HELLO first " +
-      "and waits for the bind end's either way, so no peer can tell.",
+      "A v1 bind end completes its HELLO once it has accepted the peer's HELLO; on the first byte it sends only 00 00 00, " +
+      "the start of that HELLO's length prefix, which tells an auto connect end to speak first. Python 2026.7.1 sends its " +
+      "whole HELLO as soon as the first byte arrives (it reads one byte to tell raw TCP from a WebSocket upgrade). A connect " +
+      "end sends its HELLO first and waits for the bind end's either way, so no peer can tell.",
     holds(py, ts) {
       const p = conn(py, "A");
       const t = conn(ts, "A");

@@ -1,5 +1,5 @@
 /**
- * Framing shared by both wires (docs/protocol.md "Framing"): u32 big-endian length, then
+ * Framing shared by every wire generation (docs/protocol.md "Framing"): u32 big-endian length, then
  * that many bytes. The decoder is streaming: TCP reads split frames anywhere
  * (Python writes prefix and body separately).
  *

@@ -1,7 +1,9 @@
 /**
- * The 2019 wire (aiomsg 2019.x; docs/protocol.md "legacy"): untyped payloads, a raw
- * identity frame as handshake, a magic heartbeat payload, and an in-band
- * REQ/REP header for at-least-once. Pure functions over bytes.
+ * The 2019 wire (aiomsg 2019.5.2-2019.12.3; docs/protocol.md "legacy (2019):
+ * untyped payloads"): untyped payloads, a raw identity frame (any length from
+ * 1 byte) as handshake, a magic heartbeat payload, and an in-band REQ/REP
+ * header for at-least-once. After its text handshake the early wire is this
+ * wire too (early.ts). Pure functions over bytes.
  *
  * Two ambiguities are reproduced on purpose because 2019 peers behave so:
  * - a payload equal to the 16 bytes `aiomsg-heartbeat` is taken as a heartbeat
