@@ -3,8 +3,8 @@
  * the head is O(1); the array is reset when it empties and compacted once
  * the taken prefix is at least COMPACT_AT slots and half the array, so a
  * queue that never empties (a steady backlog) stays proportional to what it
- * holds. Used by the send queue, the resend schedule, each peer's inbox, the
- * waiters of every wait (wait.ts) and the write path's unwritten batches.
+ * holds. Used by the send queue, the resend schedule, each peer's inbox and
+ * the waiters of every wait (wait.ts).
  */
 
 /** Taken slots before the array is compacted (amortised: a splice per this many shifts at least). */

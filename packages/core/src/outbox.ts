@@ -8,6 +8,7 @@
  * peer (a write completed, an ACK settled a message), what waits for it and
  * then the queue go out.
  */
+import { AiomsgError, UsageError } from "./errors.js";
 import { debug, hex } from "./log.js";
 import type { Peer } from "./peer.js";
 import type { Peers } from "./peers.js";
@@ -146,4 +147,26 @@ export class Outbox {
     for (const item of this.queue.drain()) if (Buffer.isBuffer(item)) this.drop("ERR_AIOMSG_CLOSE_LINGER", item, undefined);
     this.queue.release();
   }
+}
+
+/** send()'s data as a Buffer (a string as UTF-8, a Uint8Array as a view of it), or the error to reject with. */
+export function toPayload(data: unknown, maxSendSize: number): Buffer | AiomsgError {
+  let payload: Buffer;
+  if (typeof data === "string") payload = Buffer.from(data, "utf8");
+  else if (Buffer.isBuffer(data)) payload = data;
+  else if (data instanceof Uint8Array) payload = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  else return new UsageError("ERR_AIOMSG_INVALID_OPTION", "send() takes a Uint8Array or a string");
+  if (payload.length > maxSendSize) {
+    return new AiomsgError("ERR_AIOMSG_FRAME_TOO_LARGE", `message of ${payload.length} bytes exceeds maxSendSize ${maxSendSize} (payload bytes); not sent`);
+  }
+  return payload;
+}
+
+/** send()'s `retries`: an integer of 0 or more, on an at-least-once socket only (throws UsageError). */
+export function checkRetries(retries: number, reliable: boolean): void {
+  if (reliable && Number.isInteger(retries) && retries >= 0) return;
+  throw new UsageError(
+    "ERR_AIOMSG_INVALID_OPTION",
+    !reliable ? 'send() retries needs deliveryGuarantee "at-least-once" (at-most-once never resends)' : `send() retries must be an integer of 0 or more, got ${String(retries)}`,
+  );
 }

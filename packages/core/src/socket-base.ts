@@ -31,7 +31,7 @@ import { RoundRobin } from "./round-robin.js";
 import { Publish } from "./publish.js";
 import { SendQueue } from "./send-queue.js";
 import { Reliability } from "./reliability.js";
-import { Outbox, type Drop } from "./outbox.js";
+import { Outbox, checkRetries, toPayload, type Drop } from "./outbox.js";
 import { AckBatcher } from "./ack-batcher.js";
 import { ReceiveFlow } from "./receive-flow.js";
 import { Redial } from "./redial.js";
@@ -192,34 +192,15 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
    */
   send(data: Uint8Array | string, options?: SendOptions): Promise<void> {
     if (this.closing) return Promise.reject(new UsageError("ERR_AIOMSG_SOCKET_CLOSED", "send() after close()"));
-    let payload: Buffer;
-    if (typeof data === "string") payload = Buffer.from(data, "utf8");
-    else if (Buffer.isBuffer(data)) payload = data;
-    else if (data instanceof Uint8Array) payload = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    else return Promise.reject(new UsageError("ERR_AIOMSG_INVALID_OPTION", "send() takes a Uint8Array or a string"));
-    if (payload.length > this.maxSendSize) {
-      return Promise.reject(
-        new AiomsgError("ERR_AIOMSG_FRAME_TOO_LARGE", `message of ${payload.length} bytes exceeds maxSendSize ${this.maxSendSize} (payload bytes); not sent`),
-      );
-    }
+    const payload = toPayload(data, this.maxSendSize);
+    if (!Buffer.isBuffer(payload)) return Promise.reject(payload);
     let identity: Buffer | undefined;
-    if (options?.identity !== undefined) {
-      try {
-        identity = checkIdentity(options.identity, "send identity");
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    }
     const retries = options?.retries;
-    if (retries !== undefined && (this.deliveryGuarantee !== DeliveryGuarantee.AT_LEAST_ONCE || !Number.isInteger(retries) || retries < 0)) {
-      return Promise.reject(
-        new UsageError(
-          "ERR_AIOMSG_INVALID_OPTION",
-          this.deliveryGuarantee !== DeliveryGuarantee.AT_LEAST_ONCE
-            ? "send() retries needs deliveryGuarantee \"at-least-once\" (at-most-once never resends)"
-            : `send() retries must be an integer of 0 or more, got ${String(retries)}`,
-        ),
-      );
+    try {
+      if (options?.identity !== undefined) identity = checkIdentity(options.identity, "send identity");
+      if (retries !== undefined) checkRetries(retries, this.deliveryGuarantee === DeliveryGuarantee.AT_LEAST_ONCE);
+    } catch (err) {
+      return Promise.reject(err);
     }
     if (channels.send.hasSubscribers) channels.send.publish({ socket: this, bytes: payload.length, identity });
     return this.outbox.send(payload, identity, options?.signal, retries);
