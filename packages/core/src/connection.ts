@@ -99,8 +99,11 @@ export class Connection implements FrameSink {
     });
     this.reader.decoder.limit = {
       size: MAX_HELLO_SIZE,
-      // A connect end's peer is a bind end: a first frame too long for any greeting means another protocol.
-      foreign: (prefix) => notAiomsg(prefix, this.transport.kind) ?? (direction === "connect" ? notAGreeting(prefix) : undefined),
+      // A connect end's peer is a bind end: a first "length" whose top byte is
+      // set (16 MiB or more) is another protocol's text (SSH-, 220 ...); a
+      // smaller one over the bound is an aiomsg-shaped frame, refused below
+      // as an oversized handshake.
+      foreign: (prefix) => notAiomsg(prefix, this.transport.kind) ?? (direction === "connect" && prefix >>> 24 !== 0 ? notAGreeting(prefix) : undefined),
       refuse: (length) =>
         this.dialect === undefined
           ? new ProtocolError("ERR_AIOMSG_UNKNOWN_DIALECT", `first frame (${length} bytes) is longer than any handshake (at most ${MAX_HELLO_SIZE} bytes)`)
