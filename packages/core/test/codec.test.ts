@@ -32,10 +32,13 @@ describe("v1 envelopes", () => {
     expect(v1.decode(hexBuf("09ffff"))).toEqual({ type: "unknown", code: 9 });
     const sink = collect();
     v1Dialect.dispatch(hexBuf("09ffff"), sink);
-    v1Dialect.dispatch(hexBuf(""), sink);
     v1Dialect.dispatch(hexBuf("02"), sink);
     v1Dialect.dispatch(hexBuf("0378"), sink);
     expect(sink.seen).toEqual(["data:78"]);
+  });
+
+  it("closes on an empty frame, as Python 2026.7.1's reader takes it for end of stream", () => {
+    expect(() => v1Dialect.dispatch(hexBuf(""), collect())).toThrowError(expect.objectContaining({ code: "ERR_AIOMSG_EMPTY_FRAME" }));
   });
 
   it("checks HELLO: type, least size and version, each with its own code; ignores a longer HELLO's tail", () => {

@@ -349,13 +349,25 @@ describe("bad input", () => {
     expect((await first.recv()).toString()).toBe("still-first");
   });
 
-  it("skips unknown envelope types and empty frames (v1)", async () => {
+  it("skips unknown envelope types (v1)", async () => {
     const server = await bound();
     const raw = await RawPeer.connect(server.port!);
     track(() => raw.destroy());
-    raw.write(encodeFrameHex("0101" + "cc".repeat(16)) + encodeFrameHex("7fabcdef") + "00000000" + encodeFrameHex("036f6b"));
+    raw.write(encodeFrameHex("0101" + "cc".repeat(16)) + encodeFrameHex("7fabcdef") + encodeFrameHex("ff") + encodeFrameHex("036f6b"));
     expect((await server.recv()).toString()).toBe("ok");
     expect(server.peerCount).toBe(1);
+  });
+
+  it("closes on an empty v1 frame after the handshake (ERR_AIOMSG_EMPTY_FRAME), as Python 2026.7.1 ends the connection", async () => {
+    const server = await bound();
+    const closed = once(server, "peerDisconnected");
+    const raw = await RawPeer.connect(server.port!);
+    track(() => raw.destroy());
+    raw.write(encodeFrameHex("0101" + "cc".repeat(16)) + encodeFrameHex("036f6b") + "00000000" + encodeFrameHex("036e6f"));
+    expect((await server.recv()).toString()).toBe("ok");
+    const [info] = await closed;
+    expect(info.reason?.code).toBe("ERR_AIOMSG_EMPTY_FRAME");
+    await raw.waitClosed();
   });
 
   it("delivers every frame pipelined behind HELLO in the same write", async () => {

@@ -129,11 +129,12 @@ export const v1Dialect: Dialect = {
   ackHead: () => ACK_HEAD,
   ackMid: same,
   dispatch(body: Buffer, sink: FrameSink) {
-    // Unknown types and empty frames are skipped (docs/protocol.md, forward
-    // compatibility). A DATA_REQ too short for its msg id closes (Python would
-    // deliver a cut message and acknowledge a short id: closing is the safe
-    // departure).
-    if (body.length === 0) return;
+    // Unknown types are skipped (docs/protocol.md, forward compatibility). An
+    // empty frame ends the connection, as Python 2026.7.1's reader takes it
+    // for end of stream (no aiomsg end sends one). A DATA_REQ too short for
+    // its msg id closes (Python would deliver a cut message and acknowledge a
+    // short id: closing is the safe departure).
+    if (body.length === 0) throw new ProtocolError("ERR_AIOMSG_EMPTY_FRAME", "empty frame on the v1 wire (Python aiomsg takes it for end of stream)");
     switch (body[0]) {
       case V1Type.DATA:
         sink.data(body, 1);
