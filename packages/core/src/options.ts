@@ -7,6 +7,7 @@ import type { ConnectionOptions, ProtocolOption } from "./connection.js";
 import { IDENTITY_SIZE } from "./dialect.js";
 import { UsageError } from "./errors.js";
 import { DIALECT_NAMES, isDialectName } from "./wire/dialects.js";
+import type { AdmissionToken, AdmitHook } from "./socket-types.js";
 
 export const SendMode = {
   PUBLISH: "publish",
@@ -109,6 +110,23 @@ export interface SocketOptions {
    * 00 00 00; see docs/protocol.md "Telling the generations apart"). Default 500.
    */
   autoDetectDelay?: number;
+  /**
+   * The admission gate: runs for each new peer after its handshake, before
+   * any message is routed to it or delivered from it, and admits or refuses
+   * it (see AdmitHook, AdmissionRequest). A refused peer's connection is
+   * closed with ERR_AIOMSG_NOT_ADMITTED; what the peer had sent is discarded,
+   * and nothing buffered here ever reaches it. Both bind and connect ends.
+   */
+  admit?: AdmitHook;
+  /** The admit hook must decide within this many ms, or the peer is refused. Default handshakeTimeout. */
+  admissionTimeout?: number;
+  /**
+   * Sent as the first message on every new connection, before anything
+   * buffered: the token a peer's admit hook reads, so that this end
+   * re-authenticates after each reconnect. A value, or a function of the
+   * peer (may be async: a fresh token per connection).
+   */
+  admissionToken?: AdmissionToken;
 }
 
 export interface SendOptions {
@@ -151,6 +169,9 @@ export interface ResolvedOptions {
   linger: number;
   maxPeers: number;
   maxSendSize: number;
+  admit: AdmitHook | undefined;
+  admissionTimeout: number;
+  admissionToken: AdmissionToken | undefined;
 }
 
 /** Every option a socket takes: anything else is a mistake (a misspelt name) and fails at construction. */
@@ -178,6 +199,9 @@ const KNOWN_OPTIONS = new Set<string>([
   "linger",
   "maxPeers",
   "autoDetectDelay",
+  "admit",
+  "admissionTimeout",
+  "admissionToken",
 ]);
 
 export function resolveOptions(options: SocketOptions): ResolvedOptions {
@@ -251,6 +275,9 @@ export function resolveOptions(options: SocketOptions): ResolvedOptions {
     linger: nonNegative(options.linger, 2_000, "linger"),
     maxPeers: positive(options.maxPeers, Infinity, "maxPeers"),
     maxSendSize: positive(options.maxSendSize, Infinity, "maxSendSize"),
+    admit: checkAdmit(options.admit),
+    admissionTimeout: positive(options.admissionTimeout, conn.handshakeTimeout, "admissionTimeout"),
+    admissionToken: checkToken(options.admissionToken),
   };
 }
 
@@ -278,6 +305,17 @@ export function checkIdentity(value: unknown, what: string): Buffer {
     throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `${what} must be a Uint8Array of at least 1 byte (a peer's identity), got ${len}`);
   }
   return Buffer.from(value);
+}
+
+function checkAdmit(value: unknown): AdmitHook | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "function") throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `admit must be a function (peer) => boolean, got ${typeof value}`);
+  return value as AdmitHook;
+}
+
+function checkToken(value: unknown): AdmissionToken | undefined {
+  if (value === undefined || typeof value === "function" || typeof value === "string" || value instanceof Uint8Array) return value as AdmissionToken | undefined;
+  throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `admissionToken must be a Uint8Array, a string or a function returning one, got ${typeof value}`);
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {

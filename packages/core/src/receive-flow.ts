@@ -35,11 +35,11 @@ export class ReceiveFlow {
   }
 
   /** A peer's payload (`body` from `start` on) arrived. */
-  push(peer: Peer, body: Buffer, start: number): void {
+  push(peer: Peer, body: Buffer, start: number, source: Buffer = peer.conn.source): void {
     const queue = this.queue;
     const conn = peer.conn;
     const q = peer.inbox!;
-    queue.push(q, start === body.length ? EMPTY : start === 0 ? body : body.subarray(start), conn.source);
+    queue.push(q, start === body.length ? EMPTY : start === 0 ? body : body.subarray(start), source);
     if (!q.paused) {
       const n = this.shareDivisor();
       if (q.bytes > this.bytes / n || q.length >= this.messages / n) {

@@ -24,6 +24,8 @@ export interface RedialHost {
   /** The socket, for diagnostics_channel subscribers. */
   readonly socket: object;
   closed(): boolean;
+  /** This end sends an admissionToken: a peer that hangs up right after the handshake refused it. */
+  readonly sendsToken: boolean;
   reconnectionDelay(): number;
   /** A connection over `transport` to `target`; `reconnect` when this end had been connected before. */
   attach(transport: Transport, target: string, reconnect: boolean): Connection;
@@ -108,6 +110,13 @@ export class Redial {
     // Refused, or not an aiomsg peer at all, or one whose handshake failed:
     // dialling it again at once would fail the same way.
     if (reason !== undefined && reason.code !== "ERR_AIOMSG_REFUSED" && conn.openedAt === 0 && reason instanceof ProtocolError) return true;
+    // A gated peer that closed before sending anything after its HELLO refused this end's token.
+    if (host.sendsToken && !host.closed() && conn.openedAt > 0 && conn.framesAfterHello === 0 && (reason === undefined || reason.code === "ERR_AIOMSG_PEER_LOST")) {
+      const err = new AiomsgError("ERR_AIOMSG_NOT_ADMITTED", `${conn.remote} closed the connection after the handshake without a word: it probably refused this end's admissionToken`);
+      if (channels.refused.hasSubscribers) channels.refused.publish({ socket: host.socket, remote: conn.remote, error: err });
+      host.report(err, conn);
+      return true;
+    }
     if (reason?.code === "ERR_AIOMSG_REFUSED") {
       if (channels.refused.hasSubscribers) channels.refused.publish({ socket: host.socket, remote: conn.remote, error: reason });
       return true;

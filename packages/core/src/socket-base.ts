@@ -9,7 +9,8 @@
  * - send-queue.ts: what waits for a peer, and send()'s high-water wait;
  * - reliability.ts: at-least-once ids, resends, the retry limit; ack-batcher.ts: the ACKs we owe;
  * - receive-flow.ts: the receive queue and when reading from a peer pauses;
- * - redial.ts: a connect end's reconnect loop and refusal backoff.
+ * - redial.ts: a connect end's reconnect loop and refusal backoff;
+ * - admission.ts: the gate between a peer's handshake and its admission (admit, admissionToken).
  * Bytes are the connections' business (connection.ts), and how connections
  * are made is the subclass's: the Node Socket (socket.ts) binds and dials
  * TCP, TLS and WebSocket; the browser Socket (browser.ts) dials the
@@ -35,10 +36,11 @@ import { Outbox, checkRetries, toPayload, type Drop } from "./outbox.js";
 import { AckBatcher } from "./ack-batcher.js";
 import { ReceiveFlow } from "./receive-flow.js";
 import { Redial } from "./redial.js";
+import { Admission } from "./admission.js";
 import { WaitList } from "./wait.js";
 import type { DroppedMessage, PeerInfo, SocketEvents, SocketStats } from "./socket-types.js";
 
-export type { PeerInfo, PeerDisconnectInfo, DroppedMessage, SocketEvents, SocketStats, PeerStats } from "./socket-types.js";
+export type { PeerInfo, PeerDisconnectInfo, DroppedMessage, SocketEvents, SocketStats, PeerStats, AdmissionRequest, AdmitHook, AdmissionToken, PeerCertificate } from "./socket-types.js";
 
 export abstract class SocketBase extends EventEmitter<SocketEvents> implements AsyncDisposable {
   readonly identity: Buffer;
@@ -63,6 +65,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
   private readonly acks: AckBatcher;
   private readonly flow: ReceiveFlow;
   private readonly redial: Redial;
+  private readonly admission: Admission;
   /** What connections may call: kept off the public type. */
   private readonly owner: ConnectionOwner;
   /** close() waiting up to linger for everything to be delivered. */
@@ -101,8 +104,19 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     this.outbox = new Outbox(this.peers, this.room, router, this.rr, this.queue, o.reliable ? this.reliability : undefined, drop);
     this.acks = new AckBatcher(o.ackDelay, this.room);
     this.flow = new ReceiveFlow(o.receiveHighWaterMark, o.receiveHighWaterMessages, open);
+    this.admission = new Admission(o.admit, o.admissionToken, o.admissionTimeout, {
+      info: (peer) => this.info(peer),
+      open: (peer) => this.open(peer),
+      deliver: (peer, payload, msgId) => {
+        this.deliver(peer, payload, 0, payload);
+        if (msgId !== undefined) this.acks.push(peer, msgId);
+      },
+      ack: (peer, msgId) => this.acks.push(peer, msgId),
+      closed: () => this.closedFlag,
+    });
     this.redial = new Redial({
       socket: this,
+      sendsToken: o.admissionToken !== undefined,
       closed: () => this.closedFlag,
       reconnectionDelay: o.reconnectionDelay,
       attach: (transport, target, reconnect) => {
@@ -284,7 +298,13 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
   }
 
   private ready(conn: Connection): void {
-    const peer = conn.peer;
+    // With a gate (admission.ts) the peer stays pending until it is admitted.
+    if (this.admission.active) this.admission.start(conn.peer);
+    else this.open(conn.peer);
+  }
+
+  /** The peer is admitted: routed to, read from, announced; what waited for a peer goes out. */
+  private open(peer: Peer): void {
     this.peers.admit(peer);
     this.flow.admitted(peer);
     if (peer.reconnect) this.totals.reconnects++;
@@ -296,13 +316,20 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
 
   private readonly onData = (conn: Connection, body: Buffer, start: number): void => {
     const peer = conn.peer;
+    // A pending peer's messages wait at the gate (or are its token).
+    if (peer.state === "pending" && this.admission.hold(peer, body, start, undefined)) return;
+    this.deliver(peer, body, start);
+  };
+
+  private deliver(peer: Peer, body: Buffer, start: number, source?: Buffer): void {
     peer.messagesIn++;
     peer.bytesIn += body.length - start;
     if (channels.receive.hasSubscribers) channels.receive.publish({ socket: this, bytes: body.length - start, identity: peer.identity });
-    this.flow.push(peer, body, start);
-  };
+    this.flow.push(peer, body, start, source);
+  }
 
   private readonly onRequest = (conn: Connection, msgId: Buffer, body: Buffer, start: number): void => {
+    if (conn.peer.state === "pending" && this.admission.hold(conn.peer, body, start, msgId)) return;
     this.onData(conn, body, start);
     // Acknowledged shortly after the payload is handed over, on the same connection.
     this.acks.push(conn.peer, msgId);
@@ -334,6 +361,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     this.settling.add(settled);
     void settled.then(() => this.settling.delete(settled));
     const peer = conn.peer;
+    this.admission.gone(peer);
     const t = this.totals;
     t.messagesIn += peer.messagesIn;
     t.bytesIn += peer.bytesIn;

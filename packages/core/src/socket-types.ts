@@ -4,7 +4,9 @@
  */
 import type { AiomsgError } from "./errors.js";
 import type { DialectName } from "./dialect.js";
-import type { TransportKind } from "./transport.js";
+import type { PeerCertificate, TransportKind } from "./transport.js";
+
+export type { PeerCertificate } from "./transport.js";
 
 export interface PeerInfo {
   identity: Buffer;
@@ -14,6 +16,35 @@ export interface PeerInfo {
   /** What carries it: "tcp", "tls", "ws" or "wss". */
   transport: TransportKind;
 }
+
+/**
+ * What the `admit` hook knows of a new peer: its handshake (identity,
+ * address, wire, transport, the TLS certificate it presented), and its
+ * messages on request. Nothing is routed to the peer and nothing it sends is
+ * delivered until the hook admits it.
+ */
+export interface AdmissionRequest extends PeerInfo {
+  /** The certificate the peer presented over TLS (mutual TLS); undefined otherwise. */
+  certificate: PeerCertificate | undefined;
+  /** Over TLS: whether that certificate verified against the bind end's trusted CAs. */
+  authorized: boolean;
+  /**
+   * The peer's next message (its first on the first call): a token to
+   * check. It is consumed: never delivered to recv(). Rejects if the
+   * connection ends first.
+   */
+  readMessage(): Promise<Buffer>;
+}
+
+/**
+ * The `admit` hook: true admits the peer; false refuses it (its connection is
+ * closed with ERR_AIOMSG_NOT_ADMITTED); a throw or a rejection refuses it
+ * with that error's message. Not deciding within admissionTimeout refuses it.
+ */
+export type AdmitHook = (peer: AdmissionRequest) => boolean | Promise<boolean>;
+
+/** `admissionToken`: sent as the first message on every connection, or made per connection. */
+export type AdmissionToken = Uint8Array | string | ((peer: PeerInfo) => Uint8Array | string | Promise<Uint8Array | string>);
 
 export interface PeerDisconnectInfo extends PeerInfo {
   /** Why the connection ended; undefined for an orderly close. */

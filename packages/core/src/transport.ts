@@ -50,4 +50,19 @@ export interface Transport {
   end(): void;
   /** Close now; the reason chooses what the peer is told (a WebSocket close code, or HTTP 400 before an upgrade). */
   destroy(reason?: AiomsgError): void;
+  /** Over TLS: the certificate the peer presented (undefined when none), and whether it verified against the trusted CAs. */
+  peerCertificate?(): { certificate: PeerCertificate | undefined; authorized: boolean } | undefined;
+}
+
+/** A peer's TLS certificate as Node's tls.PeerCertificate gives it (the fields most checks need; the rest is there too). */
+export interface PeerCertificate {
+  subject: Record<string, string | string[]>;
+  issuer: Record<string, string | string[]>;
+  subjectaltname?: string;
+  valid_from: string;
+  valid_to: string;
+  fingerprint256: string;
+  serialNumber: string;
+  raw: Uint8Array;
+  [field: string]: unknown;
 }

@@ -7,7 +7,7 @@
 import type { Socket as NetSocket } from "node:net";
 import { TLSSocket } from "node:tls";
 import type { AiomsgError } from "../errors.js";
-import type { Transport, TransportHandlers, TransportKind, WriteDone } from "../transport.js";
+import type { PeerCertificate, Transport, TransportHandlers, TransportKind, WriteDone } from "../transport.js";
 
 /** A peer that never reads must not keep a socket we are ending forever. */
 export const END_LINGER_MS = 2000;
@@ -24,6 +24,13 @@ export abstract class NodeStreamTransport implements Transport {
 
   constructor(protected readonly sock: NetSocket) {
     this.remote = `${sock.remoteAddress ?? "?"}:${sock.remotePort ?? "?"}`;
+  }
+
+  peerCertificate(): { certificate: PeerCertificate | undefined; authorized: boolean } | undefined {
+    const s = this.sock;
+    if (!(s instanceof TLSSocket)) return undefined;
+    const c = s.getPeerCertificate();
+    return { certificate: c && Object.keys(c).length > 0 ? (c as unknown as PeerCertificate) : undefined, authorized: s.authorized };
   }
 
   start(h: TransportHandlers): void {
