@@ -82,6 +82,28 @@ describe("cookbook (examples/)", () => {
     expect(await server.waitExit(10_000)).toBe(0);
   });
 
+  it("token-gate: a Python client with a wrong token is refused and never gets the buffered news; the right one gets it, and re-authenticates after the server restarts", async () => {
+    const port = await freePort();
+    const server = ts("server", "token-gate/server.js", [port, "right", 3]);
+    await server.waitOut((l) => l.includes(`server: listening on ${port}`), 10_000, "the server");
+    const wrong = py("wrong client", pyV1, "token-gate/client.py", ["wrong", port, 4, 15]);
+    expect(await wrong.waitExit(20_000)).toBe(1);
+    // Asked for its token on each of its connections, refused each time, and given nothing else.
+    expect(wrong.out).toEqual(["client: refused (asked for the token 3 times in a row)"]);
+    expect(server.out.filter((l) => l.startsWith("server: refused")).length).toBeGreaterThanOrEqual(3);
+
+    const right = py("right client", pyV1, "token-gate/client.py", ["right", port, 7, 30]);
+    await right.waitOut((l) => l.length >= 4, 15_000, "the news and the echo");
+    expect(right.out).toEqual(["news 0", "news 1", "news 2", "echo hello"]);
+    // A new server on the same port: the client reconnects, is asked again, answers, and gets the new server's news.
+    server.kill("SIGTERM");
+    expect(await server.waitExit(10_000)).toBe(0);
+    const again = ts("server again", "token-gate/server.js", [port, "right", 3]);
+    expect(await right.waitExit(20_000)).toBe(0);
+    expect(right.out.slice(4)).toEqual(["news 0", "news 1", "news 2"]);
+    await again.waitOut((l) => l.some((x) => x.startsWith("server: admitted")), 10_000, "the re-admission");
+  });
+
   it("proxy: 2 TS proxies (each binds for workers and connects upstream) split 10 Python jobs between their Python workers", async () => {
     const up = await freePort();
     const downs = [await freePort(), await freePort()];

@@ -95,6 +95,11 @@ export class Admission {
       certificate: tls?.certificate,
       authorized: tls?.authorized ?? false,
       readMessage: () => this.readMessage(peer, p),
+      send: (data) => {
+        if (typeof data !== "string" && !(data instanceof Uint8Array)) throw new AiomsgError("ERR_AIOMSG_INVALID_OPTION", "send() takes a Uint8Array or a string");
+        if (this.pending.get(peer) !== p || peer.conn.closed) return;
+        peer.writeData(typeof data === "string" ? Buffer.from(data, "utf8") : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+      },
     };
     return (await this.hook(request)) === true;
   }

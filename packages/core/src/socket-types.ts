@@ -34,6 +34,11 @@ export interface AdmissionRequest extends PeerInfo {
    * connection ends first.
    */
   readMessage(): Promise<Buffer>;
+  /**
+   * Write a message to this peer only, before it is admitted (a challenge:
+   * "send your token", a nonce to sign). Nothing else reaches it until then.
+   */
+  send(data: Uint8Array | string): void;
 }
 
 /**
