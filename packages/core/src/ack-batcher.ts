@@ -45,7 +45,7 @@ export class AckBatcher {
     let skipped = 0;
     for (let i = 0; i < peers.length; i++) {
       const peer = peers[i]!;
-      if (!peer.isOpen) continue;
+      if (!peer.writable) continue;
       if (this.room.hasForControl(peer)) peer.conn.writeAck(ids[i]!);
       else skipped++;
     }

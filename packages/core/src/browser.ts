@@ -54,7 +54,7 @@ export class Socket extends SocketBase {
 
 export { SendMode, DeliveryGuarantee } from "./options.js";
 export type { SocketOptions, SendOptions } from "./options.js";
-export type { PeerInfo, PeerDisconnectInfo, DroppedMessage, SocketEvents, SocketStats, PeerStats, AdmissionRequest, AdmitHook, AdmissionToken, PeerCertificate } from "./socket-base.js";
+export type { PeerInfo, PeerDisconnectInfo, DroppedMessage, SocketEvents, SocketStats, PeerStats, TargetStats, AdmissionRequest, AdmitHook, AdmissionToken, PeerCertificate } from "./socket-base.js";
 export type { ProtocolOption } from "./connection.js";
 export type { DialectName } from "./dialect.js";
 export type { TransportKind } from "./transport.js";

@@ -44,5 +44,10 @@ export interface ConnectionOwner {
    * peer reset while what was queued still went out): not written, to report.
    */
   peerUnwritten(conn: Connection, payloads: Buffer[], err: Error): void;
+  /**
+   * The peer half-closed (EOF, a draining peer going away): the last chance
+   * to queue what we owe it (ACKs) before this end closes in order too.
+   */
+  peerEnded?(conn: Connection): void;
   peerClosed(conn: Connection, reason: AiomsgError | undefined): void;
 }

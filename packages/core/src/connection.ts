@@ -65,6 +65,8 @@ export class Connection implements FrameSink {
   framesAfterHello = 0;
   /** Why the connection ended (undefined while open, or for an orderly close). */
   closeReason: AiomsgError | undefined;
+  /** halfClose() sent our FIN: nothing more is written, reading goes on until the peer's FIN. */
+  halfClosed = false;
   /** performance.now() when it closed. */
   closedAt = 0;
   private resolveDone!: () => void;
@@ -110,7 +112,9 @@ export class Connection implements FrameSink {
           : new ProtocolError("ERR_AIOMSG_BAD_HELLO", `first frame (${length} bytes) is longer than a handshake may be (at most ${MAX_HELLO_SIZE} bytes)`),
     };
     this.heartbeat = new Heartbeat(opts.heartbeatInterval, opts.heartbeatTimeout, opts.stallTimeout, {
-      idle: () => this.sendHeartbeat(),
+      idle: () => {
+        if (!this.halfClosed) this.sendHeartbeat();
+      },
       silent: () =>
         this.close(
           new ProtocolError("ERR_AIOMSG_HEARTBEAT_TIMEOUT", `nothing received from ${this.describe()} for ${opts.heartbeatTimeout} ms`),
@@ -355,6 +359,7 @@ export class Connection implements FrameSink {
     if (this.reader.decoder.pending > 0) {
       this.close(new ProtocolError("ERR_AIOMSG_TRUNCATED_FRAME", `${this.describe()} closed in the middle of a frame`));
     } else {
+      if (this.state === State.OPEN) this.owner.peerEnded?.(this);
       this.close(undefined);
     }
   };
@@ -399,6 +404,23 @@ export class Connection implements FrameSink {
       ),
     );
     return true;
+  }
+
+  /**
+  /**
+   * Drain (docs/fleet.md): write what is queued, then tell the peer this end
+   * is going by a half-close (TCP FIN after the last frame; no wire change)
+   * and keep reading until the peer closes its side, so what it had sent
+   * still arrives. Nothing is written after it (no heartbeats either). A
+   * transport without half-close (WebSocket) is closed in order instead.
+   */
+  halfClose(): void {
+    if (this.state !== State.OPEN || this.halfClosed) return;
+    this.writer.flush();
+    this.halfClosed = true;
+    this.heartbeat.cancel();
+    if (this.transport.halfClose !== undefined) this.transport.halfClose();
+    else this.close(undefined);
   }
 
   /**

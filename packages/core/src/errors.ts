@@ -29,7 +29,8 @@ export type AiomsgErrorCode =
   | "ERR_AIOMSG_REFUSED"
   | "ERR_AIOMSG_NOT_AIOMSG"
   | "ERR_AIOMSG_BIND_FAILED"
-  | "ERR_AIOMSG_NOT_ADMITTED";
+  | "ERR_AIOMSG_NOT_ADMITTED"
+  | "ERR_AIOMSG_RESOLVE_FAILED";
 
 export class AiomsgError extends Error {
   readonly code: AiomsgErrorCode;

@@ -1,8 +1,8 @@
 export { Socket } from "./socket.js";
-export type { BindOptions, ConnectOptions } from "./socket.js";
+export type { BindOptions, ConnectOptions, AddressFamily, DnsResolver } from "./socket.js";
 export { SendMode, DeliveryGuarantee } from "./options.js";
 export type { SocketOptions, SendOptions } from "./options.js";
-export type { PeerInfo, PeerDisconnectInfo, DroppedMessage, SocketEvents, SocketStats, PeerStats, AdmissionRequest, AdmitHook, AdmissionToken, PeerCertificate } from "./socket-base.js";
+export type { PeerInfo, PeerDisconnectInfo, DroppedMessage, SocketEvents, SocketStats, PeerStats, TargetStats, AdmissionRequest, AdmitHook, AdmissionToken, PeerCertificate } from "./socket-base.js";
 export type { ProtocolOption } from "./connection.js";
 export type { DialectName } from "./dialect.js";
 export { MAX_HELLO_SIZE } from "./dialect.js";

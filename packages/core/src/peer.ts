@@ -18,7 +18,8 @@ import type { WaitList } from "./wait.js";
  * - pending: handshaking, or greeted and awaiting admission (today admission
  *   is decided at once, in the handshake; an admission gate would hold peers here);
  * - admitted: open, routed to, read from;
- * - draining: routed to no more, finishing what it holds (not entered yet: drain is a later step);
+ * - draining: routed to no more, finishing what it holds (drain(), or its
+ *   address left DNS): still read from and acknowledged until it half-closes;
  * - closed: its connection has ended.
  */
 export type PeerState = "pending" | "admitted" | "draining" | "closed";
@@ -72,6 +73,11 @@ export class Peer {
     return this.state === "admitted" && this.conn.isOpen;
   }
 
+  /** Admitted or draining, its connection open and not half-closed: ACKs may still be written to it. */
+  get writable(): boolean {
+    return (this.state === "admitted" || this.state === "draining") && this.conn.isOpen && !this.conn.halfClosed;
+  }
+
   /** Queue an at-most-once message to it. */
   writeData(payload: Buffer): void {
     this.messagesOut++;
@@ -86,11 +92,12 @@ export class Peer {
     this.conn.writeRequest(msgId, payload);
   }
 
-  /** Its line in Socket.stats() (admitted peers only). */
+  /** Its line in Socket.stats() (admitted and draining peers). */
   stats(): PeerStats {
     const c = this.conn;
-    return {
+    const out: PeerStats = {
       identity: hex(this.identity!),
+      state: this.state === "draining" ? "draining" : "admitted",
       protocol: c.dialect!.name,
       direction: this.direction,
       transport: c.transport.kind,
@@ -104,5 +111,8 @@ export class Peer {
       unreadMessages: this.inbox?.length ?? 0,
       unacknowledged: this.unackedCount,
     };
+    if (this.target !== undefined) out.target = this.target;
+    if (this.address !== undefined) out.address = this.address;
+    return out;
   }
 }

@@ -22,12 +22,13 @@ export class Peers {
     this.all.add(peer);
   }
 
-  /** The admitted peer with this identity (latin1 key), if any. */
+  /** The admitted peer with this identity (latin1 key), if any (a draining one takes nothing new). */
   get(identity: Buffer): Peer | undefined {
-    return this.byKey.get(identity.toString("latin1"));
+    const peer = this.byKey.get(identity.toString("latin1"));
+    return peer?.state === "admitted" ? peer : undefined;
   }
 
-  /** Whether an admitted peer has this identity key (see Peer.key). */
+  /** Whether an admitted or draining peer has this identity key (see Peer.key): one connection per identity. */
   has(key: string): boolean {
     return this.byKey.has(key);
   }
@@ -40,18 +41,32 @@ export class Peers {
   }
 
   /**
-   * The peer's connection ended. Returns its index in `open` (for the
-   * routers' cursors), or -1 when it had not been admitted.
+   * The peer starts draining: routed to no more (out of `open`), still
+   * registered by identity. Returns its index in `open` for the routers'
+   * cursors, or -1 when it was not admitted.
    */
-  remove(peer: Peer): number {
-    this.all.delete(peer);
-    const admitted = peer.state === "admitted" || peer.state === "draining";
-    peer.state = "closed";
-    if (!admitted || this.byKey.get(peer.key) !== peer) return -1;
-    this.byKey.delete(peer.key);
+  drain(peer: Peer): number {
+    if (peer.state !== "admitted") return -1;
+    peer.state = "draining";
     const i = this.open.indexOf(peer);
     if (i >= 0) this.open.splice(i, 1);
     return i;
+  }
+
+  /**
+   * The peer's connection ended. Returns whether it had been admitted (or
+   * was draining), and its index in `open` for the routers' cursors (-1
+   * when it was not there).
+   */
+  remove(peer: Peer): { admitted: boolean; index: number } {
+    this.all.delete(peer);
+    const admitted = (peer.state === "admitted" || peer.state === "draining") && this.byKey.get(peer.key) === peer;
+    peer.state = "closed";
+    if (!admitted) return { admitted, index: -1 };
+    this.byKey.delete(peer.key);
+    const i = this.open.indexOf(peer);
+    if (i >= 0) this.open.splice(i, 1);
+    return { admitted, index: i };
   }
 
   /** stats(): add every peer's counters to the socket's, and list the admitted peers. */
@@ -61,7 +76,7 @@ export class Peers {
       out.bytesIn += p.bytesIn;
       out.messagesOut += p.messagesOut;
       out.bytesOut += p.bytesOut;
-      if (p.isOpen) out.peers.push(p.stats());
+      if (p.isOpen || (p.state === "draining" && !p.conn.closed)) out.peers.push(p.stats());
     }
   }
 }

@@ -4,8 +4,12 @@
  * and dials again; after consecutive refusals it backs off (refusalBackoff),
  * so a peer that refuses this one is not hammered. A connection whose
  * handshake failed (not an aiomsg peer, a bad or silent greeting) counts as
- * a refusal. close() wakes the waits
- * and ends the loops.
+ * a refusal. close() wakes the waits and ends the loops. A loop kept for one
+ * address behind a followed name (replicas.ts) can be stopped on its own (its
+ * address left DNS), and one that was refused parks instead of redialling:
+ * the same replica is probably connected through another of its addresses
+ * (one identity, one connection), so it waits, without dialling, until the
+ * set changes.
  */
 import { AiomsgError, ProtocolError } from "./errors.js";
 import { debug } from "./log.js";
@@ -27,61 +31,100 @@ export interface RedialHost {
   /** This end sends an admissionToken: a peer that hangs up right after the handshake refused it. */
   readonly sendsToken: boolean;
   reconnectionDelay(): number;
-  /** A connection over `transport` to `target`; `reconnect` when this end had been connected before. */
-  attach(transport: Transport, target: string, reconnect: boolean): Connection;
-  connecting(target: string, attempt: number): void;
-  reconnecting(target: string, attempt: number, delay: number): void;
+  /** A connection over `transport` to `target` (resolved to `address`); `reconnect` when this end had been connected before. */
+  attach(transport: Transport, target: string, address: string | undefined, reconnect: boolean): Connection;
+  connecting(target: string, attempt: number, address: string | undefined): void;
+  reconnecting(target: string, attempt: number, delay: number, address: string | undefined): void;
   report(err: AiomsgError, conn?: Connection): void;
 }
 
+/** One kept connection's loop. */
+export class Kept {
+  /** The connection now (handshaking or open), if any. */
+  conn: Connection | undefined = undefined;
+  stopped = false;
+  /** Resolves when the loop has ended. */
+  ended: Promise<void> = Promise.resolve();
+  readonly wake = new WaitList<void>();
+  constructor(
+    readonly target: string,
+    /** The resolved address it dials, for a followed name. */
+    readonly address: string | undefined,
+    /** Set for a followed name: where a refused loop waits instead of redialling. */
+    readonly park: ((kept: Kept) => Promise<void>) | undefined,
+  ) {}
+
+  /** Dial no more; the loop ends once the current connection has (the caller drains or closes it). */
+  stop(): void {
+    this.stopped = true;
+    this.wake.wakeAll();
+  }
+}
+
 export class Redial {
-  private readonly sleepers = new WaitList<void>();
-  private readonly loops: Promise<void>[] = [];
+  private readonly kept = new Set<Kept>();
 
   constructor(private readonly host: RedialHost) {}
 
   /** Keep a connection made by `dial` to `target` (which names the peer in errors and events). */
-  keep(target: string, dial: () => Promise<Transport>): void {
-    this.loops.push(this.loop(target, dial));
+  keep(target: string, dial: () => Promise<Transport>, address?: string, park?: (kept: Kept) => Promise<void>): Kept {
+    const kept = new Kept(target, address, park);
+    this.kept.add(kept);
+    kept.ended = this.loop(kept, dial).finally(() => this.kept.delete(kept));
+    return kept;
   }
 
-  /** close(): wake every wait; resolves when every loop has ended. */
+  /** close() or drain(): wake every wait; resolves when every loop has ended. */
   stop(): Promise<void[]> {
-    this.sleepers.wakeAll();
-    return Promise.all(this.loops);
+    const all = [...this.kept];
+    for (const k of all) k.stop();
+    return Promise.all(all.map((k) => k.ended));
   }
 
-  private async loop(target: string, dial: () => Promise<Transport>): Promise<void> {
+  private async loop(kept: Kept, dial: () => Promise<Transport>): Promise<void> {
     const host = this.host;
+    const { target, address } = kept;
+    const over = (): boolean => kept.stopped || host.closed();
     /** Consecutive attempts the peer refused: each doubles the wait (see refusalBackoff). */
     let refusals = 0;
     let attempt = 0;
     let delay = 0;
     let connectedBefore = false;
-    while (!host.closed()) {
+    while (!over()) {
       let conn: Connection | undefined;
       attempt++;
-      if (attempt === 1) host.connecting(target, attempt);
+      if (attempt === 1) host.connecting(target, attempt, address);
       if (channels.dial.hasSubscribers) channels.dial.publish({ socket: host.socket, target, attempt, delay });
       try {
         const transport = await dial();
-        if (host.closed()) {
+        if (over()) {
           transport.destroy();
           break;
         }
-        conn = host.attach(transport, target, connectedBefore);
+        conn = host.attach(transport, target, address, connectedBefore);
+        kept.conn = conn;
       } catch (err) {
-        if (host.closed()) break; // cut by close(): not a failure to report
+        if (over()) break; // cut by close() or drain: not a failure to report
         // Routine while a peer is down, so only reported to an attached
         // "error" listener (a TLS verification failure shows up here too).
-        host.report(new AiomsgError("ERR_AIOMSG_CONNECT_FAILED", `connect to ${target} failed: ${(err as Error).message}`, { cause: err }));
+        const at = address === undefined ? target : `${target} (${address})`;
+        host.report(new AiomsgError("ERR_AIOMSG_CONNECT_FAILED", `connect to ${at} failed: ${(err as Error).message}`, { cause: err }));
       }
       if (conn) {
         await conn.done;
+        kept.conn = undefined;
         if (conn.openedAt > 0) connectedBefore = true;
-        refusals = this.refused(conn) ? refusals + 1 : 0;
+        const refused = this.refused(conn) || (kept.park !== undefined && conn.closeReason?.code === "ERR_AIOMSG_DUPLICATE_IDENTITY");
+        refusals = refused ? refusals + 1 : 0;
+        if (refused && kept.park !== undefined && !over()) {
+          // One replica behind two addresses: wait for the set to change rather than redial.
+          debug("%s (%s) refused: parked until the set changes", target, address);
+          await kept.park(kept);
+          refusals = 0;
+          continue;
+        }
       }
-      if (host.closed()) break;
+      if (over()) break;
       let ms = 0;
       try {
         ms = Number(host.reconnectionDelay());
@@ -91,8 +134,8 @@ export class Redial {
       ms = Number.isFinite(ms) && ms > 0 ? ms : 0;
       if (refusals > 0) ms = Math.max(ms, refusalBackoff(refusals));
       delay = ms;
-      host.reconnecting(target, attempt + 1, ms);
-      await this.sleepers.sleep(ms, undefined, undefined);
+      host.reconnecting(target, attempt + 1, ms, address);
+      await kept.wake.sleep(ms, undefined, undefined);
     }
   }
 

@@ -11,6 +11,7 @@
  * - receive-flow.ts: the receive queue and when reading from a peer pauses;
  * - redial.ts: a connect end's reconnect loop and refusal backoff;
  * - admission.ts: the gate between a peer's handshake and its admission (admit, admissionToken).
+ * - drain.ts: leaving without loss, one peer or all (docs/fleet.md).
  * Bytes are the connections' business (connection.ts), and how connections
  * are made is the subclass's: the Node Socket (socket.ts) binds and dials
  * TCP, TLS and WebSocket; the browser Socket (browser.ts) dials the
@@ -35,12 +36,14 @@ import { Reliability } from "./reliability.js";
 import { Outbox, checkRetries, toPayload, type Drop } from "./outbox.js";
 import { AckBatcher } from "./ack-batcher.js";
 import { ReceiveFlow } from "./receive-flow.js";
-import { Redial } from "./redial.js";
+import { Redial, type Kept } from "./redial.js";
 import { Admission } from "./admission.js";
 import { WaitList } from "./wait.js";
-import type { DroppedMessage, PeerInfo, SocketEvents, SocketStats } from "./socket-types.js";
+import { Drain } from "./drain.js";
+import type { DroppedMessage, PeerInfo, SocketEvents, SocketStats, TargetStats } from "./socket-types.js";
 
-export type { PeerInfo, PeerDisconnectInfo, DroppedMessage, SocketEvents, SocketStats, PeerStats, AdmissionRequest, AdmitHook, AdmissionToken, PeerCertificate } from "./socket-types.js";
+export type { PeerInfo, PeerDisconnectInfo, DroppedMessage, SocketEvents, SocketStats, PeerStats, TargetStats, AdmissionRequest, AdmitHook, AdmissionToken, PeerCertificate } from "./socket-types.js";
+export type { Kept } from "./redial.js";
 
 export abstract class SocketBase extends EventEmitter<SocketEvents> implements AsyncDisposable {
   readonly identity: Buffer;
@@ -52,6 +55,8 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
   private readonly maxSendSize: number;
   protected closing = false;
   protected closedFlag = false;
+  /** drain() began: accept, dial and admit no more (closedFlag follows once it is done). */
+  protected stopping = false;
 
   private readonly peers = new Peers();
   private readonly room: Room;
@@ -70,6 +75,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
   private readonly owner: ConnectionOwner;
   /** close() waiting up to linger for everything to be delivered. */
   private readonly idleWaiters = new WaitList<void>();
+  private readonly drainer: Drain;
   private readonly lingerMs: number;
   private closePromise: Promise<void> | undefined;
   // Counters for stats(); per-peer ones live on each Peer and are added here when it closes.
@@ -104,6 +110,16 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     this.outbox = new Outbox(this.peers, this.room, router, this.rr, this.queue, o.reliable ? this.reliability : undefined, drop);
     this.acks = new AckBatcher(o.ackDelay, this.room);
     this.flow = new ReceiveFlow(o.receiveHighWaterMark, o.receiveHighWaterMessages, open);
+    this.drainer = new Drain({
+      peers: this.peers,
+      rr: this.rr,
+      acks: this.acks,
+      outbox: this.outbox,
+      reliability: this.reliability,
+      idle: this.idleWaiters,
+      closed: () => this.closedFlag,
+      draining: (peer) => this.safeEmit("peerDraining", this.info(peer)),
+    });
     this.admission = new Admission(o.admit, o.admissionToken, o.admissionTimeout, {
       info: (peer) => this.info(peer),
       open: (peer) => this.open(peer),
@@ -112,21 +128,23 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
         if (msgId !== undefined) this.acks.push(peer, msgId);
       },
       ack: (peer, msgId) => this.acks.push(peer, msgId),
-      closed: () => this.closedFlag,
+      closed: () => this.closedFlag || this.stopping,
     });
     this.redial = new Redial({
       socket: this,
       sendsToken: o.admissionToken !== undefined,
-      closed: () => this.closedFlag,
+      closed: () => this.closedFlag || this.stopping,
       reconnectionDelay: o.reconnectionDelay,
-      attach: (transport, target, reconnect) => {
+      attach: (transport, target, address, reconnect) => {
         const conn = this.attach(transport, "connect");
         conn.peer.target = target;
+        conn.peer.address = address;
         conn.peer.reconnect = reconnect;
         return conn;
       },
-      connecting: (target, attempt) => this.safeEmit("connecting", { target, attempt }),
-      reconnecting: (target, attempt, delay) => this.safeEmit("reconnecting", { target, attempt, delay }),
+      connecting: (target, attempt, address) => this.safeEmit("connecting", address === undefined ? { target, attempt } : { target, attempt, address }),
+      reconnecting: (target, attempt, delay, address) =>
+        this.safeEmit("reconnecting", address === undefined ? { target, attempt, delay } : { target, attempt, delay, address }),
       report: (err, conn) => this.report(err, conn),
     });
     this.owner = {
@@ -140,6 +158,8 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
       peerAck: this.onAck,
       released: this.onReleased,
       peerUnwritten: (c, payloads, err) => this.peerUnwritten(c, payloads, err),
+      // A peer going away (its FIN): the ACKs owed to it leave before this end's own FIN.
+      peerEnded: () => this.acks.flush(),
       peerClosed: (c, r) => this.peerClosed(c, r),
     };
   }
@@ -157,9 +177,19 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     return this.peers.size;
   }
 
-  /** Keep a connection made by `dial` for the life of the socket (redial.ts); `what` names the peer in errors. */
-  protected keepConnected(what: string, dial: () => Promise<Transport>): void {
-    this.redial.keep(what, dial);
+  /** Keep a connection made by `dial` (redial.ts); `what` names the peer; a followed name's `address` and `park` (replicas.ts). */
+  protected keepConnected(what: string, dial: () => Promise<Transport>, address?: string, park?: (kept: Kept) => Promise<void>): Kept {
+    return this.redial.keep(what, dial, address, park);
+  }
+
+  /** How long a connection whose address left DNS may take to drain (linger). */
+  protected get drainTimeout(): number {
+    return this.lingerMs;
+  }
+
+  /** Followed names for stats() (the Node Socket's connect() to a name, see replicas.ts). */
+  protected targetStats(): TargetStats[] {
+    return [];
   }
 
   /** Identities of the peers currently connected. */
@@ -193,6 +223,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
       resends: this.reliability.resends,
       reconnects: t.reconnects,
       peers: [],
+      targets: this.targetStats(),
     };
     this.peers.addStats(out);
     return out;
@@ -205,7 +236,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
    * under the high-water mark, otherwise when enough has been written.
    */
   send(data: Uint8Array | string, options?: SendOptions): Promise<void> {
-    if (this.closing) return Promise.reject(new UsageError("ERR_AIOMSG_SOCKET_CLOSED", "send() after close()"));
+    if (this.closing) return Promise.reject(new UsageError("ERR_AIOMSG_SOCKET_CLOSED", "send() after close() or drain()"));
     const payload = toPayload(data, this.maxSendSize);
     if (!Buffer.isBuffer(payload)) return Promise.reject(payload);
     let identity: Buffer | undefined;
@@ -286,7 +317,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     peer.identity = conn.peerIdentity;
     peer.key = conn.key;
     let refusal: ProtocolError | undefined;
-    if (this.closedFlag) refusal = new ProtocolError("ERR_AIOMSG_SOCKET_CLOSED", "socket is closing");
+    if (this.closedFlag || this.stopping) refusal = new ProtocolError("ERR_AIOMSG_SOCKET_CLOSED", "socket is closing");
     else if (this.peers.has(peer.key)) {
       refusal = new ProtocolError(
         "ERR_AIOMSG_DUPLICATE_IDENTITY",
@@ -345,6 +376,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
 
   private released(peer: Peer | undefined): void {
     this.outbox.released(peer);
+    this.drainer.released();
     if (this.idleWaiters.length > 0 && this.queue.held === 0 && this.outbox.idle) this.idleWaiters.wakeAll();
   }
 
@@ -370,9 +402,9 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     // At-most-once messages that never fully left this process: reported, not silently lost.
     const code = this.closedFlag ? "ERR_AIOMSG_CLOSE_LINGER" : "ERR_AIOMSG_PEER_LOST";
     for (const payload of conn.takeUnwritten()) this.drop(code, payload, conn.peerIdentity, reason);
-    const index = this.peers.remove(peer);
-    if (index >= 0) {
-      this.rr.removed(index);
+    const { admitted, index } = this.peers.remove(peer);
+    if (index >= 0) this.rr.removed(index);
+    if (admitted) {
       const info = { ...this.info(peer), reason };
       if (channels.closed.hasSubscribers) channels.closed.publish({ socket: this, peer: info, error: reason });
       this.safeEmit("peerDisconnected", info);
@@ -383,7 +415,10 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
 
   private info(peer: Peer): PeerInfo {
     const c = peer.conn;
-    return { identity: peer.identity!, protocol: c.dialect!.name, direction: peer.direction, remote: c.remote, transport: c.transport.kind };
+    const info: PeerInfo = { identity: peer.identity!, protocol: c.dialect!.name, direction: peer.direction, remote: c.remote, transport: c.transport.kind };
+    if (peer.target !== undefined) info.target = peer.target;
+    if (peer.address !== undefined) info.address = peer.address;
+    return info;
   }
 
   // --- events ------------------------------------------------------------------------
@@ -418,6 +453,38 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     this.closing = true;
     this.closePromise = this.doClose(options?.linger ?? this.lingerMs);
     return this.closePromise;
+  }
+
+  /**
+   * Leave without loss, the shutdown for SIGTERM (drain.ts, docs/fleet.md):
+   * accept, dial and take sends no more; deliver what send() accepted and
+   * await its ACKs; half-close every peer and read until each has finished;
+   * then close, reporting what is left (ERR_AIOMSG_CLOSE_LINGER). Within
+   * `timeout` ms (default linger). `process.once("SIGTERM", () => void sock.drain())`.
+   */
+  drain(options?: { timeout?: number }): Promise<void> {
+    if (this.closePromise) return this.closePromise;
+    const timeout = options?.timeout ?? this.lingerMs;
+    if (!Number.isFinite(timeout) || timeout < 0) {
+      return Promise.reject(new UsageError("ERR_AIOMSG_INVALID_OPTION", `drain() timeout must be a number of ms >= 0, got ${String(timeout)}`));
+    }
+    this.closing = true;
+    this.closePromise = this.doDrain(timeout);
+    return this.closePromise;
+  }
+
+  private async doDrain(timeout: number): Promise<void> {
+    this.stopping = true;
+    const loops = this.redial.stop();
+    const serversClosed = this.stopTransports();
+    await this.drainer.all(timeout);
+    await this.doClose(0);
+    await Promise.all([loops, ...serversClosed]);
+  }
+
+  /** Drain one connection (its address left DNS, see replicas.ts and drain.ts); resolves once it is closed. */
+  protected drainConnection(conn: Connection, timeout: number): Promise<void> {
+    return this.drainer.connection(conn, timeout);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

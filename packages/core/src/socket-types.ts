@@ -15,6 +15,10 @@ export interface PeerInfo {
   remote: string;
   /** What carries it: "tcp", "tls", "ws" or "wss". */
   transport: TransportKind;
+  /** A connect end's target as given to connect() (e.g. "srv://_aiomsg._tcp.svc"). */
+  target?: string;
+  /** The address it was resolved to for this connection ("10.0.0.5:25000"), when connect() follows a name. */
+  address?: string;
 }
 
 /**
@@ -68,10 +72,15 @@ export interface DroppedMessage {
 export interface PeerStats {
   /** Hex of the peer's identity. */
   identity: string;
+  /** "draining": routed to no more, finishing what it holds (drain(), or its address left DNS). */
+  state: "admitted" | "draining";
   protocol: DialectName;
   direction: "bind" | "connect";
   transport: TransportKind;
   remote: string;
+  /** As in PeerInfo: the connect() target and the resolved address. */
+  target?: string;
+  address?: string;
   messagesIn: number;
   bytesIn: number;
   messagesOut: number;
@@ -105,6 +114,25 @@ export interface SocketStats {
   /** Handshakes completed by a connect end that had been connected before. */
   reconnects: number;
   peers: PeerStats[];
+  /** Each name connect() follows (resolve "all", srv://): what it resolved to and how the last resolution went. */
+  targets: TargetStats[];
+}
+
+/** A name connect() follows (see docs/fleet.md). */
+export interface TargetStats {
+  target: string;
+  /** The last good set of addresses ("host:port"), kept while the name fails to resolve. */
+  addresses: string[];
+  /** Addresses leaving: their connections are draining. */
+  draining: string[];
+  /** Addresses refused (one replica at two addresses: connected through the other), not dialled until the set changes. */
+  parked: string[];
+  /** Date.now() of the last successful resolution (0 before the first). */
+  resolvedAt: number;
+  /** Consecutive failed resolutions (0 after a success). */
+  failures: number;
+  /** The last failure's error, while failing. */
+  error?: AiomsgError;
 }
 
 export interface SocketEvents {
@@ -115,7 +143,11 @@ export interface SocketEvents {
   error: [AiomsgError];
   listening: [{ host: string; port: number }];
   /** A connect end starts dialling `target` (attempt 1). */
-  connecting: [{ target: string; attempt: number }];
+  connecting: [{ target: string; attempt: number; address?: string }];
   /** A connect end will dial `target` again after `delay` ms (attempt 2, 3, ...). */
-  reconnecting: [{ target: string; attempt: number; delay: number }];
+  reconnecting: [{ target: string; attempt: number; delay: number; address?: string }];
+  /** A followed name resolved (see docs/fleet.md): every address behind it, and what changed. */
+  resolved: [{ target: string; addresses: string[]; added: string[]; removed: string[]; ttl: number }];
+  /** A peer is routed to no more and finishes what it holds (drain(), or its address left DNS). */
+  peerDraining: [PeerInfo];
 }

@@ -1,7 +1,8 @@
 /**
  * The Node Socket: a SocketBase (routing, flow control, reliability) that
  * binds and dials over Node's network: TCP and TLS, and WebSocket (ws://,
- * wss://) both as the sniffed bind port and as a connect end.
+ * wss://) both as the sniffed bind port and as a connect end; a connect end
+ * may follow every replica behind a DNS name (replicas.ts, transports/dns.ts).
  */
 import type * as net from "node:net";
 import { AiomsgError, UsageError } from "./errors.js";
@@ -9,14 +10,20 @@ import { debug, hex } from "./log.js";
 import { SocketBase } from "./socket-base.js";
 import type { Transport } from "./transport.js";
 import { dialectFor } from "./wire/dialects.js";
-import { Listener, checkHost, checkPort, describeEndpoint, dial, parseEndpoint, type BindOptions, type ConnectOptions } from "./transports/node.js";
+import { Listener, checkHost, checkPort, describeEndpoint, dial, parseEndpoint, type BindOptions, type ConnectOptions, type Endpoint } from "./transports/node.js";
+import { defaultResolver, resolveHost, resolveSrv } from "./transports/dns.js";
+import { ReplicaSet, type RefreshBounds } from "./replicas.js";
+import type { TargetStats } from "./socket-types.js";
 
 export type { BindOptions, ConnectOptions } from "./transports/node.js";
+export type { AddressFamily, DnsResolver } from "./transports/dns.js";
 
 export class Socket extends SocketBase {
   readonly #listeners: Listener[] = [];
   /** Sockets being dialled, cut by close(). */
   readonly #dialing = new Set<net.Socket>();
+  /** Names followed by connect() (resolve "all", srv://). */
+  readonly #sets: ReplicaSet[] = [];
 
   /** Port of the first bound listener (useful after binding port 0). */
   get port(): number | undefined {
@@ -73,7 +80,9 @@ export class Socket extends SocketBase {
    * several peers. A malformed host or URL, or a port outside 1..65535,
    * throws at the call (ERR_AIOMSG_INVALID_OPTION); a name that does not
    * resolve is a network condition (`error` events, ERR_AIOMSG_CONNECT_FAILED,
-   * while it keeps trying).
+   * while it keeps trying). With `{ resolve: "all" }`, or to
+   * `srv://_service._tcp.name`, it keeps a connection to every address
+   * behind the name and follows the records (docs/fleet.md).
    */
   async connect(host?: string, port?: number, options?: ConnectOptions): Promise<this>;
   async connect(url: string, options?: ConnectOptions): Promise<this>;
@@ -87,11 +96,44 @@ export class Socket extends SocketBase {
       throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `connectTimeout must be a positive number of ms, got ${String(timeout)}`);
     }
     const ep = parseEndpoint(host, port);
-    if (ep.scheme !== "tcp" && this.protocol !== "auto" && !dialectFor(this.protocol).websocket) {
+    if ((ep.scheme === "ws" || ep.scheme === "wss") && this.protocol !== "auto" && !dialectFor(this.protocol).websocket) {
       throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `${ep.scheme}:// cannot carry the ${this.protocol} wire (2019 aiomsg had no WebSocket transport)`);
     }
-    this.keepConnected(describeEndpoint(ep), () => dial(ep, options, this.#dialing));
+    const resolve = options.resolve ?? "first";
+    if (resolve !== "first" && resolve !== "all") {
+      throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `connect() resolve must be "first" or "all", got ${String(resolve)}`);
+    }
+    if (ep.scheme === "srv" || resolve === "all") this.#follow(ep, options);
+    else this.keepConnected(describeEndpoint(ep), () => dial(ep, options, this.#dialing));
     return this;
+  }
+
+  /** connect() to a name it follows: a replica set (replicas.ts) whose addresses are each kept connected. */
+  #follow(ep: Endpoint, options: ConnectOptions): void {
+    const family = options.family ?? "both";
+    if (family !== 4 && family !== 6 && family !== "both") {
+      throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `connect() family must be 4, 6 or "both", got ${String(family)}`);
+    }
+    const bounds = refreshBounds(options.refresh);
+    const resolver = options.resolver ?? defaultResolver();
+    const target = describeEndpoint(ep);
+    const resolve = ep.scheme === "srv" ? () => resolveSrv(resolver, ep.host, family) : () => resolveHost(resolver, ep.host, ep.port, family);
+    const set = new ReplicaSet(target, resolve, bounds, {
+      closed: () => this.closing,
+      keep: (a, key, park) => {
+        const to: Endpoint = { ...ep, scheme: ep.scheme === "srv" ? "tcp" : ep.scheme, host: a.host, port: a.port, servername: a.name };
+        return this.keepConnected(target, () => dial(to, options, this.#dialing), key, park);
+      },
+      drain: (kept) => (kept.conn === undefined ? Promise.resolve() : this.drainConnection(kept.conn, this.drainTimeout)),
+      report: (err) => this.report(err),
+      resolved: (event) => this.safeEmit("resolved", event),
+    });
+    this.#sets.push(set);
+    set.start();
+  }
+
+  protected override targetStats(): TargetStats[] {
+    return this.#sets.map((s) => s.stats());
   }
 
   /** What the listeners need from the socket. */
@@ -122,6 +164,19 @@ export class Socket extends SocketBase {
   protected override stopTransports(): Promise<void>[] {
     for (const s of this.#dialing) s.destroy(new Error("the socket was closed while connecting"));
     this.#dialing.clear();
-    return this.#listeners.map((l) => l.close());
+    return [...this.#listeners.map((l) => l.close()), ...this.#sets.map((s) => s.stop())];
   }
+}
+
+function refreshBounds(r: ConnectOptions["refresh"]): RefreshBounds {
+  const min = r?.min ?? 1000;
+  const max = r?.max ?? 30_000;
+  const jitter = r?.jitter ?? 0.1;
+  if (!(Number.isFinite(min) && min > 0 && Number.isFinite(max) && max >= min && Number.isFinite(jitter) && jitter >= 0 && jitter < 1)) {
+    throw new UsageError(
+      "ERR_AIOMSG_INVALID_OPTION",
+      `connect() refresh needs 0 < min <= max (ms) and 0 <= jitter < 1, got ${JSON.stringify({ min, max, jitter })}`,
+    );
+  }
+  return { min, max, jitter };
 }

@@ -48,6 +48,11 @@ export interface Transport {
   resume(): void;
   /** Close after what was written: FIN, or WebSocket Close 1000. */
   end(): void;
+  /**
+   * Send FIN after what was written and keep reading until the peer's own
+   * FIN (drain). Only where the transport has a half-close (TCP, TLS).
+   */
+  halfClose?(): void;
   /** Close now; the reason chooses what the peer is told (a WebSocket close code, or HTTP 400 before an upgrade). */
   destroy(reason?: AiomsgError): void;
   /** Over TLS: the certificate the peer presented (undefined when none), and whether it verified against the trusted CAs. */

@@ -10,6 +10,7 @@ import type { Transport } from "../transport.js";
 import { MAX_UPGRADE_REQUEST, checkUpgradeResponse, upgradeRequest } from "../ws/frames.js";
 import { StreamTransport } from "./stream.js";
 import { SniffingTransport, WsClientTransport } from "./websocket.js";
+import type { AddressFamily, DnsResolver } from "./dns.js";
 
 export interface BindOptions {
   /** Serve TLS with these options (cert, key, ca, requestCert for mutual TLS, ...). */
@@ -22,15 +23,34 @@ export interface ConnectOptions {
   tls?: tls.ConnectionOptions;
   /** Give up one attempt after this many ms, WebSocket upgrade included (then wait reconnectionDelay). Default 1000. */
   connectTimeout?: number;
+  /**
+   * "first" (the default): one connection to the name, resolved by the OS at
+   * each dial (dns.lookup: /etc/hosts included). "all": one connection to
+   * every address behind the name, followed as the records change
+   * (docs/fleet.md). An srv:// target always follows its records.
+   */
+  resolve?: "first" | "all";
+  /** Following a name: which records are dialled: 4 (A), 6 (AAAA), or "both" (the default). */
+  family?: AddressFamily;
+  /**
+   * Following a name: resolve again when the records' TTL runs out, clamped
+   * to [min, max] ms (default 1000 and 30000), +-jitter (default 0.1); after
+   * a failure, min doubled per failure up to max.
+   */
+  refresh?: { min?: number; max?: number; jitter?: number };
+  /** Following a name: who answers (default a node:dns Resolver on the system's DNS servers), e.g. one with setServers(). */
+  resolver?: DnsResolver;
 }
 
-/** Where a connect end goes: `tcp://host:port`, `ws://host:port/path` or `wss://host:port/path`. */
+/** Where a connect end goes: `tcp://host:port`, `ws://host:port/path`, `wss://host:port/path`, or the SRV name of `srv://_service._tcp.name`. */
 export interface Endpoint {
-  scheme: "tcp" | "ws" | "wss";
+  scheme: "tcp" | "ws" | "wss" | "srv";
   host: string;
   port: number;
   /** Request target of a WebSocket upgrade. */
   path: string;
+  /** The name behind `host` when it is a resolved address: TLS checks the certificate against it, WebSocket sends it as Host. */
+  servername?: string;
 }
 
 const DEFAULT_PORTS = { tcp: 25000, ws: 80, wss: 443 } as const;
@@ -78,12 +98,18 @@ export function parseEndpoint(hostOrUrl: string, port: number | undefined): Endp
     throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `not a URL: ${hostOrUrl}`);
   }
   const scheme = url.protocol.slice(0, -1);
-  if (scheme !== "tcp" && scheme !== "ws" && scheme !== "wss") {
-    throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `unsupported scheme ${url.protocol} (tcp://, ws:// or wss://)`);
+  if (scheme !== "tcp" && scheme !== "ws" && scheme !== "wss" && scheme !== "srv") {
+    throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `unsupported scheme ${url.protocol} (tcp://, ws://, wss:// or srv://)`);
   }
   if (port !== undefined) throw new UsageError("ERR_AIOMSG_INVALID_OPTION", "give the port in the URL, not as a second argument");
   if (url.hostname === "") throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `${hostOrUrl}: the host is missing`);
   if (url.username !== "" || url.password !== "") throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `${hostOrUrl}: user info in the URL is not supported`);
+  if (scheme === "srv") {
+    if (url.port || (url.pathname !== "" && url.pathname !== "/") || url.search) {
+      throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `srv:// takes a name only (the records give the ports): srv://_aiomsg._tcp.example, got ${hostOrUrl}`);
+    }
+    return { scheme, host: url.hostname, port: 0, path: "/" };
+  }
   if (scheme === "tcp" && (url.pathname.replace(/^\/$/, "") !== "" || url.search !== "")) {
     throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `${hostOrUrl}: a tcp:// URL has no path`);
   }
@@ -93,6 +119,7 @@ export function parseEndpoint(hostOrUrl: string, port: number | undefined): Endp
 }
 
 export function describeEndpoint(ep: Endpoint): string {
+  if (ep.scheme === "srv") return `srv://${ep.host}`;
   return ep.scheme === "tcp" ? `${ep.host}:${ep.port}` : `${ep.scheme}://${ep.host}:${ep.port}${ep.path}`;
 }
 
@@ -106,8 +133,9 @@ export function dial(ep: Endpoint, options: ConnectOptions, track: Set<net.Socke
   const secure = ep.scheme === "wss" || (ep.scheme === "tcp" && options.tls !== undefined);
   return new Promise<Transport>((resolve, reject) => {
     const s = secure
-      ? tls.connect({ host: ep.host, port: ep.port, servername: net.isIP(ep.host) ? undefined : ep.host, ...options.tls })
-      : net.connect({ host: ep.host, port: ep.port });
+      ? tls.connect({ host: ep.host, port: ep.port, servername: ep.servername ?? (net.isIP(ep.host) ? undefined : ep.host), ...options.tls })
+      : // Half-open allowed: a peer's FIN (it drains) lets this end write what it holds, ACKs included, before its own FIN.
+        net.connect({ host: ep.host, port: ep.port, allowHalfOpen: true });
     track.add(s);
     const timer = setTimeout(() => s.destroy(new Error(`connect timeout after ${timeout} ms`)), timeout);
     const settle = (): void => {
@@ -128,7 +156,7 @@ export function dial(ep: Endpoint, options: ConnectOptions, track: Set<net.Socke
         return;
       }
       // The WebSocket upgrade, answered within the same deadline.
-      const { request, key } = upgradeRequest(`${ep.host.includes(":") ? `[${ep.host}]` : ep.host}:${ep.port}`, ep.path);
+      const { request, key } = upgradeRequest(`${ep.servername ?? (ep.host.includes(":") ? `[${ep.host}]` : ep.host)}:${ep.port}`, ep.path);
       let response = Buffer.alloc(0);
       const onData = (d: Buffer): void => {
         response = Buffer.concat([response, d]);
@@ -234,7 +262,7 @@ export class Listener {
         tlsServer.emit("connection", raw);
       });
     } else {
-      server = net.createServer((s) => {
+      server = net.createServer({ allowHalfOpen: true }, (s) => {
         if (h.admit(s) && !s.destroyed) h.accepted(wrap(s), performance.now());
       });
     }

@@ -96,6 +96,11 @@ export class StreamTransport extends NodeStreamTransport {
     endSocket(this.sock);
   }
 
+  halfClose(): void {
+    // The peer's FIN ('end') then closes the connection, which ends it for good (end()).
+    this.sock.end();
+  }
+
   destroy(): void {
     this.sock.destroy();
   }

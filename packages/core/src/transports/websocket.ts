@@ -132,6 +132,12 @@ export class SniffingTransport extends NodeStreamTransport {
     endSocket(this.sock);
   }
 
+  /** Drain: a raw aiomsg peer gets a FIN and is read until its own; a WebSocket peer is closed in order (end()). */
+  halfClose(): void {
+    if (this.mode === Mode.RAW) this.sock.end();
+    else this.end();
+  }
+
   destroy(reason?: AiomsgError): void {
     if (this.mode === Mode.HTTP) {
       // Before the upgrade a WebSocket client understands only HTTP.

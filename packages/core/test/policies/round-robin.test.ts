@@ -61,25 +61,35 @@ describe("RoundRobin", () => {
   it("repairs the cursor when a peer before it leaves: the peer that was next still is", () => {
     const { rr, peers, list } = setup(["a", "b", "c", "d"]);
     expect(names([rr.next(), rr.next()])).toEqual(["a", "b"]); // c is next
-    rr.removed(peers.remove(list[0]!)); // a leaves
+    rr.removed(peers.remove(list[0]!).index); // a leaves
     expect(names([rr.next(), rr.next(), rr.next()])).toEqual(["c", "d", "b"]);
   });
 
   it("keeps the cursor when the peer leaving is at or after it", () => {
     const { rr, peers, list } = setup(["a", "b", "c", "d"]);
     expect(names([rr.next()])).toEqual(["a"]); // b is next
-    rr.removed(peers.remove(list[2]!)); // c leaves
+    rr.removed(peers.remove(list[2]!).index); // c leaves
     expect(names([rr.next(), rr.next(), rr.next()])).toEqual(["b", "d", "a"]);
-    rr.removed(peers.remove(list[1]!)); // b, the one just used, leaves
+    rr.removed(peers.remove(list[1]!).index); // b, the one just used, leaves
     expect(names([rr.next(), rr.next()])).toEqual(["d", "a"]);
   });
 
-  it("a peer never admitted leaves no trace (remove returns -1)", () => {
+  it("a draining peer is routed to no more, the cursor repaired; when it leaves it still counts as admitted", () => {
+    const { rr, peers, list } = setup(["a", "b", "c"]);
+    expect(names([rr.next()])).toEqual(["a"]); // b is next
+    rr.removed(peers.drain(list[0]!)); // a drains
+    expect(list[0]!.state).toBe("draining");
+    expect(peers.get(list[0]!.identity!)).toBeUndefined();
+    expect(names([rr.next(), rr.next(), rr.next()])).toEqual(["b", "c", "b"]);
+    expect(peers.remove(list[0]!)).toEqual({ admitted: true, index: -1 });
+  });
+
+  it("a peer never admitted leaves no trace (remove says not admitted, index -1)", () => {
     const { peers } = setup(["a"]);
     const pending = fakePeer("p");
     peers.add(pending);
     pending.state = "pending";
-    expect(peers.remove(pending)).toBe(-1);
+    expect(peers.remove(pending)).toEqual({ admitted: false, index: -1 });
     expect(peers.open.length).toBe(1);
   });
 });
