@@ -2,7 +2,8 @@
 // What the test command needs beyond Node and Python 3, provisioned by `pnpm test`
 // itself (its `pretest` script), so a fresh machine needs no step of its own:
 // - Debian packages: openssl (throwaway certificates), tmux (the bridge's terminal
-//   status line), chromium (the browser test; skipped if AIOMSG_CHROMIUM names one).
+//   status line), chromium (the browser test; skipped if AIOMSG_CHROMIUM names one),
+//   dnsmasq-base (the fleet test's DNS server, test/fleet/).
 //   As root on Debian they are installed with apt-get; otherwise this prints the
 //   command to run and exits 1.
 // - The other JavaScript runtimes of the runtime smoke set, Bun and Deno, from the
@@ -28,8 +29,10 @@ function onPath(cmd) {
 }
 
 /** Debian packages the tests use that this machine lacks. */
-export function missingSystemPackages(wanted = ["openssl", "tmux", "chromium"]) {
+export function missingSystemPackages(wanted = ["openssl", "tmux", "chromium", "dnsmasq-base"]) {
   const need = [];
+  // dnsmasq lives in /usr/sbin, which a non-root PATH may lack.
+  if (wanted.includes("dnsmasq-base") && !onPath("dnsmasq") && !existsSync("/usr/sbin/dnsmasq")) need.push("dnsmasq-base");
   if (wanted.includes("openssl") && !onPath("openssl")) need.push("openssl");
   if (wanted.includes("tmux") && !onPath("tmux")) need.push("tmux");
   const chromium = process.env.AIOMSG_CHROMIUM || "/usr/bin/chromium";
