@@ -25,6 +25,7 @@ import { DOMAIN, Fleet, type Proc } from "./hosts.mjs";
 import { provisionRelease } from "../../interop/lib/python.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+const CLI = path.join(HERE, "../../packages/core/bin/aiomsg-ts.js");
 const PORT = 25000;
 
 type Kind = "A" | "SRV";
@@ -239,6 +240,30 @@ for (const kind of ["A", "SRV"] as const) {
       await s.receives(r3);
       await s.finish();
     }, 90_000);
+
+    it(`aiomsg-ts ping takes the ${kind === "A" ? "name with --all" : "srv:// name"} and reports every address behind it (exit 0), and a name that does not resolve as ERR_AIOMSG_RESOLVE_FAILED (exit 1)`, async () => {
+      const s = new Service(kind, "ping");
+      const r1 = await s.start("ts");
+      const r2 = await s.start("py");
+      await s.publish(r1, r2);
+      const ns = fleet.addHost(`s${s.subnet}ping`, `10.77.${s.subnet}.3`);
+      const args = kind === "A" ? ["ping", "--all", `${s.svc}:${PORT}`, "--json"] : ["ping", s.target, "--json"];
+      const ok = fleet.spawn("ping", ns, process.execPath, [CLI, ...args]);
+      expect(await ok.exited).toMatchObject({ code: 0 });
+      const results = ok.events.map((e) => ({ address: e.address, target: e.target, dialect: e.dialect }));
+      const target = kind === "A" ? `${s.svc}:${PORT}` : s.target;
+      expect(results.sort((x, y) => x.address.localeCompare(y.address))).toEqual([
+        { address: `${r1.ip}:${PORT}`, target, dialect: "v1" },
+        { address: `${r2.ip}:${PORT}`, target, dialect: "v1" },
+      ]);
+      const missing = kind === "A" ? ["ping", "--all", `nothing.${DOMAIN}:${PORT}`] : ["ping", `srv://_aiomsg._tcp.nothing.${DOMAIN}`];
+      const bad = fleet.spawn("ping", ns, process.execPath, [CLI, ...missing]);
+      expect(await bad.exited).toMatchObject({ code: 1 });
+      expect(bad.stderr).toContain("ERR_AIOMSG_RESOLVE_FAILED");
+      await s.unpublishAll();
+      for (const r of [...s.replicas]) await s.stop(r);
+      fleet.removeHost(ns);
+    }, 60_000);
 
     it(`rolling restart of every bind end on ${kind} records (out of DNS, SIGTERM, back at a new address): no at-least-once or at-most-once message lost`, async () => {
       const s = new Service(kind, "rolling restart of 3");

@@ -5,7 +5,9 @@
  * package's exported codecs (encodeFrame, FrameDecoder, v1.hello/decode),
  * instead of a Socket: a probe must not look like a peer that stays, it must
  * time the greeting, and it must tell the operator which wire the peer speaks
- * when it is not the one asked for.
+ * when it is not the one asked for. Given a name that stands for many
+ * replicas (--all, or srv://), it probes every address behind it (the
+ * resolution connect() uses when it follows a name: transports/dns.ts).
  */
 import * as net from "node:net";
 import * as tls from "node:tls";
@@ -14,12 +16,16 @@ import { early, encodeFrame, FrameDecoder, MAX_HELLO_SIZE, ProtocolError, v1, ty
 import { classifyFirstFrame } from "../wire/dialects.js";
 import { notAGreeting, notAiomsg } from "../connection.js";
 import { formatAddress, parseAddress, type Address } from "./address.js";
+import { defaultResolver, resolveHost, resolveSrv } from "../transports/dns.js";
+import type { ResolvedAddress } from "../replicas.js";
 import {
   CliUsageError, COMMON_HELP, connectTls, countFlag, delay, identityFlag, note, parseFlags, protocolFlag,
   secondsFlag, tlsFlags, writeOut, type Command,
 } from "./common.js";
 
 const HELP = `Usage: aiomsg-ts ping ADDR [flags]
+       aiomsg-ts ping --all host:port [flags]
+       aiomsg-ts ping srv://_service._tcp.name [flags]
 
 Connect to the bind end at ADDR, do the aiomsg handshake, print the peer's
 identity, wire dialect and round-trip time, and hang up. Exit 0 when every
@@ -28,11 +34,20 @@ wire), 2 on a usage error: usable as a container health check.
 ADDR is host:port or tcp://host:port (ping probes over raw TCP or TLS; a bind end
 serves WebSocket on the same port).
 
+A name for many replicas: with --all, every A and AAAA record of host is
+probed on port; srv://NAME probes every address of every SRV record of NAME
+on the record's port (DNS servers of /etc/resolv.conf, as connect() with
+{ resolve: "all" } and srv:// do; /etc/hosts is not read). One line per
+address, each naming the target; exit 0 only when every address answered (a
+readiness probe for the whole service); a name that does not resolve is
+ERR_AIOMSG_RESOLVE_FAILED, exit 1.
+
   --count N          probes, each on a new connection (default 1)
   --interval S       seconds between probes (default 1)
   --timeout S        give up on a probe after S seconds (default 3)
   --json             one JSON object per probe instead of a text line
   --identity HEX     the identity this probe announces (default: a fresh random one)
+  --all              probe every address behind the host name (A and AAAA records)
 ${COMMON_HELP}
 
 rtt: from the last bytes the probe wrote before the peer's greeting (or the
@@ -52,6 +67,8 @@ const WAKE = Buffer.from([0, 0, 0]);
 
 export interface PingResult {
   address: string;
+  /** The name probed with --all or srv://, each of whose addresses gets a result. */
+  target?: string;
   identity: string;
   dialect: DialectName;
   rttMs: number;
@@ -254,7 +271,7 @@ function probe(addr: Address, protocol: ProtocolOption, tlsOpts: tls.ConnectionO
 
 function line(r: PingResult): string {
   const ms = (v: number): string => `${v < 10 ? v.toFixed(3) : v.toFixed(1)} ms`;
-  return `${r.address}: ${r.dialect} peer ${r.identity} rtt ${ms(r.rttMs)} (${r.tls ? "tcp+tls" : "tcp"} connect ${ms(r.connectMs)})`;
+  return `${r.target === undefined ? "" : `${r.target} `}${r.address}: ${r.dialect} peer ${r.identity} rtt ${ms(r.rttMs)} (${r.tls ? "tcp+tls" : "tcp"} connect ${ms(r.connectMs)})`;
 }
 
 async function run(argv: string[]): Promise<number> {
@@ -264,13 +281,17 @@ async function run(argv: string[]): Promise<number> {
     timeout: { type: "string" },
     json: { type: "boolean" },
     identity: { type: "string" },
+    all: { type: "boolean" },
   }, true);
   if (values.help) {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
   if (positionals.length !== 1) throw new CliUsageError(positionals.length ? `one ADDR, not ${positionals.length}` : "ADDR is missing (host:port)");
-  const addr = parseAddress(positionals[0]!, "ADDR", "probe");
+  const text = positionals[0]!;
+  const srv = /^srv:\/\/([^/:?#\s]+)\/?$/i.exec(text);
+  if (/^srv:/i.test(text) && !srv) throw new CliUsageError(`ADDR ${text}: srv:// takes a name only (the records give the ports): srv://_aiomsg._tcp.example`);
+  const addr: Address | undefined = srv ? undefined : parseAddress(text, "ADDR", "probe");
   const count = countFlag(values.count as string | undefined, "--count") ?? 1;
   if (count < 1) throw new CliUsageError("--count must be at least 1");
   const intervalMs = secondsFlag(values.interval as string | undefined, "--interval") ?? 1000;
@@ -280,23 +301,46 @@ async function run(argv: string[]): Promise<number> {
   const tlsOpts = connectTls(tlsFlags(values));
   const fixedId = identityFlag(values.identity as string | undefined);
 
+  // A name for many replicas: every address behind it, resolved once.
+  let targets: Array<{ addr: Address; target?: string; servername?: string }> = [{ addr: addr! }];
+  if (srv || values.all) {
+    const target = srv ? `srv://${srv[1]}` : formatAddress(addr!);
+    let found: ResolvedAddress[];
+    try {
+      const resolver = defaultResolver();
+      found = srv ? await resolveSrv(resolver, srv[1]!, "both") : await resolveHost(resolver, addr!.host, addr!.port, "both");
+      if (found.length === 0) throw Object.assign(new Error("no addresses"), { code: "ENODATA" });
+    } catch (err) {
+      note("ping", `${target}: ERR_AIOMSG_RESOLVE_FAILED: ${(err as { code?: string }).code ?? (err as Error).message}`);
+      return 1;
+    }
+    targets = found.map((a) => ({ addr: { scheme: "tcp", host: a.host, port: a.port, path: "/" }, target, servername: a.name }));
+  }
+
   let failed = 0;
   for (let i = 0; i < count; i++) {
     if (i > 0) await delay(intervalMs);
+    for (const t of targets) failed += await probeOnce(t, values.json === true);
+  }
+  return failed === 0 ? 0 : 1;
+
+  async function probeOnce(t: { addr: Address; target?: string; servername?: string }, json: boolean): Promise<number> {
+    const withName = tlsOpts && t.servername !== undefined ? { servername: t.servername, ...tlsOpts } : tlsOpts;
     try {
-      const r = await probe(addr, protocol, tlsOpts, timeoutMs, fixedId ?? randomBytes(16));
+      const probed = await probe(t.addr, protocol, withName, timeoutMs, fixedId ?? randomBytes(16));
+      const r = t.target === undefined ? probed : { ...probed, target: t.target };
       const rounded = { ...r, rttMs: Math.round(r.rttMs * 1000) / 1000, connectMs: Math.round(r.connectMs * 1000) / 1000 };
-      await writeOut(values.json ? `${JSON.stringify(rounded)}\n` : `${line(r)}\n`);
+      await writeOut(json ? `${JSON.stringify(rounded)}\n` : `${line(r)}\n`);
       if (r.framesAfterGreeting > 0) {
         note("ping", `the peer sent ${r.framesAfterGreeting} frame(s) to the probe before it hung up: messages routed to it are lost (at-most-once) or resent (at-least-once)`);
       }
+      return 0;
     } catch (err) {
       if (!(err instanceof ProbeError)) throw err;
-      failed++;
-      note("ping", err.message);
+      note("ping", t.target === undefined ? err.message : `${t.target}: ${err.message}`);
+      return 1;
     }
   }
-  return failed === 0 ? 0 : 1;
 }
 
 export const pingCommand: Command = { name: "ping", summary: "handshake with a peer: identity, dialect, round-trip time", help: HELP, run };
