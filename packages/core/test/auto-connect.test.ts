@@ -5,9 +5,10 @@
  * TS v1 or auto bind end, which sends it back on the first byte) in v1; only
  * a bind end that says nothing costs autoDetectDelay.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { once } from "node:events";
 import { early, encodeFrame, v1, type ProtocolOption } from "../src/index.js";
+import { makeCerts, type TestCerts } from "./certs.js";
 import { RawPeer, cleanupRegistry, rawServer, waitFor } from "./helpers.js";
 
 const { track, sock } = cleanupRegistry(afterEach);
@@ -96,6 +97,27 @@ describe("auto connect end", () => {
       await again;
       await client.send("again");
       expect((await server2.recv()).toString()).toBe("again");
+    });
+  }
+});
+
+describe("auto connect end over TLS", () => {
+  let certs: TestCerts;
+  beforeAll(() => {
+    certs = makeCerts();
+  });
+
+  for (const bindProtocol of ["v1", "auto"] as ProtocolOption[]) {
+    it(`connects to a TS ${bindProtocol} TLS bind end without waiting autoDetectDelay (WAKE inside TLS)`, async () => {
+      const server = sock({ protocol: bindProtocol });
+      await server.bind("127.0.0.1", 0, { tls: { cert: certs.cert, key: certs.key } });
+      const client = sock({ protocol: "auto", autoDetectDelay: NEVER });
+      const up = once(client, "peerConnected");
+      await client.connect("127.0.0.1", server.port!, { tls: { ca: certs.ca, servername: "localhost" } });
+      const [info] = await up;
+      expect([info.protocol, info.transport]).toEqual(["v1", "tls"]);
+      await client.send("over-tls");
+      expect((await server.recv()).toString()).toBe("over-tls");
     });
   }
 });
