@@ -53,8 +53,8 @@ function recordingSink(calls: SinkCall[]) {
   const h = (b: Buffer) => b.toString("hex");
   return {
     data: (b: Buffer, s: number) => calls.push(["data", h(b.subarray(s))]),
-    request: (id: Buffer, b: Buffer, s: number) => calls.push(["request", h(id), h(b.subarray(s))]),
-    ack: (id: Buffer) => calls.push(["ack", h(id)]),
+    request: (b: Buffer, idAt: number, s: number) => calls.push(["request", h(b.subarray(idAt, idAt + 16)), h(b.subarray(s))]),
+    ack: (b: Buffer, idAt: number) => calls.push(["ack", h(b.subarray(idAt, idAt + 16))]),
   };
 }
 

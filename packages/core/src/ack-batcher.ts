@@ -5,16 +5,33 @@
  * its ACKs leave in the same writes. A peer that does not read what we write
  * gets no more ACKs queued than its room for control frames allows (room.ts):
  * those it misses make it resend, a duplicate that at-least-once permits,
- * never an unbounded queue here.
+ * never an unbounded queue here. A steady stream is acknowledged every
+ * ACK_BATCH requests without waiting for the timer. The ids owed are copied into one flat
+ * buffer, so an ACK owed holds no view of the read it came in (which would
+ * keep that read alive until the batch leaves) and costs no object.
  */
 import { debug } from "./log.js";
 import type { Peer } from "./peer.js";
 import type { Room } from "./room.js";
 
+/** Message ids are 16 bytes on every wire (v1, legacy, early). */
+const ID = 16;
+/**
+ * ACKs owed that are queued at once, without waiting for ackDelay: a steady
+ * stream of requests is acknowledged in batches of this many, so its sender
+ * holds each message for about a read's time rather than ackDelay (less
+ * memory, and for a garbage-collected sender, records that die young).
+ */
+export const ACK_BATCH = 512;
+
 export class AckBatcher {
-  // ACKs owed: peer and message id (a view) side by side.
+  // ACKs owed: the peer of the i-th in peers[i], its id at ids[16 i..16 i + 16].
   private peers: Peer[] = [];
-  private ids: Buffer[] = [];
+  private ids = Buffer.allocUnsafe(64 * ID);
+  /** The other buffer: a flush reads one while ACKs owed meanwhile go into the other. */
+  private spare = Buffer.allocUnsafe(64 * ID);
+  /** The id being written: the connection copies it into the frame at once. */
+  private readonly scratch = Buffer.allocUnsafe(ID);
   private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -27,11 +44,20 @@ export class AckBatcher {
     return this.peers.length;
   }
 
-  /** Owe `peer` an ACK for `msgId`: queued at the batch's deadline. */
-  push(peer: Peer, msgId: Buffer): void {
+  /** Owe `peer` an ACK for the id at `buf[at..at+16]`: queued at the batch's deadline. */
+  push(peer: Peer, buf: Uint8Array, at = 0): void {
+    const n = this.peers.length;
+    let ids = this.ids;
+    if ((n + 1) * ID > ids.length) {
+      const grown = Buffer.allocUnsafe(ids.length * 2);
+      ids.copy(grown, 0, 0, n * ID);
+      this.ids = ids = grown;
+    }
+    const o = n * ID;
+    for (let i = 0; i < ID; i++) ids[o + i] = buf[at + i]!;
     this.peers.push(peer);
-    this.ids.push(msgId);
-    if (this.timer === undefined) this.timer = setTimeout(this.flush, this.delay);
+    if (n + 1 >= ACK_BATCH) this.flush();
+    else if (this.timer === undefined) this.timer = setTimeout(this.flush, this.delay);
   }
 
   /** Queue every ACK owed now (the deadline, or close()). */
@@ -40,14 +66,18 @@ export class AckBatcher {
     this.timer = undefined;
     const peers = this.peers;
     const ids = this.ids;
+    const id = this.scratch;
     this.peers = [];
-    this.ids = [];
+    this.ids = this.spare;
+    this.spare = ids;
     let skipped = 0;
     for (let i = 0; i < peers.length; i++) {
       const peer = peers[i]!;
       if (!peer.writable) continue;
-      if (this.room.hasForControl(peer)) peer.conn.writeAck(ids[i]!);
-      else skipped++;
+      if (this.room.hasForControl(peer)) {
+        for (let j = 0, o = i * ID; j < ID; j++) id[j] = ids[o + j]!;
+        peer.conn.writeAck(id);
+      } else skipped++;
     }
     if (skipped > 0) debug("%d ACKs not queued: their peers' writes are full", skipped);
   };

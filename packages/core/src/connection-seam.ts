@@ -35,8 +35,10 @@ export interface ConnectionOwner {
   peerReady(conn: Connection): void;
   /** A payload from the peer: `body` from `start` on. */
   peerData(conn: Connection, body: Buffer, start: number): void;
-  peerRequest(conn: Connection, msgId: Buffer, body: Buffer, start: number): void;
-  peerAck(conn: Connection, msgId: Buffer): void;
+  /** An at-least-once payload (`body` from `start`), its 16-byte id at `body[idAt..]`. */
+  peerRequest(conn: Connection, body: Buffer, idAt: number, start: number): void;
+  /** An ACK of the 16-byte id at `body[idAt..]`. */
+  peerAck(conn: Connection, body: Buffer, idAt: number): void;
   /** Some of this connection's queued bytes reached the kernel or were discarded (meters already updated). */
   released(conn: Connection): void;
   /**

@@ -209,6 +209,7 @@ export class Connection implements FrameSink {
     this.writer.frame(this.dialect!.dataHead, EMPTY, payload);
   }
 
+  /** `msgId` is copied into the frame at once: callers may reuse its buffer (reliability.ts and ack-batcher.ts do). */
   writeRequest(msgId: Uint8Array, payload: Uint8Array): void {
     const d = this.dialect!;
     this.writer.frame(d.requestHead(msgId), d.requestMid(msgId), payload);
@@ -273,12 +274,12 @@ export class Connection implements FrameSink {
     this.owner.peerData(this, body, start);
   }
 
-  request(msgId: Buffer, body: Buffer, start: number): void {
-    this.owner.peerRequest(this, msgId, body, start);
+  request(body: Buffer, idAt: number, start: number): void {
+    this.owner.peerRequest(this, body, idAt, start);
   }
 
-  ack(msgId: Buffer): void {
-    this.owner.peerAck(this, msgId);
+  ack(body: Buffer, idAt: number): void {
+    this.owner.peerAck(this, body, idAt);
   }
 
   /**

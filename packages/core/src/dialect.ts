@@ -10,9 +10,10 @@ export type DialectName = "v1" | "legacy" | "early";
 export interface FrameSink {
   /** A payload: the bytes of `body` from `start` on (no view is made here; the receiver decides). */
   data(body: Buffer, start: number): void;
-  /** An at-least-once payload, `body` from `start` on. */
-  request(msgId: Buffer, body: Buffer, start: number): void;
-  ack(msgId: Buffer): void;
+  /** An at-least-once payload, `body` from `start` on; its 16-byte message id at `body[idAt..idAt+16]`. */
+  request(body: Buffer, idAt: number, start: number): void;
+  /** An acknowledgement of the 16-byte message id at `body[idAt..idAt+16]`. */
+  ack(body: Buffer, idAt: number): void;
 }
 
 export interface Dialect {

@@ -97,7 +97,7 @@ export interface SocketOptions {
   resendInterval?: number;
   /** At-least-once: resends before a message is dropped (and reported). Default 5. */
   maxResends?: number;
-  /** Delay between handing a DATA_REQ payload to the app and acknowledging it. Default 20 ms. */
+  /** Delay between handing a DATA_REQ payload to the app and acknowledging it (at most: every 512 owed go at once). Default 20 ms. */
   ackDelay?: number;
   /** close() waits up to this many ms for queued and unacknowledged messages. Default 2000. */
   linger?: number;

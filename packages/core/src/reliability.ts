@@ -16,9 +16,14 @@ import type { Peer } from "./peer.js";
 /** Accounting charge of an unacknowledged at-least-once message beyond its payload. */
 export const RELIABLE_OVERHEAD = 128;
 
-/** An at-least-once message until it is acknowledged or given up. */
+/**
+ * An at-least-once message until it is acknowledged or given up. Its id is
+ * kept as numbers, not bytes (w0-w2: the 12 random bytes as big-endian
+ * words, `key`: the window counter in the last 4), so that a message in
+ * flight costs this one object and no Buffer: writeId() puts the id into a
+ * frame, matches() compares an ACK's id where it lies in the read.
+ */
 export class Reliable {
-  readonly key: number;
   resends = 0;
   done = false;
   peer: Peer | undefined = undefined;
@@ -31,14 +36,37 @@ export class Reliable {
   /** What it costs while unacknowledged (charged to the socket, and to the peer it was sent on). */
   readonly charge: number;
   constructor(
-    readonly msgId: Buffer,
+    /** The window counter, the id's last 4 bytes. */
+    readonly key: number,
+    readonly w0: number,
+    readonly w1: number,
+    readonly w2: number,
     readonly payload: Buffer,
     readonly identity: Buffer | undefined,
     /** Resends allowed before it is given up (the socket's maxResends, or send()'s `retries`). */
     readonly maxResends: number,
   ) {
-    this.key = msgKey(msgId);
     this.charge = payload.length + RELIABLE_OVERHEAD;
+  }
+
+  /** Its 16-byte id (a new Buffer: for logs, tests and tools; the send path uses writeId). */
+  get msgId(): Buffer {
+    const id = Buffer.allocUnsafe(16);
+    this.writeId(id, 0);
+    return id;
+  }
+
+  /** Put its id at `buf[off..off+16]`. */
+  writeId(buf: Uint8Array, off: number): void {
+    putWord(buf, off, this.w0);
+    putWord(buf, off + 4, this.w1);
+    putWord(buf, off + 8, this.w2);
+    putWord(buf, off + 12, this.key);
+  }
+
+  /** Whether `buf[off..off+16]` is its id. */
+  matches(buf: Uint8Array, off: number): boolean {
+    return getWord(buf, off) === this.w0 && getWord(buf, off + 4) === this.w1 && getWord(buf, off + 8) === this.w2 && getWord(buf, off + 12) === this.key;
   }
 }
 
@@ -62,6 +90,8 @@ export class Reliability {
   private readonly due = new Fifo<Reliable>(undefined as unknown as Reliable);
   private readonly dueSeqs = new Fifo<number>(0);
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** The id of the message being written: the connection copies it into the frame at once. */
+  private readonly idScratch = Buffer.allocUnsafe(16);
 
   constructor(
     private readonly interval: number,
@@ -76,7 +106,20 @@ export class Reliability {
 
   /** A new at-least-once message: its id carries its window counter. `retries` overrides maxResends for it. */
   create(payload: Buffer, identity: Buffer | undefined, retries?: number): Reliable {
-    const entry = new Reliable(newMsgId(this.pending.nextCounter), payload, identity, retries ?? this.maxResends);
+    if (idPoolOff >= ID_POOL_WORDS) refillIdPool();
+    const pool = idPool;
+    const o = idPoolOff;
+    idPoolOff = o + 3;
+    // UUIDv4 shape: version 4 in byte 6, the RFC 4122 variant in byte 8.
+    const entry = new Reliable(
+      this.pending.nextCounter,
+      pool[o]!,
+      (pool[o + 1]! & ~0xf000) | 0x4000,
+      (pool[o + 2]! & 0x3fffffff) | -0x80000000,
+      payload,
+      identity,
+      retries ?? this.maxResends,
+    );
     this.pending.add(entry);
     // Counted against the high-water mark, so a fast producer waits for
     // acknowledgements instead of growing memory.
@@ -93,7 +136,9 @@ export class Reliability {
     detachFrom(entry);
     if (peer !== undefined) {
       attachTo(entry, peer);
-      peer.writeRequest(entry.msgId, entry.payload);
+      const id = this.idScratch;
+      entry.writeId(id, 0);
+      peer.writeRequest(id, entry.payload);
     }
     entry.deadline = performance.now() + this.interval;
     this.due.push(entry);
@@ -107,10 +152,11 @@ export class Reliability {
     entry.seq++;
   }
 
-  /** An ACK arrived: settle its message (an unknown or stale id is ignored). */
-  acked(msgId: Buffer): void {
-    const entry = this.pending.get(msgKey(msgId));
-    if (entry === undefined || !entry.msgId.equals(msgId)) return;
+  /** An ACK arrived for the id at `buf[off..off+16]`: settle its message (an unknown or stale id is ignored). */
+  acked(buf: Uint8Array, off = 0): void {
+    if (buf.length - off < 16) return;
+    const entry = this.pending.get(getWord(buf, off + 12) & COUNTER_MASK);
+    if (entry === undefined || !entry.matches(buf, off)) return;
     this.settle(entry);
     // Acknowledged entries at the head of the schedule go now, not at their deadline.
     for (let e = this.due.peek(); e !== undefined && (e.done || this.dueSeqs.peek() !== e.seq); e = this.due.peek()) this.popDue();
@@ -188,31 +234,29 @@ export class Reliability {
   };
 }
 
-// Message ids are UUIDv4-shaped: 12 bytes cut from a pool of random bytes (one
-// getRandomValues per 4096 ids), then the 30-bit counter of the PendingWindow in the
-// last 4 bytes, so that an ACK finds its message by index. Peers only
-// echo ids back, so their layout is this end's business.
-const ID_POOL_IDS = 4096;
-let idPool = Buffer.alloc(0);
-let idPoolOff = 0;
+// Message ids are UUIDv4-shaped: 12 random bytes (three words of a pool filled
+// by one getRandomValues per 4096 ids), then the 30-bit counter of the
+// PendingWindow in the last 4 bytes, so that an ACK finds its message by
+// index. Peers only echo ids back, so their layout is this end's business.
+const ID_POOL_WORDS = 3 * 4096;
+const idPool = new Int32Array(ID_POOL_WORDS);
+let idPoolOff = ID_POOL_WORDS;
 
-export function newMsgId(counter: number): Buffer {
-  if (idPoolOff >= idPool.length) {
-    idPool = Buffer.allocUnsafe(16 * ID_POOL_IDS);
-    globalThis.crypto.getRandomValues(idPool);
-    idPoolOff = 0;
-  }
-  const id = idPool.subarray(idPoolOff, idPoolOff + 16);
-  idPoolOff += 16;
-  id[6] = (id[6]! & 0x0f) | 0x40; // version 4
-  id[8] = (id[8]! & 0x3f) | 0x80; // RFC 4122 variant
-  id.writeUInt32BE(counter, 12);
-  return id;
+function refillIdPool(): void {
+  globalThis.crypto.getRandomValues(idPool);
+  idPoolOff = 0;
 }
 
-/** The counter part of an id: a small-integer map key (the full id is compared on lookup). */
-export function msgKey(id: Uint8Array): number {
-  return (((id[12]! << 24) | (id[13]! << 16) | (id[14]! << 8) | id[15]!) & COUNTER_MASK) >>> 0;
+/** A big-endian 32-bit word as a signed int (what Reliable keeps). */
+function getWord(b: Uint8Array, o: number): number {
+  return (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!;
+}
+
+function putWord(b: Uint8Array, o: number, w: number): void {
+  b[o] = w >>> 24;
+  b[o + 1] = (w >>> 16) & 0xff;
+  b[o + 2] = (w >>> 8) & 0xff;
+  b[o + 3] = w & 0xff;
 }
 
 /** Charge `entry` to the peer it is sent on. */

@@ -359,15 +359,15 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     this.flow.push(peer, body, start, source);
   }
 
-  private readonly onRequest = (conn: Connection, msgId: Buffer, body: Buffer, start: number): void => {
-    if (conn.peer.state === "pending" && this.admission.hold(conn.peer, body, start, msgId)) return;
+  private readonly onRequest = (conn: Connection, body: Buffer, idAt: number, start: number): void => {
+    if (conn.peer.state === "pending" && this.admission.hold(conn.peer, body, start, body.subarray(idAt, idAt + 16))) return;
     this.onData(conn, body, start);
     // Acknowledged shortly after the payload is handed over, on the same connection.
-    this.acks.push(conn.peer, msgId);
+    this.acks.push(conn.peer, body, idAt);
   };
 
-  private readonly onAck = (_conn: Connection, msgId: Buffer): void => {
-    this.reliability.acked(msgId);
+  private readonly onAck = (_conn: Connection, body: Buffer, idAt: number): void => {
+    this.reliability.acked(body, idAt);
   };
 
   private readonly onReleased = (conn: Connection): void => {

@@ -11,8 +11,8 @@ function collect(): FrameSink & { seen: string[] } {
   return {
     seen,
     data: (b, s) => seen.push(`data:${b.subarray(s).toString("hex")}`),
-    request: (id, b, s) => seen.push(`req:${id.toString("hex")}:${b.subarray(s).toString("hex")}`),
-    ack: (id) => seen.push(`ack:${id.toString("hex")}`),
+    request: (b, idAt, s) => seen.push(`req:${b.subarray(idAt, idAt + 16).toString("hex")}:${b.subarray(s).toString("hex")}`),
+    ack: (b, idAt) => seen.push(`ack:${b.subarray(idAt, idAt + 16).toString("hex")}`),
   };
 }
 

@@ -80,10 +80,10 @@ export const legacyDialect: Dialect = {
     if (isHeartbeat(body)) return;
     switch (headerKind(body)) {
       case "REQ":
-        sink.request(body.subarray(0, MSG_ID_SIZE), body, HEADER_SIZE);
+        sink.request(body, 0, HEADER_SIZE);
         return;
       case "REP":
-        sink.ack(body.subarray(0, MSG_ID_SIZE));
+        sink.ack(body, 0);
         return;
       default:
         sink.data(body, 0);

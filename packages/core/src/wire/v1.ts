@@ -141,12 +141,12 @@ export const v1Dialect: Dialect = {
         return;
       case V1Type.DATA_REQ:
         if (body.length < 1 + MSG_ID_SIZE) throw malformed("DATA_REQ", body.length);
-        sink.request(body.subarray(1, 1 + MSG_ID_SIZE), body, 1 + MSG_ID_SIZE);
+        sink.request(body, 1, 1 + MSG_ID_SIZE);
         return;
       case V1Type.ACK:
         // An ACK too short to carry a msg id acknowledges nothing: skipped, as
         // Python 2026.7.1 does (no state changes, so nothing to protect).
-        if (body.length >= 1 + MSG_ID_SIZE) sink.ack(body.subarray(1, 1 + MSG_ID_SIZE));
+        if (body.length >= 1 + MSG_ID_SIZE) sink.ack(body, 1);
         return;
       case V1Type.HEARTBEAT:
         return;

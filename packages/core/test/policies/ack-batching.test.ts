@@ -4,7 +4,7 @@
  * beyond a peer's room for control frames, and flush() for close().
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { AckBatcher } from "../../src/ack-batcher.js";
+import { ACK_BATCH, AckBatcher } from "../../src/ack-batcher.js";
 import { Room } from "../../src/room.js";
 import { fakePeer } from "./fakes.js";
 
@@ -15,7 +15,8 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-const id = (n: number) => Buffer.from([n]);
+/** A 16-byte message id (the size every wire uses). */
+const id = (n: number) => Buffer.alloc(16, n);
 
 describe("AckBatcher", () => {
   it("queues every ACK owed at ackDelay after the first, with one timer for the batch", () => {
@@ -79,6 +80,28 @@ describe("AckBatcher", () => {
     acks.push(a, id(7));
     acks.flush();
     expect(a.fake.acks).toEqual([id(7)]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("keeps a copy of each id owed, read at its offset, so the read it came in may be reused; a batch of any size", () => {
+    const acks = new AckBatcher(5, new Room(1e9, 1e6));
+    const a = fakePeer("a");
+    const read = Buffer.alloc(1 + 16 * 200);
+    for (let i = 0; i < 200; i++) read.fill(i, 1 + 16 * i, 17 + 16 * i);
+    for (let i = 0; i < 200; i++) acks.push(a, read, 1 + 16 * i);
+    read.fill(0xff);
+    vi.advanceTimersByTime(5);
+    expect(a.fake.acks).toEqual(Array.from({ length: 200 }, (_, i) => id(i)));
+  });
+
+  it("queues a full batch (ACK_BATCH owed) at once, without waiting for ackDelay, and disarms the timer", () => {
+    const acks = new AckBatcher(20, new Room(1e9, 1e6));
+    const a = fakePeer("a");
+    for (let i = 0; i < ACK_BATCH - 1; i++) acks.push(a, id(i & 0xff));
+    expect(a.fake.acks.length).toBe(0);
+    acks.push(a, id(1));
+    expect(a.fake.acks.length).toBe(ACK_BATCH);
+    expect(acks.length).toBe(0);
     expect(vi.getTimerCount()).toBe(0);
   });
 });

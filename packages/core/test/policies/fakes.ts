@@ -16,11 +16,12 @@ export class FakeConn {
   writeData(payload: Buffer): void {
     this.data.push(payload);
   }
+  // A connection copies the id into its frame at once (callers reuse the buffer): so does this fake.
   writeRequest(msgId: Buffer, _payload: Buffer): void {
-    this.requests.push(msgId);
+    this.requests.push(Buffer.from(msgId));
   }
   writeAck(msgId: Buffer): void {
-    this.acks.push(msgId);
+    this.acks.push(Buffer.from(msgId));
   }
 }
 
