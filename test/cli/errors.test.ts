@@ -2,7 +2,7 @@
  * How the commands report trouble, with the built `aiomsg-ts` executable: a
  * bind that cannot listen is reported once, under ERR_AIOMSG_BIND_FAILED; a
  * peer that is not aiomsg (a real HTTP server, another protocol's banner, a
- * port that accepts and stays silent) is named ERR_AIOMSG_NOT_AIOMSG by ping,
+ * port that accepts and stays silent, a TLS port dialled without TLS) is named ERR_AIOMSG_NOT_AIOMSG by ping,
  * send, recv and bridge, and the connecting commands back off (200, 400,
  * 800 ms...) instead of redialling every 100 ms; recv --count counts only
  * what it printed.
@@ -12,7 +12,8 @@ import * as http from "node:http";
 import * as net from "node:net";
 import { once } from "node:events";
 import * as path from "node:path";
-import { Proc, Procs, provisionPython, REPO_ROOT } from "./helpers.js";
+import { pathToFileURL } from "node:url";
+import { Proc, Procs, provisionPython, readyPort, REPO_ROOT } from "./helpers.js";
 
 const procs = new Procs();
 const servers: net.Server[] = [];
@@ -109,6 +110,36 @@ describe("a peer that is not aiomsg", () => {
       expect(waits.slice(0, 3), p.describe()).toEqual([200, 400, 800]);
     });
   }
+});
+
+describe("a TLS port dialled without TLS (a real Python 2026.7.1 bind end with TLS)", () => {
+  let pki: { ca: string; cert: string; key: string };
+  beforeAll(async () => {
+    const tlsLib = (await import(pathToFileURL(path.join(REPO_ROOT, "interop", "lib", "tls.mjs")).href)) as { makeTestPki(): Promise<typeof pki> };
+    pki = await tlsLib.makeTestPki();
+  });
+  const tlsPeer = async (): Promise<number> =>
+    readyPort(procs.py("py tls bind", pyV1, ["--role", "bind", "--port", "0", "--behavior", "sink", "--forever", "true", "--tls", "true", "--tls-cert", pki.cert, "--tls-key", pki.key]));
+
+  it("ping names it ERR_AIOMSG_NOT_AIOMSG and says to add --tls, exit 1", async () => {
+    const port = await tlsPeer();
+    const p = procs.cli("ping", ["ping", `127.0.0.1:${port}`]);
+    expect(await p.waitExit(10_000)).toBe(1);
+    expect(p.err.join("\n"), p.describe()).toMatch(/ERR_AIOMSG_NOT_AIOMSG: a TLS port, and the probe spoke plain TCP: add --tls/);
+  });
+
+  it.each(["recv", "send", "bridge"])("%s names it ERR_AIOMSG_NOT_AIOMSG and backs off", async (cmd) => {
+    const port = await tlsPeer();
+    const addr = `127.0.0.1:${port}`;
+    const args =
+      cmd === "bridge" ? ["bridge", "--from", addr, "--to-bind", "127.0.0.1:0"] : cmd === "send" ? ["send", "--connect", addr, "--timeout", "60", "hello"] : ["recv", "--connect", addr];
+    const p = procs.cli(`${cmd} -> tls`, args);
+    const lines = (): string[] => [...p.err, ...p.out];
+    const deadline = Date.now() + 15_000;
+    while (backoffs(lines()).length < 3 && Date.now() < deadline && !p.exited) await new Promise((r) => setTimeout(r, 50));
+    expect(lines().join("\n"), p.describe()).toMatch(/ERR_AIOMSG_NOT_AIOMSG: 127\.0\.0\.1:\d+ is a TLS port and this end connects without TLS/);
+    expect(backoffs(lines()).slice(0, 3), p.describe()).toEqual([200, 400, 800]);
+  });
 });
 
 describe("recv --count", () => {

@@ -57,6 +57,11 @@ export class Connection implements FrameSink {
   private readonly wakes: boolean;
   /** Some bytes came from the peer. */
   private heardAny = false;
+
+  /** Whether any byte came from the peer (a refusal in silence may be a TLS port, see redial.ts). */
+  get heardAnything(): boolean {
+    return this.heardAny;
+  }
   /** The transport closed under us (what it buffered is lost). */
   private transportGone = false;
   /** performance.now() when the handshake completed (0 before). */

@@ -52,6 +52,8 @@ export class Kept {
     readonly address: string | undefined,
     /** Set for a followed name: where a refused loop waits instead of redialling. */
     readonly park: ((kept: Kept) => Promise<void>) | undefined,
+    /** Asked once per streak of silent refusals what the peer really is (e.g. a TLS port dialled without TLS); what it finds is reported. */
+    readonly diagnose?: () => Promise<AiomsgError | undefined>,
   ) {}
 
   /** Dial no more; the loop ends once the current connection has (the caller drains or closes it). */
@@ -67,8 +69,14 @@ export class Redial {
   constructor(private readonly host: RedialHost) {}
 
   /** Keep a connection made by `dial` to `target` (which names the peer in errors and events). */
-  keep(target: string, dial: () => Promise<Transport>, address?: string, park?: (kept: Kept) => Promise<void>): Kept {
-    const kept = new Kept(target, address, park);
+  keep(
+    target: string,
+    dial: () => Promise<Transport>,
+    address?: string,
+    park?: (kept: Kept) => Promise<void>,
+    diagnose?: () => Promise<AiomsgError | undefined>,
+  ): Kept {
+    const kept = new Kept(target, address, park, diagnose);
     this.kept.add(kept);
     kept.ended = this.loop(kept, dial).finally(() => this.kept.delete(kept));
     return kept;
@@ -116,6 +124,11 @@ export class Redial {
         if (conn.openedAt > 0) connectedBefore = true;
         const refused = this.refused(conn) || (kept.park !== undefined && conn.closeReason?.code === "ERR_AIOMSG_DUPLICATE_IDENTITY");
         refusals = refused ? refusals + 1 : 0;
+        // A silent refusal (no byte from the peer): ask once per streak what the peer really is (a TLS port?).
+        if (refusals === 1 && kept.diagnose !== undefined && conn.closeReason?.code === "ERR_AIOMSG_REFUSED" && !conn.heardAnything && !over()) {
+          const found = await kept.diagnose().catch(() => undefined);
+          if (found !== undefined && !over()) host.report(found, conn);
+        }
         if (refused && kept.park !== undefined && !over()) {
           // One replica behind two addresses: wait for the set to change rather than redial.
           debug("%s (%s) refused: parked until the set changes", target, address);

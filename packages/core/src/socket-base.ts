@@ -178,8 +178,14 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
   }
 
   /** Keep a connection made by `dial` (redial.ts); `what` names the peer; a followed name's `address` and `park` (replicas.ts). */
-  protected keepConnected(what: string, dial: () => Promise<Transport>, address?: string, park?: (kept: Kept) => Promise<void>): Kept {
-    return this.redial.keep(what, dial, address, park);
+  protected keepConnected(
+    what: string,
+    dial: () => Promise<Transport>,
+    address?: string,
+    park?: (kept: Kept) => Promise<void>,
+    diagnose?: () => Promise<AiomsgError | undefined>,
+  ): Kept {
+    return this.redial.keep(what, dial, address, park, diagnose);
   }
 
   /** How long a connection whose address left DNS may take to drain (linger). */

@@ -10,7 +10,7 @@ import { debug, hex } from "./log.js";
 import { SocketBase } from "./socket-base.js";
 import type { Transport } from "./transport.js";
 import { dialectFor } from "./wire/dialects.js";
-import { Listener, checkHost, checkPort, describeEndpoint, dial, parseEndpoint, type BindOptions, type ConnectOptions, type Endpoint } from "./transports/node.js";
+import { Listener, checkHost, checkPort, describeEndpoint, dial, parseEndpoint, tlsPortProbe, type BindOptions, type ConnectOptions, type Endpoint } from "./transports/node.js";
 import { defaultResolver, resolveHost, resolveSrv } from "./transports/dns.js";
 import { ReplicaSet, type RefreshBounds } from "./replicas.js";
 import type { TargetStats } from "./socket-types.js";
@@ -104,7 +104,11 @@ export class Socket extends SocketBase {
       throw new UsageError("ERR_AIOMSG_INVALID_OPTION", `connect() resolve must be "first" or "all", got ${String(resolve)}`);
     }
     if (ep.scheme === "srv" || resolve === "all") this.#follow(ep, options);
-    else this.keepConnected(describeEndpoint(ep), () => dial(ep, options, this.#dialing));
+    else {
+      // A plain TCP connect end hung up on in silence may be dialling a TLS port: find out once per streak.
+      const diagnose = ep.scheme === "tcp" && options.tls === undefined ? () => tlsPortProbe(ep, this.#dialing) : undefined;
+      this.keepConnected(describeEndpoint(ep), () => dial(ep, options, this.#dialing), undefined, undefined, diagnose);
+    }
     return this;
   }
 

@@ -10,6 +10,7 @@ import * as net from "node:net";
 import { once } from "node:events";
 import { AiomsgError, Socket, UsageError } from "../src/index.js";
 import { waitFor } from "./helpers.js";
+import { makeCerts } from "./certs.js";
 
 const sockets: Socket[] = [];
 function sock(o: ConstructorParameters<typeof Socket>[0] = {}): Socket {
@@ -179,5 +180,43 @@ describe("a peer that is not aiomsg: named, and redialled with growing waits", (
       if (server instanceof http.Server) server.closeAllConnections();
       server.close();
     }
+  });
+});
+
+describe("a TLS port dialled without TLS", () => {
+  it("is named ERR_AIOMSG_NOT_AIOMSG (a TLS handshake probe, once per streak of refusals) and redialled with growing waits", async () => {
+    const certs = makeCerts();
+    const server = sock();
+    await server.bind("127.0.0.1", 0, { tls: { cert: certs.cert, key: certs.key } });
+    const client = sock();
+    const errors: AiomsgError[] = [];
+    const delays: number[] = [];
+    client.on("error", (e) => errors.push(e));
+    client.on("reconnecting", (r) => delays.push(r.delay));
+    await client.connect("127.0.0.1", server.port!);
+    await waitFor(() => delays.length >= 3, 10_000, "three redials");
+    const named = errors.filter((e) => e.code === "ERR_AIOMSG_NOT_AIOMSG");
+    expect(named).toHaveLength(1);
+    expect(named[0]!.message).toMatch(/is a TLS port and this end connects without TLS: connect with \{ tls \}/);
+    expect(delays.slice(0, 3)).toEqual([200, 400, 800]);
+    expect(errors.filter((e) => e.code !== "ERR_AIOMSG_NOT_AIOMSG").every((e) => e.code === "ERR_AIOMSG_REFUSED")).toBe(true);
+  });
+
+  it("a plain aiomsg port that refuses in silence (maxPeers reached) is not called a TLS port", async () => {
+    const server = sock({ maxPeers: 1 });
+    server.on("error", () => undefined);
+    await server.bind("127.0.0.1", 0);
+    const first = sock();
+    await first.connect("127.0.0.1", server.port!);
+    await waitFor(() => server.peerCount === 1, 5000, "first peer");
+    const second = sock();
+    const errors: AiomsgError[] = [];
+    const delays: number[] = [];
+    second.on("error", (e) => errors.push(e));
+    second.on("reconnecting", (r) => delays.push(r.delay));
+    await second.connect("127.0.0.1", server.port!);
+    await waitFor(() => delays.length >= 2, 10_000, "two redials");
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors.map((e) => e.code).filter((c) => c !== "ERR_AIOMSG_REFUSED")).toEqual([]);
   });
 });

@@ -15,6 +15,7 @@ import { randomBytes } from "node:crypto";
 import { early, encodeFrame, FrameDecoder, MAX_HELLO_SIZE, ProtocolError, v1, type DialectName, type ProtocolOption } from "../index.js";
 import { classifyFirstFrame } from "../wire/dialects.js";
 import { notAGreeting, notAiomsg } from "../connection.js";
+import { tlsPortProbe } from "../transports/node.js";
 import { formatAddress, parseAddress, type Address } from "./address.js";
 import { defaultResolver, resolveHost, resolveSrv } from "../transports/dns.js";
 import type { ResolvedAddress } from "../replicas.js";
@@ -136,6 +137,8 @@ class Probe {
   private spoke = false;
   /** auto: bytes heard before the greeting, and whether all were zero (WAKE sent back). */
   private heard = 0;
+  /** Any byte came from the peer. */
+  private gotBytes = false;
   private heardZeros = true;
   private finished = false;
   /** Frames after the greeting (not delivered anywhere). */
@@ -171,6 +174,7 @@ class Probe {
     };
     this.sock.once(tlsOpts ? "secureConnect" : "connect", () => this.onConnect());
     this.sock.on("data", (chunk: Buffer) => {
+      this.gotBytes = true;
       if (this.woke && !this.spoke) {
         for (let i = 0; i < chunk.length && this.heard <= WAKE.length; i++) {
           this.heard++;
@@ -186,7 +190,18 @@ class Probe {
       if (this.woke && !this.spoke && !this.greeted && this.heard === WAKE.length && this.heardZeros) this.speak("v1");
     });
     this.sock.on("error", (err: NodeJS.ErrnoException) => this.finish(new ProbeError(`${this.where}: ${errnoWhat(err)}`)));
-    this.sock.on("close", () => this.finish(new ProbeError(closedWhy(this.where, this.connectedAt > 0, this.protocol))));
+    this.sock.on("close", () => {
+      if (this.finished) return;
+      const why = closedWhy(this.where, this.connectedAt > 0, this.protocol);
+      // Hung up on in silence over plain TCP: a TLS port closes so; ask it.
+      if (this.connectedAt > 0 && !this.gotBytes && !tlsOpts) {
+        void tlsPortProbe({ scheme: "tcp", host: addr.host, port: addr.port, path: "/" }, new Set()).then((found) =>
+          this.finish(new ProbeError(found ? `${this.where}: ERR_AIOMSG_NOT_AIOMSG: a TLS port, and the probe spoke plain TCP: add --tls` : why)),
+        );
+        return;
+      }
+      this.finish(new ProbeError(why));
+    });
   }
 
   private onConnect(): void {

@@ -182,6 +182,32 @@ export function dial(ep: Endpoint, options: ConnectOptions, track: Set<net.Socke
   });
 }
 
+/**
+ * Whether `ep` is a TLS port: a TLS handshake that completes (certificates
+ * not checked: nothing is sent over it), or a TLS alert, within 1 s. Returns
+ * the ERR_AIOMSG_NOT_AIOMSG error to report, or undefined.
+ */
+export function tlsPortProbe(ep: Endpoint, track: Set<net.Socket>): Promise<AiomsgError | undefined> {
+  return new Promise((resolve) => {
+    const s = tls.connect({ host: ep.host, port: ep.port, rejectUnauthorized: false, servername: net.isIP(ep.host) ? undefined : ep.host });
+    track.add(s);
+    const done = (tlsPort: boolean): void => {
+      clearTimeout(timer);
+      track.delete(s);
+      s.destroy();
+      resolve(
+        tlsPort
+          ? new ProtocolError("ERR_AIOMSG_NOT_AIOMSG", `${describeEndpoint(ep)} is a TLS port and this end connects without TLS: connect with { tls } (or wss://)`)
+          : undefined,
+      );
+    };
+    const timer = setTimeout(() => done(false), 1000);
+    s.once("secureConnect", () => done(true));
+    s.once("error", (err: NodeJS.ErrnoException) => done(/alert|ERR_SSL_TLSV/i.test(`${err.code ?? ""} ${err.message}`) && !/wrong version number|packet length too long/i.test(err.message)));
+    s.once("close", () => done(false));
+  });
+}
+
 export interface ListenHost {
   /** Whether another connection may be taken (maxPeers); refuses and reports if not. */
   admit(sock: net.Socket): boolean;
