@@ -7,7 +7,7 @@
  * its owner (the socket, socket-base.ts), which keeps its record of the peer
  * in a Peer (peer.ts).
  */
-import { MAX_HELLO_SIZE, type Dialect, type FrameSink } from "./dialect.js";
+import type { Dialect, FrameSink } from "./dialect.js";
 import type { ConnectionOptions, ConnectionOwner } from "./connection-seam.js";
 import { AiomsgError, ProtocolError } from "./errors.js";
 import { encodeFrame } from "./wire/frame.js";
@@ -16,12 +16,11 @@ import { FrameReader } from "./frame-reader.js";
 import { Heartbeat } from "./heartbeat.js";
 import { detectDialect, dialectFor } from "./wire/dialects.js";
 import { debug, hex } from "./log.js";
-import { notAGreeting, notAiomsg } from "./wire/foreign.js";
+import { WAKE, handshakeLimit } from "./wire/foreign.js";
 import type { Peer } from "./peer.js";
 import type { Transport } from "./transport.js";
 
 export type { ConnectionOptions, ConnectionOwner, ProtocolOption } from "./connection-seam.js";
-export type { WriteMeter } from "./frame-writer.js";
 export { notAGreeting, notAiomsg } from "./wire/foreign.js";
 
 const enum State {
@@ -104,18 +103,7 @@ export class Connection implements FrameSink {
       failed: (err) => this.close(err),
       heard: () => this.heartbeat.received(),
     });
-    this.reader.decoder.limit = {
-      size: MAX_HELLO_SIZE,
-      // A connect end's peer is a bind end: a first "length" whose top byte is
-      // set (16 MiB or more) is another protocol's text (SSH-, 220 ...); a
-      // smaller one over the bound is an aiomsg-shaped frame, refused below
-      // as an oversized handshake.
-      foreign: (prefix) => notAiomsg(prefix, this.transport.kind) ?? (direction === "connect" && prefix >>> 24 !== 0 ? notAGreeting(prefix) : undefined),
-      refuse: (length) =>
-        this.dialect === undefined
-          ? new ProtocolError("ERR_AIOMSG_UNKNOWN_DIALECT", `first frame (${length} bytes) is longer than any handshake (at most ${MAX_HELLO_SIZE} bytes)`)
-          : new ProtocolError("ERR_AIOMSG_BAD_HELLO", `first frame (${length} bytes) is longer than a handshake may be (at most ${MAX_HELLO_SIZE} bytes)`),
-    };
+    this.reader.decoder.limit = handshakeLimit(transport.kind, direction, () => this.dialect !== undefined);
     this.heartbeat = new Heartbeat(opts.heartbeatInterval, opts.heartbeatTimeout, opts.stallTimeout, {
       idle: () => {
         if (!this.halfClosed) this.sendHeartbeat();
@@ -457,16 +445,3 @@ export class Connection implements FrameSink {
     if (this.writer.settled) this.resolveDone();
   }
 }
-
-/**
- * The first three bytes of every handshake frame of every generation (each is
- * shorter than 256 bytes, so its length prefix begins 00 00 00). Written
- * before a connection's dialect is known, it commits to none: an auto connect
- * end sends it at once (it wakes a Python 2026.7.1 bind end, which greets on
- * the first byte), and a TS v1 or auto bind end sends it back on the first
- * byte it reads; each completes the frame when it greets. No release sends a
- * greeting as exactly these three bytes and a pause (Python writes a frame's
- * 4-byte prefix in one write), so an auto connect end that hears WAKE alone
- * knows the bind end waits for its HELLO.
- */
-const WAKE = Buffer.from([0, 0, 0]);

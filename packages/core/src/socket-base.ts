@@ -1,8 +1,8 @@
 /**
  * What every aiomsg socket is, whatever carries its bytes: a facade that
- * owns the public API (send, recv, stats, close, events) and wires together
- * the collaborators that hold the policy, each in the file named for its
- * concept:
+ * owns the public API (send, stats, close, drain; recv and events come from
+ * socket-api.ts) and wires together the collaborators that hold the policy,
+ * each in the file named for its concept:
  * - peers.ts: the registry of Peer records (peer.ts), one per connection;
  * - round-robin.ts and publish.ts: which peer gets a message; room.ts: when a peer is full;
  * - outbox.ts: where each message goes, in send order (by identity, or the router);
@@ -17,9 +17,9 @@
  * TCP, TLS and WebSocket; the browser Socket (browser.ts) dials the
  * browser's WebSocket. Nothing here imports a Node network module.
  */
-import { EventEmitter } from "node:events";
-import { encode as msgpackEncode, decode as msgpackDecode } from "@msgpack/msgpack";
-import { Connection, type ConnectionOptions, type ConnectionOwner, type ProtocolOption, type WriteMeter } from "./connection.js";
+import { SocketApi } from "./socket-api.js";
+import { Connection, type ConnectionOptions, type ConnectionOwner, type ProtocolOption } from "./connection.js";
+import type { WriteMeter } from "./frame-writer.js";
 import { AiomsgError, ProtocolError, UsageError } from "./errors.js";
 import { SharedFrameBudget } from "./wire/frame.js";
 import type { Transport } from "./transport.js";
@@ -36,16 +36,17 @@ import { Reliability } from "./reliability.js";
 import { Outbox, checkRetries, toPayload, type Drop } from "./outbox.js";
 import { AckBatcher } from "./ack-batcher.js";
 import { ReceiveFlow } from "./receive-flow.js";
+import type { ReceiveQueue } from "./queue.js";
 import { Redial, type Kept } from "./redial.js";
 import { Admission } from "./admission.js";
 import { WaitList } from "./wait.js";
 import { Drain } from "./drain.js";
-import type { DroppedMessage, PeerInfo, SocketEvents, SocketStats, TargetStats } from "./socket-types.js";
+import type { PeerInfo, SocketStats, TargetStats } from "./socket-types.js";
 
 export type { PeerInfo, PeerDisconnectInfo, DroppedMessage, SocketEvents, SocketStats, PeerStats, TargetStats, AdmissionRequest, AdmitHook, AdmissionToken, PeerCertificate } from "./socket-types.js";
 export type { Kept } from "./redial.js";
 
-export abstract class SocketBase extends EventEmitter<SocketEvents> implements AsyncDisposable {
+export abstract class SocketBase extends SocketApi implements AsyncDisposable {
   readonly identity: Buffer;
   readonly sendMode: SendMode;
   readonly deliveryGuarantee: DeliveryGuarantee;
@@ -69,6 +70,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
   private readonly outbox: Outbox;
   private readonly acks: AckBatcher;
   private readonly flow: ReceiveFlow;
+  protected readonly inbox: ReceiveQueue;
   private readonly redial: Redial;
   private readonly admission: Admission;
   /** What connections may call: kept off the public type. */
@@ -80,7 +82,6 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
   private closePromise: Promise<void> | undefined;
   // Counters for stats(); per-peer ones live on each Peer and are added here when it closes.
   private readonly totals = { messagesIn: 0, bytesIn: 0, messagesOut: 0, bytesOut: 0, reconnects: 0 };
-  private readonly dropped: Partial<Record<DroppedMessage["code"], number>> = {};
   /** Closed connections whose last writes are not settled yet (see Connection.done). */
   private readonly settling = new Set<Promise<void>>();
 
@@ -110,6 +111,7 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     this.outbox = new Outbox(this.peers, this.room, router, this.rr, this.queue, o.reliable ? this.reliability : undefined, drop);
     this.acks = new AckBatcher(o.ackDelay, this.room);
     this.flow = new ReceiveFlow(o.receiveHighWaterMark, o.receiveHighWaterMessages, open);
+    this.inbox = this.flow.queue;
     this.drainer = new Drain({
       peers: this.peers,
       rr: this.rr,
@@ -214,7 +216,6 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
   /** Counters since the socket was made (in and out, drops by code, resends, reconnects) and each open peer's. */
   stats(): SocketStats {
     const t = this.totals;
-    const inbox = this.flow.queue;
     const out: SocketStats = {
       messagesIn: t.messagesIn,
       bytesIn: t.bytesIn,
@@ -222,8 +223,8 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
       bytesOut: t.bytesOut,
       queuedMessages: this.queue.length,
       heldBytes: this.queue.held,
-      unreadMessages: inbox.length,
-      unreadBytes: inbox.bytes,
+      unreadMessages: this.inbox.length,
+      unreadBytes: this.inbox.bytes,
       unacknowledged: this.reliability.size,
       dropped: { ...this.dropped },
       resends: this.reliability.resends,
@@ -255,65 +256,6 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     }
     if (channels.send.hasSubscribers) channels.send.publish({ socket: this, bytes: payload.length, identity });
     return this.outbox.send(payload, identity, options?.signal, retries);
-  }
-
-  /** send() already encodes strings as UTF-8; this is the Python-shaped name for it. */
-  sendString(text: string, options?: SendOptions): Promise<void> {
-    return this.send(text, options);
-  }
-
-  sendJson(value: unknown, options?: SendOptions): Promise<void> {
-    const text = JSON.stringify(value);
-    if (text === undefined) return Promise.reject(new UsageError("ERR_AIOMSG_INVALID_OPTION", "value is not JSON-serialisable"));
-    return this.send(text, options);
-  }
-
-  sendMsgpack(value: unknown, options?: SendOptions): Promise<void> {
-    return this.send(msgpackEncode(value), options);
-  }
-
-  private drop(code: DroppedMessage["code"], payload: Buffer, identity: Buffer | undefined, reason?: AiomsgError): void {
-    this.dropped[code] = (this.dropped[code] ?? 0) + 1;
-    if (channels.drop.hasSubscribers) channels.drop.publish({ socket: this, code, bytes: payload.length, identity });
-    this.safeEmit("dropped", reason === undefined ? { code, payload, identity } : { code, payload, identity, reason });
-  }
-
-  // --- receiving -------------------------------------------------------------------
-
-  /** The next message's payload. Rejects with ERR_AIOMSG_SOCKET_CLOSED once closed and drained. */
-  recv(options?: { signal?: AbortSignal }): Promise<Buffer> {
-    return this.flow.queue.next(payloadOnly, options?.signal);
-  }
-
-  /** The next message as [sender identity, payload]. */
-  recvIdentity(options?: { signal?: AbortSignal }): Promise<[Buffer, Buffer]> {
-    return this.flow.queue.next(pair, options?.signal);
-  }
-
-  async recvString(options?: { signal?: AbortSignal }): Promise<string> {
-    return (await this.recv(options)).toString("utf8");
-  }
-
-  async recvJson<T = unknown>(options?: { signal?: AbortSignal }): Promise<T> {
-    return JSON.parse((await this.recv(options)).toString("utf8")) as T;
-  }
-
-  async recvMsgpack<T = unknown>(options?: { signal?: AbortSignal }): Promise<T> {
-    return msgpackDecode(await this.recv(options)) as T;
-  }
-
-  /** Payloads as they arrive; ends when the socket closes. */
-  messages(options?: { signal?: AbortSignal }): AsyncIterableIterator<Buffer> {
-    return this.flow.queue.iterate(payloadOnly, options?.signal);
-  }
-
-  /** [identity, payload] pairs as they arrive; ends when the socket closes. */
-  identityMessages(options?: { signal?: AbortSignal }): AsyncIterableIterator<[Buffer, Buffer]> {
-    return this.flow.queue.iterate(pair, options?.signal);
-  }
-
-  [Symbol.asyncIterator](): AsyncIterableIterator<Buffer> {
-    return this.messages();
   }
 
   // --- what connections call (through owner) ------------------------------------------
@@ -427,25 +369,6 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     return info;
   }
 
-  // --- events ------------------------------------------------------------------------
-
-  protected report(err: AiomsgError, conn?: Connection): void {
-    debug("%s%s: %s", err.code, conn ? ` (${conn.describe()})` : "", err.message);
-    if (this.listenerCount("error") > 0) this.safeEmit("error", err);
-  }
-
-  /** A listener that throws must not break the connection that triggered it. */
-  protected safeEmit<K extends keyof SocketEvents>(event: K, ...args: SocketEvents[K]): void {
-    try {
-      (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args);
-    } catch (err) {
-      debug("listener for %s threw: %s", event, (err as Error)?.message);
-      queueMicrotask(() => {
-        throw err;
-      });
-    }
-  }
-
   // --- closing ------------------------------------------------------------------------
 
   /**
@@ -524,16 +447,8 @@ export abstract class SocketBase extends EventEmitter<SocketEvents> implements A
     }
     this.outbox.close();
     this.reliability.close();
-    this.flow.queue.end();
+    this.inbox.end();
     await Promise.all([...serversClosed, loops, ...this.settling]);
     debug("socket %s closed", hex(this.identity));
   }
-}
-
-function payloadOnly(_id: Buffer, payload: Buffer): Buffer {
-  return payload;
-}
-
-function pair(id: Buffer, payload: Buffer): [Buffer, Buffer] {
-  return [id, payload];
 }
