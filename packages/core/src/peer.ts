@@ -10,7 +10,7 @@
  */
 import type { Connection } from "./connection.js";
 import { hex } from "./log.js";
-import type { PeerStats } from "./socket-types.js";
+import type { PeerInfo, PeerStats } from "./socket-types.js";
 import type { PeerInbox } from "./queue.js";
 import type { WaitList } from "./wait.js";
 
@@ -90,6 +90,15 @@ export class Peer {
     this.messagesOut++;
     this.bytesOut += payload.length;
     this.conn.writeRequest(msgId, payload);
+  }
+
+  /** What the peerConnected, peerDisconnected and peerDraining events say about it. */
+  info(): PeerInfo {
+    const c = this.conn;
+    const info: PeerInfo = { identity: this.identity!, protocol: c.dialect!.name, direction: this.direction, remote: c.remote, transport: c.transport.kind };
+    if (this.target !== undefined) info.target = this.target;
+    if (this.address !== undefined) info.address = this.address;
+    return info;
   }
 
   /** Its line in Socket.stats() (admitted and draining peers). */

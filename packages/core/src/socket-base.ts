@@ -41,7 +41,7 @@ import { Redial, type Kept } from "./redial.js";
 import { Admission } from "./admission.js";
 import { WaitList } from "./wait.js";
 import { Drain } from "./drain.js";
-import type { PeerInfo, SocketStats, TargetStats } from "./socket-types.js";
+import type { SocketStats, TargetStats } from "./socket-types.js";
 
 export type { PeerInfo, PeerDisconnectInfo, DroppedMessage, SocketEvents, SocketStats, PeerStats, TargetStats, AdmissionRequest, AdmitHook, AdmissionToken, PeerCertificate } from "./socket-types.js";
 export type { Kept } from "./redial.js";
@@ -120,10 +120,10 @@ export abstract class SocketBase extends SocketApi implements AsyncDisposable {
       reliability: this.reliability,
       idle: this.idleWaiters,
       closed: () => this.closedFlag,
-      draining: (peer) => this.safeEmit("peerDraining", this.info(peer)),
+      draining: (peer) => this.safeEmit("peerDraining", peer.info()),
     });
     this.admission = new Admission(o.admit, o.admissionToken, o.admissionTimeout, {
-      info: (peer) => this.info(peer),
+      info: (peer) => peer.info(),
       open: (peer) => this.open(peer),
       deliver: (peer, payload, msgId) => {
         this.deliver(peer, payload, 0, payload);
@@ -287,7 +287,7 @@ export abstract class SocketBase extends SocketApi implements AsyncDisposable {
     this.peers.admit(peer);
     this.flow.admitted(peer);
     if (peer.reconnect) this.totals.reconnects++;
-    const info = this.info(peer);
+    const info = peer.info();
     if (channels.connected.hasSubscribers) channels.connected.publish({ socket: this, peer: info });
     this.safeEmit("peerConnected", info);
     this.outbox.drainQueue();
@@ -353,20 +353,12 @@ export abstract class SocketBase extends SocketApi implements AsyncDisposable {
     const { admitted, index } = this.peers.remove(peer);
     if (index >= 0) this.rr.removed(index);
     if (admitted) {
-      const info = { ...this.info(peer), reason };
+      const info = { ...peer.info(), reason };
       if (channels.closed.hasSubscribers) channels.closed.publish({ socket: this, peer: info, error: reason });
       this.safeEmit("peerDisconnected", info);
       this.outbox.peerGone(peer, code, this.closedFlag);
     }
     if (reason) this.report(reason, conn);
-  }
-
-  private info(peer: Peer): PeerInfo {
-    const c = peer.conn;
-    const info: PeerInfo = { identity: peer.identity!, protocol: c.dialect!.name, direction: peer.direction, remote: c.remote, transport: c.transport.kind };
-    if (peer.target !== undefined) info.target = peer.target;
-    if (peer.address !== undefined) info.address = peer.address;
-    return info;
   }
 
   // --- closing ------------------------------------------------------------------------
