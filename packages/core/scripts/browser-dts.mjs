@@ -3,8 +3,8 @@
 // src/browser.ts and what it imports (into a temporary directory); this takes
 // every declaration that src/browser.ts exports, with its doc comment, and
 // writes them into one file that needs no Node types: Buffer becomes
-// Uint8Array (what a page passes in; what the socket returns is the bundled
-// `buffer` package's Buffer, a Uint8Array subclass), and the Socket class is
+// Uint8Array (what a page passes in; what the socket returns is the bundle's
+// own small Buffer, src/shims/buffer.ts, a Uint8Array subclass), and the Socket class is
 // flattened into its public members plus typed EventEmitter methods.
 // Used by build-browser.mjs.
 import { mkdtempSync, rmSync } from "node:fs";
@@ -15,8 +15,8 @@ import ts from "typescript";
 const HEADER = `/**
  * Declarations of \`aiomsg-ts/browser\` (dist/browser.js), for pages: no Node
  * types are needed (compile with \`"types": []\`). Payloads and identities are
- * Uint8Array; what the socket returns is a Uint8Array subclass (the bundled
- * \`buffer\` package's Buffer, whose toString("utf8"|"hex") works).
+ * Uint8Array; what the socket returns is a Uint8Array subclass (a small
+ * Buffer of the bundle's own, whose toString("utf8"|"latin1"|"hex") works).
  *
  * Generated from the source by packages/core/scripts/browser-dts.mjs at build
  * time: edit the source's declarations and doc comments, not this file.

@@ -1,5 +1,5 @@
-// Builds dist/browser.js (one ES module for pages: no Node import left) from
-// src/browser.ts with esbuild, and dist/browser.d.ts, its declarations (in
+// Builds dist/browser.js (one minified ES module for pages: no Node import
+// left) from src/browser.ts with esbuild, and dist/browser.d.ts, its declarations (in
 // terms of Uint8Array, no @types/node needed), generated from the source by
 // browser-dts.mjs. Run by `pnpm build` after tsc (whose own dist/browser.js
 // and dist/browser.d.ts these replace).
@@ -12,15 +12,29 @@ import { browserDeclarations } from "./browser-dts.mjs";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const src = (p) => path.join(root, "src", p);
 
-/** node:events -> the `events` package, node:util -> a no-op debuglog; any other node: import fails the build. */
+/**
+ * node:events -> src/shims/events.ts, node:util -> a no-op debuglog; any
+ * other node: import fails the build, and so does @msgpack/msgpack (a page
+ * hands it in with useMsgpack(), see src/msgpack.ts). Buffer is the small
+ * Uint8Array subclass of src/shims/buffer.ts, injected by browser-globals.ts.
+ */
 const nodeShims = {
   name: "node-shims",
   setup(b) {
     b.onResolve({ filter: /^node:/ }, (args) => {
-      if (args.path === "node:events") return { path: path.join(root, "node_modules", "events", "events.js") };
+      if (args.path === "node:events") return { path: src("shims/events.ts") };
       if (args.path === "node:util") return { path: src("shims/debuglog.ts") };
       return { errors: [{ text: `${args.path} has no browser shim (imported by ${args.importer})` }] };
     });
+    // options.ts's one use of uuid (a random v4 identity): src/shims/uuid.ts.
+    b.onResolve({ filter: /^uuid$/ }, () => ({ path: src("shims/uuid.ts") }));
+    // The legacy and early wires have no WebSocket transport: stand-ins (src/shims/wires-off.ts).
+    b.onResolve({ filter: /^\.\/(legacy|early)\.js$/ }, (args) =>
+      args.importer.startsWith(src("wire")) ? { path: src("shims/wires-off.ts") } : undefined,
+    );
+    b.onResolve({ filter: /^(@msgpack\/msgpack|buffer|events)$/ }, (args) => ({
+      errors: [{ text: `${args.path} must not be in the browser bundle (imported by ${args.importer})` }],
+    }));
   },
 };
 
@@ -33,6 +47,7 @@ await build({
   target: "es2022",
   inject: [src("shims/browser-globals.ts")],
   plugins: [nodeShims],
+  minify: true,
   sourcemap: true,
   legalComments: "eof",
   logLevel: "warning",

@@ -53,6 +53,8 @@ export class Socket extends SocketBase {
 }
 
 export { SendMode, DeliveryGuarantee } from "./options.js";
+export { useMsgpack } from "./msgpack.js";
+export type { MsgpackCodec } from "./msgpack.js";
 export type { SocketOptions, SendOptions } from "./options.js";
 export type { PeerInfo, PeerDisconnectInfo, DroppedMessage, SocketEvents, SocketStats, PeerStats, TargetStats, AdmissionRequest, AdmitHook, AdmissionToken, PeerCertificate } from "./socket-base.js";
 export type { ProtocolOption } from "./connection.js";

@@ -7,7 +7,7 @@
  * send() and everything that decides.
  */
 import { EventEmitter } from "node:events";
-import { encode as msgpackEncode, decode as msgpackDecode } from "@msgpack/msgpack";
+import { msgpack } from "./msgpack.js";
 import type { Connection } from "./connection.js";
 import { type AiomsgError, UsageError } from "./errors.js";
 import { debug } from "./log.js";
@@ -35,7 +35,7 @@ export abstract class SocketApi extends EventEmitter<SocketEvents> {
   }
 
   sendMsgpack(value: unknown, options?: SendOptions): Promise<void> {
-    return this.send(msgpackEncode(value), options);
+    return this.send(msgpack().encode(value), options);
   }
 
   /** The next message's payload. Rejects with ERR_AIOMSG_SOCKET_CLOSED once closed and drained. */
@@ -57,7 +57,7 @@ export abstract class SocketApi extends EventEmitter<SocketEvents> {
   }
 
   async recvMsgpack<T = unknown>(options?: { signal?: AbortSignal }): Promise<T> {
-    return msgpackDecode(await this.recv(options)) as T;
+    return msgpack().decode(await this.recv(options)) as T;
   }
 
   /** Payloads as they arrive; ends when the socket closes. */

@@ -8,12 +8,17 @@ import type * as net from "node:net";
 import { AiomsgError, UsageError } from "./errors.js";
 import { debug, hex } from "./log.js";
 import { SocketBase } from "./socket-base.js";
+import { encode as msgpackEncode, decode as msgpackDecode } from "@msgpack/msgpack";
+import { useMsgpack } from "./msgpack.js";
 import type { Transport } from "./transport.js";
 import { dialectFor } from "./wire/dialects.js";
 import { Listener, checkHost, checkPort, describeEndpoint, dial, parseEndpoint, tlsPortProbe, type BindOptions, type ConnectOptions, type Endpoint } from "./transports/node.js";
 import { defaultResolver, resolveHost, resolveSrv } from "./transports/dns.js";
 import { ReplicaSet, type RefreshBounds } from "./replicas.js";
 import type { TargetStats } from "./socket-types.js";
+
+// Node has @msgpack/msgpack as a dependency: sendMsgpack()/recvMsgpack() work without a call (the browser bundle leaves it out, see msgpack.ts).
+useMsgpack({ encode: msgpackEncode, decode: msgpackDecode });
 
 export type { BindOptions, ConnectOptions } from "./transports/node.js";
 export type { AddressFamily, DnsResolver } from "./transports/dns.js";

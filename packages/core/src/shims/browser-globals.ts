@@ -2,7 +2,7 @@
  * What the core expects of Node's globals, for the browser bundle (esbuild
  * injects these in place of the globals of the same names; the page's own
  * globals are untouched):
- * - Buffer: the `buffer` package (a Uint8Array subclass, as Node's is);
+ * - Buffer: the part of Node's Buffer the core uses (buffer.ts: a Uint8Array subclass, as Node's is);
  * - setTimeout/clearTimeout: the browser's, with a handle that has Node's
  *   unref()/ref()/hasRef()/refresh() (a page has no event loop to keep alive,
  *   so unref does nothing);
@@ -10,7 +10,7 @@
  *   4 ms clamp as nested setTimeout(0) has);
  * - process.nextTick: a microtask.
  */
-import { Buffer } from "buffer";
+import { Buffer } from "./buffer.js";
 
 export { Buffer };
 
