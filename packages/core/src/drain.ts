@@ -61,8 +61,8 @@ export class Drain {
   async connection(conn: Connection, timeout: number): Promise<void> {
     const h = this.host;
     const peer = conn.peer;
-    if (!conn.isOpen) {
-      // Handshaking (or already gone): nothing was routed to it.
+    if (!conn.isOpen || peer.state === "pending") {
+      // Handshaking, awaiting admission, or already gone: nothing was routed to it.
       conn.close(undefined);
       await conn.done;
       return;
