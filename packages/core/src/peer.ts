@@ -37,9 +37,9 @@ export class Peer {
   /**
    * A connect end's target as the application named it (e.g.
    * "tcp://svc.local:25000"), and the address it resolved to for this
-   * connection. Set by the redial loop for connect ends; a DNS-following
-   * connect end (one peer per resolved address) will key its peers by
-   * them. Undefined on bind ends.
+   * connection (`address` only when connect() follows a name: one peer
+   * per resolved address, replicas.ts). Set by the redial loop; undefined
+   * on bind ends.
    */
   target: string | undefined = undefined;
   address: string | undefined = undefined;
