@@ -7,8 +7,8 @@
  * whose connect ends move their traffic to the other bind end.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import type { AiomsgError, DnsResolver, PeerInfo, Socket, SocketOptions } from "../src/index.js";
-import { cleanupRegistry, waitFor } from "./helpers.js";
+import type { AiomsgError, DnsResolver, DroppedMessage, PeerInfo, Socket, SocketOptions } from "../src/index.js";
+import { RawPeer, cleanupRegistry, rawServer, waitFor } from "./helpers.js";
 
 const { sock } = cleanupRegistry(afterEach);
 
@@ -172,6 +172,65 @@ describe("connect() following a name", () => {
     await expect(client.connect("tcp://svc:1", { resolve: "all", family: 5 as 4 })).rejects.toMatchObject({ code: "ERR_AIOMSG_INVALID_OPTION" });
     await expect(client.connect("tcp://svc:1", { resolve: "all", refresh: { min: 10, max: 5 } })).rejects.toMatchObject({ code: "ERR_AIOMSG_INVALID_OPTION" });
     await expect(client.connect("srv://_a._tcp.svc:25000")).rejects.toMatchObject({ code: "ERR_AIOMSG_INVALID_OPTION" });
+  });
+});
+
+/** A raw v1 bind end that greets after the peer's HELLO and never acknowledges anything. */
+async function silentBindEnd(): Promise<{ port: number; peer: () => Promise<RawPeer>; close(): void }> {
+  const server = await rawServer();
+  let greeted: Promise<RawPeer> | undefined;
+  return {
+    port: server.port,
+    peer: () =>
+      (greeted ??= (async () => {
+        const p = await server.next();
+        await p.waitFrames(1);
+        p.frame(Buffer.concat([Buffer.from([1, 1]), Buffer.alloc(16, 0x5a)]));
+        return p;
+      })()),
+    close: () => server.close(),
+  };
+}
+
+describe("draining what a peer does not acknowledge", () => {
+  it("an address that leaves while its peer acknowledges nothing: after linger its messages go to the other replica, then it is half-closed; nothing dropped", async () => {
+    const silent = await silentBindEnd();
+    const ts = await replica("127.0.0.1", 0);
+    const dns = new Records();
+    dns.a = ["127.0.0.1"];
+    dns.srv = [
+      { name: "silent.svc.test", port: silent.port },
+      { name: "ts.svc.test", port: ts.s.port! },
+    ];
+    const client = sock({ deliveryGuarantee: "at-least-once", resendInterval: 60_000, linger: 300 });
+    await client.connect("srv://_aiomsg._tcp.svc.test", { resolver: dns, refresh: FAST, family: 4 });
+    const raw = await silent.peer();
+    await waitFor(() => client.peerCount === 2, 5000, "both replicas");
+    for (let i = 0; i < 20; i++) await client.send(`u${i}`);
+    await waitFor(() => ts.got.length === 10 && raw.frames.length >= 11, 5000, "an even share each");
+    await waitFor(() => client.stats().unacknowledged === 10, 5000, "the other replica's ACKs (the silent one's 10 outstanding)");
+    dns.srv = [{ name: "ts.svc.test", port: ts.s.port! }];
+    await waitFor(() => new Set(ts.got).size === 20, 5000, "the silent replica's messages moved to the other one");
+    await raw.waitClosed();
+    await waitFor(() => client.stats().unacknowledged === 0, 5000, "everything acknowledged");
+    expect(client.stats().resends).toBe(10);
+    expect(client.stats().dropped).toEqual({});
+    silent.close();
+  });
+
+  it("drain() reports what its peer never acknowledged as dropped with ERR_AIOMSG_CLOSE_LINGER at its deadline", async () => {
+    const silent = await silentBindEnd();
+    const client = sock({ deliveryGuarantee: "at-least-once", resendInterval: 60_000 });
+    const dropped: DroppedMessage[] = [];
+    client.on("dropped", (d) => dropped.push(d));
+    await client.connect("127.0.0.1", silent.port);
+    const raw = await silent.peer();
+    await waitFor(() => client.peerCount === 1, 5000, "the peer");
+    for (let i = 0; i < 5; i++) await client.send(`n${i}`);
+    await raw.waitFrames(6);
+    await client.drain({ timeout: 300 });
+    expect(dropped.map((d) => [d.code, d.payload.toString()])).toEqual(Array.from({ length: 5 }, (_, i) => ["ERR_AIOMSG_CLOSE_LINGER", `n${i}`]));
+    silent.close();
   });
 });
 
