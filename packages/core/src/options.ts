@@ -7,7 +7,7 @@ import type { ConnectionOptions, ProtocolOption } from "./connection.js";
 import { IDENTITY_SIZE } from "./dialect.js";
 import { UsageError } from "./errors.js";
 import { DIALECT_NAMES, isDialectName } from "./wire/dialects.js";
-import type { AdmissionToken, AdmitHook } from "./socket-types.js";
+import type { AdmissionRequest, AdmissionToken, AdmitHook } from "./socket-types.js";
 
 export const SendMode = {
   PUBLISH: "publish",
@@ -116,8 +116,10 @@ export interface SocketOptions {
    * it (see AdmitHook, AdmissionRequest). A refused peer's connection is
    * closed with ERR_AIOMSG_NOT_ADMITTED; what the peer had sent is discarded,
    * and nothing buffered here ever reaches it. Both bind and connect ends.
+   * (Declared as a method so that the browser build's declarations, where a
+   * message is a Uint8Array rather than a Buffer, stay assignable to it.)
    */
-  admit?: AdmitHook;
+  admit?(peer: AdmissionRequest): boolean | Promise<boolean>;
   /** The admit hook must decide within this many ms, or the peer is refused. Default handshakeTimeout. */
   admissionTimeout?: number;
   /**

@@ -52,8 +52,13 @@ export interface AdmissionRequest extends PeerInfo {
  */
 export type AdmitHook = (peer: AdmissionRequest) => boolean | Promise<boolean>;
 
-/** `admissionToken`: sent as the first message on every connection, or made per connection. */
-export type AdmissionToken = Uint8Array | string | ((peer: PeerInfo) => Uint8Array | string | Promise<Uint8Array | string>);
+/**
+ * `admissionToken`: sent as the first message on every connection, or made
+ * per connection. (The function is typed through a method, whose parameter
+ * TypeScript checks both ways, so that the browser build's declarations,
+ * where an identity is a Uint8Array rather than a Buffer, stay assignable.)
+ */
+export type AdmissionToken = Uint8Array | string | { make(peer: PeerInfo): Uint8Array | string | Promise<Uint8Array | string> }["make"];
 
 export interface PeerDisconnectInfo extends PeerInfo {
   /** Why the connection ended; undefined for an orderly close. */
