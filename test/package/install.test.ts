@@ -1,13 +1,13 @@
 /**
  * The npm package as a user installs it: the tarball `npm pack` makes from an
  * unbuilt copy (prepack builds it), installed with npm into an empty project, used
- * from .mjs, .cjs and TypeScript (moduleResolution nodenext and bundler), and the
- * README's usage snippet (read from the installed package) against real Python aiomsg.
+ * from .mjs, .cjs and TypeScript (moduleResolution nodenext and bundler). The
+ * README's Quick start and Usage are run as written by readme.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { freePort, Proc, Procs, provisionPython, readyPort } from "../cli/helpers.js";
+import { Procs, type Proc } from "../cli/helpers.js";
 import { installedProject, packedTarball, run } from "./helpers.js";
 
 let dir = "";
@@ -133,44 +133,5 @@ describe("packed tarball", () => {
     const emit = await tsc("tsconfig.bundler-emit.json");
     expect(emit.code, emit.describe()).toBe(0);
     expectRoundTrip(await node("app.js", ["out-bundler/app.js"]), "ts-bundler");
-  });
-
-  it("the README's usage snippet (from the installed package) type-checks and talks to real Python aiomsg 2026.7.1 both ways", async () => {
-    const readme = readFileSync(path.join(pkgDir, "README.md"), "utf8");
-    const usage = readme.slice(readme.indexOf("\n## Usage\n"));
-    const snippet = /```ts\n([\s\S]*?)```/.exec(usage)![1]!;
-    const [serverPart, clientPart] = snippet.split("// client.ts");
-    expect(serverPart).toContain("// server.ts");
-    const withPort = (s: string) => s.replaceAll("25000", "Number(process.env.AIOMSG_PORT)");
-    const imports = serverPart!.slice(0, serverPart!.indexOf("// server.ts"));
-    const src = path.join(dir, "readme");
-    mkdirSync(src, { recursive: true });
-    writeFileSync(path.join(src, "server.ts"), withPort(serverPart!));
-    writeFileSync(path.join(src, "client.ts"), withPort(imports + clientPart!));
-    writeFileSync(path.join(dir, "tsconfig.readme.json"), JSON.stringify({
-      compilerOptions: { module: "nodenext", moduleResolution: "nodenext", target: "es2022", strict: true, types: ["node"], noUnusedLocals: false, rootDir: "readme", outDir: "out-readme" },
-      include: ["readme/*.ts"],
-    }));
-    const check = await tsc("tsconfig.readme.json");
-    expect(check.code, check.describe()).toBe(0);
-
-    const python = await provisionPython("v1");
-    // The README's server publishes the time every second; a Python connect end prints two.
-    const port = await freePort();
-    const server = procs.add(new Proc("readme server", process.execPath, ["out-readme/server.js"], { cwd: dir, env: { AIOMSG_PORT: String(port) } }));
-    const sink = procs.py("python sink", python, ["--role", "connect", "--port", String(port), "--behavior", "sink", "--count", "2"]);
-    await sink.waitExit(30_000);
-    expect(sink.code, sink.describe() + "\n" + server.describe()).toBe(0);
-    expect(sink.out).toHaveLength(2);
-    for (const line of sink.out) expect(Math.abs(Date.parse(line) - Date.now())).toBeLessThan(60_000);
-    expect(sink.out[0]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-
-    // The README's client prints what a Python bind end publishes.
-    const source = procs.py("python source", python, ["--role", "bind", "--port", "0", "--behavior", "source", "--send-mode", "publish", "--wait-peers", "1", "--count", "3", "--prefix", "readme-", "--linger", "5"]);
-    const pyPort = await readyPort(source);
-    const client = procs.add(new Proc("readme client", process.execPath, ["out-readme/client.js"], { cwd: dir, env: { AIOMSG_PORT: String(pyPort) } }));
-    await client.waitOut((l) => l.length >= 3, 30_000, "three published messages");
-    expect(client.out.slice(0, 3)).toEqual(["readme-0", "readme-1", "readme-2"]);
-    await procs.killAll();
   });
 });
