@@ -104,13 +104,21 @@ export class BrowserWsTransport implements Transport {
       if (this.paused) this.held.push(chunk);
       else h.data(chunk);
     };
-    this.ws.onerror = () => h.error(new AiomsgError("ERR_AIOMSG_PEER_LOST", `WebSocket ${this.remote} failed`));
+    // A failed WebSocket fires error and then close (the HTML standard's
+    // "fail the WebSocket connection"): the close event carries the code that
+    // says why (1008 refused, 1009 too large...), so the error waits for it.
+    let failed = false;
+    this.ws.onerror = () => {
+      failed = true;
+    };
     this.ws.onclose = (ev) => {
       this.finish();
       // What was held while paused still belongs to the stream.
       this.deliverHeld();
       if (ev.code !== 1000 && ev.code !== 1005) {
         h.error(new WebSocketClosedError(ev.code, ev.reason, this.remote));
+      } else if (failed) {
+        h.error(new AiomsgError("ERR_AIOMSG_PEER_LOST", `WebSocket ${this.remote} failed`));
       }
       h.end();
       h.close();
