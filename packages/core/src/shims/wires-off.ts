@@ -8,16 +8,7 @@
  */
 import type { Dialect, DialectName } from "../dialect.js";
 
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
-
-export function isUtf8(bytes: Uint8Array): boolean {
-  try {
-    strictUtf8.decode(bytes);
-    return true;
-  } catch {
-    return false;
-  }
-}
+export { isUtf8 } from "../wire/utf8.js";
 
 function off(name: DialectName): Dialect {
   const no = (): never => {

@@ -112,14 +112,16 @@ export class BrowserWsTransport implements Transport {
       failed = true;
     };
     this.ws.onclose = (ev) => {
-      this.finish();
       // What was held while paused still belongs to the stream.
       this.deliverHeld();
+      // Why it closed goes first: batches still in the browser are reported
+      // after, with the connection already closed for that reason.
       if (ev.code !== 1000 && ev.code !== 1005) {
         h.error(new WebSocketClosedError(ev.code, ev.reason, this.remote));
       } else if (failed) {
         h.error(new AiomsgError("ERR_AIOMSG_PEER_LOST", `WebSocket ${this.remote} failed`));
       }
+      this.finish();
       h.end();
       h.close();
     };

@@ -6,7 +6,8 @@
  */
 import { IDENTITY_SIZE, MAX_HELLO_SIZE, type Dialect, type DialectName } from "../dialect.js";
 import { ProtocolError } from "../errors.js";
-import { earlyDialect, isUtf8 } from "./early.js";
+import { earlyDialect } from "./early.js";
+import { isUtf8 } from "./utf8.js";
 import { legacyDialect } from "./legacy.js";
 import { v1Dialect } from "./v1.js";
 

@@ -20,23 +20,12 @@ import type { Dialect } from "../dialect.js";
 import { IDENTITY_SIZE } from "../dialect.js";
 import { ProtocolError } from "../errors.js";
 import { legacyDialect } from "./legacy.js";
+import { isUtf8 } from "./utf8.js";
 
 const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const UUID_TEXT_SIZE = 36;
 
-// Strict, as Python's bytes.decode("utf-8"): no replacement characters, and a
-// leading byte-order mark is kept as part of the text, not stripped.
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
-/** Whether `bytes` is valid UTF-8 (Python's strict decoder accepts it). */
-export function isUtf8(bytes: Uint8Array): boolean {
-  try {
-    strictUtf8.decode(bytes);
-    return true;
-  } catch {
-    return false;
-  }
-}
+export { isUtf8 };
 
 /** The canonical lowercase UUID text of a 16-byte identity, as the bytes of its 36 ASCII characters. */
 export function hello(identity: Uint8Array): Buffer {
