@@ -10,7 +10,7 @@ import * as tls from "node:tls";
 import { once } from "node:events";
 import { AiomsgError, MAX_HELLO_SIZE, encodeFrame, type ProtocolOption } from "../src/index.js";
 import { makeCerts, type TestCerts } from "./certs.js";
-import { RawPeer, cleanupRegistry, waitFor } from "./helpers.js";
+import { RawPeer, cleanupRegistry, rawServer, waitFor } from "./helpers.js";
 
 const { track, sock } = cleanupRegistry(afterEach);
 
@@ -40,23 +40,9 @@ async function rawConnect(port: number, useTls: boolean): Promise<RawPeer> {
 
 /** A raw listener (TCP or TLS) whose accepted connections are RawPeers. */
 async function rawListener(useTls: boolean): Promise<{ port: number; next(): Promise<RawPeer> }> {
-  const accepted: RawPeer[] = [];
-  const onConn = (s: net.Socket): void => void accepted.push(new RawPeer(s));
-  const server = useTls ? tls.createServer({ cert: certs.cert, key: certs.key }, onConn) : net.createServer(onConn);
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  track(() => {
-    for (const p of accepted) p.destroy();
-    server.close();
-  });
-  let taken = 0;
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    async next() {
-      await waitFor(() => accepted.length > taken, 5000, "an accepted connection");
-      return accepted[taken++]!;
-    },
-  };
+  const server = await rawServer(useTls ? { cert: certs.cert, key: certs.key } : undefined);
+  track(() => server.close());
+  return server;
 }
 
 describe("a v1 HELLO longer than 18 bytes", () => {

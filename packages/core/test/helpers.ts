@@ -1,5 +1,6 @@
 /** Test helpers: conditions with deadlines (never bare sleeps) and a raw TCP peer. */
 import * as net from "node:net";
+import * as tls from "node:tls";
 import { once } from "node:events";
 import { FrameDecoder, Socket, encodeFrame, type SocketOptions } from "../src/index.js";
 
@@ -72,10 +73,11 @@ export class RawPeer {
   }
 }
 
-/** A raw listening peer: resolves each accepted connection as a RawPeer. */
-export async function rawServer(): Promise<{ port: number; next(): Promise<RawPeer>; close(): void }> {
+/** A raw listening peer (over TLS with `tlsOptions`): resolves each accepted connection as a RawPeer. */
+export async function rawServer(tlsOptions?: tls.TlsOptions): Promise<{ port: number; next(): Promise<RawPeer>; close(): void }> {
   const accepted: RawPeer[] = [];
-  const server = net.createServer((s) => accepted.push(new RawPeer(s)));
+  const onConn = (s: net.Socket): void => void accepted.push(new RawPeer(s));
+  const server = tlsOptions ? tls.createServer(tlsOptions, onConn) : net.createServer(onConn);
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   let taken = 0;
