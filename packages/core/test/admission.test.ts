@@ -48,7 +48,8 @@ describe("admission gate", () => {
 
   it("a wrong token is refused with ERR_AIOMSG_NOT_ADMITTED; messages buffered on the bind end never reach the refused peer, and go to the next admitted one", async () => {
     const errors: AiomsgError[] = [];
-    const server = sock({ admit: tokenGate("right") });
+    // A fixed identity without the byte "a": the search for "a" below must not find it in the HELLO.
+    const server = sock({ admit: tokenGate("right"), identity: Buffer.alloc(16, 0x11) });
     server.on("error", (e) => errors.push(e));
     await server.bind("127.0.0.1", 0);
     // Buffered while no peer is admitted.
