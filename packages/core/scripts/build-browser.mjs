@@ -13,9 +13,10 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const src = (p) => path.join(root, "src", p);
 
 /**
- * node:events -> src/shims/events.ts, node:util -> a no-op debuglog; any
- * other node: import fails the build, and so does @msgpack/msgpack (a page
- * hands it in with useMsgpack(), see src/msgpack.ts). Buffer is the small
+ * node:events -> src/shims/events.ts, src/log.ts -> src/shims/log.ts (no
+ * debug log: its calls are dropped); any other node: import fails the build,
+ * and so does @msgpack/msgpack (a page hands it in with useMsgpack(), see
+ * src/msgpack.ts). Buffer is the small
  * Uint8Array subclass of src/shims/buffer.ts, injected by browser-globals.ts.
  */
 const nodeShims = {
@@ -23,9 +24,10 @@ const nodeShims = {
   setup(b) {
     b.onResolve({ filter: /^node:/ }, (args) => {
       if (args.path === "node:events") return { path: src("shims/events.ts") };
-      if (args.path === "node:util") return { path: src("shims/debuglog.ts") };
       return { errors: [{ text: `${args.path} has no browser shim (imported by ${args.importer})` }] };
     });
+    // The debug log: DEBUG is the constant false, so `if (DEBUG) debug(...)` goes.
+    b.onResolve({ filter: /^\.\/log\.js$/ }, (args) => (args.importer.startsWith(src("")) ? { path: src("shims/log.ts") } : undefined));
     // options.ts's one use of uuid (a random v4 identity): src/shims/uuid.ts.
     b.onResolve({ filter: /^uuid$/ }, () => ({ path: src("shims/uuid.ts") }));
     // The legacy and early wires have no WebSocket transport: stand-ins (src/shims/wires-off.ts).

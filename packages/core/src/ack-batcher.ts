@@ -10,7 +10,7 @@
  * buffer, so an ACK owed holds no view of the read it came in (which would
  * keep that read alive until the batch leaves) and costs no object.
  */
-import { debug } from "./log.js";
+import { DEBUG, debug } from "./log.js";
 import type { Peer } from "./peer.js";
 import type { Room } from "./room.js";
 
@@ -79,6 +79,6 @@ export class AckBatcher {
         peer.conn.writeAck(id);
       } else skipped++;
     }
-    if (skipped > 0) debug("%d ACKs not queued: their peers' writes are full", skipped);
+    if (DEBUG && skipped > 0) debug("%d ACKs not queued: their peers' writes are full", skipped);
   };
 }

@@ -15,7 +15,7 @@ import { EMPTY, FrameWriter } from "./frame-writer.js";
 import { FrameReader } from "./frame-reader.js";
 import { Heartbeat } from "./heartbeat.js";
 import { detectDialect, dialectFor } from "./wire/dialects.js";
-import { debug, hex } from "./log.js";
+import { DEBUG, debug, hex } from "./log.js";
 import { WAKE, handshakeLimit } from "./wire/foreign.js";
 import type { Peer } from "./peer.js";
 import type { Transport } from "./transport.js";
@@ -215,7 +215,7 @@ export class Connection implements FrameSink {
 
   private sendHeartbeat(): void {
     if (this.state !== State.OPEN) return;
-    debug("heartbeat -> %s", this.describe());
+    if (DEBUG) debug("heartbeat -> %s", this.describe());
     this.writer.frame(this.dialect!.heartbeat, EMPTY, EMPTY);
   }
 
@@ -344,7 +344,7 @@ export class Connection implements FrameSink {
     this.openedAt = performance.now();
     this.heartbeat.start();
     this.owner.peerReady(this);
-    debug("peer %s open (%s, %s)", this.describe(), this.dialect.name, this.direction);
+    if (DEBUG) debug("peer %s open (%s, %s)", this.describe(), this.dialect.name, this.direction);
   }
 
   private readonly onEnd = (): void => {
@@ -435,7 +435,7 @@ export class Connection implements FrameSink {
     // their payloads to report. After an orderly close the transport still
     // writes what it holds; a batch that then fails is reported by the writer.
     const held = this.writer.close(reason !== undefined || this.transportGone);
-    if (reason !== undefined) debug("closing %s: %s %s", this.describe(), reason.code, reason.message);
+    if (DEBUG && reason !== undefined) debug("closing %s: %s %s", this.describe(), reason.code, reason.message);
     // The transport says why in its own terms (a WebSocket close code, HTTP 400 before an upgrade).
     if (reason === undefined) this.transport.end();
     else this.transport.destroy(reason);

@@ -9,7 +9,7 @@
  * then the queue go out.
  */
 import { AiomsgError, UsageError } from "./errors.js";
-import { debug, hex } from "./log.js";
+import { DEBUG, debug, hex } from "./log.js";
 import type { Peer } from "./peer.js";
 import type { Peers } from "./peers.js";
 import type { Publish } from "./publish.js";
@@ -50,7 +50,7 @@ export class Outbox {
       const peer = this.peers.get(identity);
       if (peer === undefined) {
         // Python drops these with an error log; here the drop is an event.
-        debug("peer %s not connected: message dropped", hex(identity));
+        if (DEBUG) debug("peer %s not connected: message dropped", hex(identity));
         this.drop("ERR_AIOMSG_NOT_CONNECTED", payload, identity);
       } else if (!this.room.has(peer) || (peer.waiters !== undefined && peer.waiters.length > 0)) {
         // Only this peer's room matters: others are not held up. Resolves once written to it (or dropped if it goes).

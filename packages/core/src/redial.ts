@@ -12,7 +12,7 @@
  * set changes.
  */
 import { AiomsgError, ProtocolError } from "./errors.js";
-import { debug } from "./log.js";
+import { DEBUG, debug } from "./log.js";
 import { channels } from "./observe.js";
 import type { Connection } from "./connection.js";
 import type { Transport } from "./transport.js";
@@ -131,7 +131,7 @@ export class Redial {
         }
         if (refused && kept.park !== undefined && !over()) {
           // One replica behind two addresses: wait for the set to change rather than redial.
-          debug("%s (%s) refused: parked until the set changes", target, address);
+          if (DEBUG) debug("%s (%s) refused: parked until the set changes", target, address);
           await kept.park(kept);
           refusals = 0;
           continue;
@@ -142,7 +142,7 @@ export class Redial {
       try {
         ms = Number(host.reconnectionDelay());
       } catch (err) {
-        debug("reconnectionDelay threw: %s", (err as Error).message);
+        if (DEBUG) debug("reconnectionDelay threw: %s", (err as Error).message);
       }
       ms = Number.isFinite(ms) && ms > 0 ? ms : 0;
       if (refusals > 0) ms = Math.max(ms, refusalBackoff(refusals));

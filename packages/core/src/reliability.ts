@@ -8,7 +8,7 @@
  * it to sendOn(). ACKs this end owes are batched by ack-batcher.ts.
  */
 import type { DroppedMessage } from "./socket-types.js";
-import { debug, hex } from "./log.js";
+import { DEBUG, debug, hex } from "./log.js";
 import { Fifo } from "./fifo.js";
 import { COUNTER_MASK, PendingWindow } from "./pending.js";
 import type { Peer } from "./peer.js";
@@ -223,7 +223,7 @@ export class Reliability {
       this.popDue();
       if (entry.resends >= entry.maxResends) {
         this.settle(entry);
-        debug("message %s unacknowledged after %d resends: dropped", hex(entry.msgId), entry.resends);
+        if (DEBUG) debug("message %s unacknowledged after %d resends: dropped", hex(entry.msgId), entry.resends);
         this.hooks.dropped("ERR_AIOMSG_RETRIES_EXHAUSTED", entry.payload, entry.identity);
         continue;
       }

@@ -12,7 +12,7 @@
  * the set changes instead of being redialled in a loop.
  */
 import { AiomsgError } from "./errors.js";
-import { debug } from "./log.js";
+import { DEBUG, debug } from "./log.js";
 import type { Kept } from "./redial.js";
 import type { TargetStats } from "./socket-types.js";
 import { WaitList } from "./wait.js";
@@ -152,7 +152,9 @@ export class ReplicaSet {
       kept.stop();
       const drained = this.host
         .drain(kept)
-        .catch((err: unknown) => debug("draining %s failed: %s", key, (err as Error).message))
+        .catch((err: unknown) => {
+          if (DEBUG) debug("draining %s failed: %s", key, (err as Error).message);
+        })
         .then(() => kept.ended)
         .finally(() => this.leaving.delete(key));
       this.leaving.set(key, drained);
@@ -165,7 +167,7 @@ export class ReplicaSet {
     }
     if (added.length > 0 || removed.length > 0) this.changed.wakeAll();
     if (first || added.length > 0 || removed.length > 0) {
-      debug("%s resolved: %s (+%s -%s)", this.target, [...now.keys()].join(" "), added.join(" "), removed.join(" "));
+      if (DEBUG) debug("%s resolved: %s (+%s -%s)", this.target, [...now.keys()].join(" "), added.join(" "), removed.join(" "));
       this.host.resolved({ target: this.target, addresses: [...now.keys()], added, removed, ttl });
     }
   }

@@ -10,7 +10,7 @@ import { EventEmitter } from "node:events";
 import { msgpack } from "./msgpack.js";
 import type { Connection } from "./connection.js";
 import { type AiomsgError, UsageError } from "./errors.js";
-import { debug } from "./log.js";
+import { DEBUG, debug } from "./log.js";
 import type { SendOptions } from "./options.js";
 import type { ReceiveQueue } from "./queue.js";
 import { channels } from "./observe.js";
@@ -86,7 +86,7 @@ export abstract class SocketApi extends EventEmitter<SocketEvents> {
 
   /** Network trouble: logged, and emitted only to an attached "error" listener (it never throws). */
   protected report(err: AiomsgError, conn?: Connection): void {
-    debug("%s%s: %s", err.code, conn ? ` (${conn.describe()})` : "", err.message);
+    if (DEBUG) debug("%s%s: %s", err.code, conn ? ` (${conn.describe()})` : "", err.message);
     if (this.listenerCount("error") > 0) this.safeEmit("error", err);
   }
 
@@ -95,7 +95,7 @@ export abstract class SocketApi extends EventEmitter<SocketEvents> {
     try {
       (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args);
     } catch (err) {
-      debug("listener for %s threw: %s", event, (err as Error)?.message);
+      if (DEBUG) debug("listener for %s threw: %s", event, (err as Error)?.message);
       queueMicrotask(() => {
         throw err;
       });

@@ -23,7 +23,7 @@ import type { WriteMeter } from "./frame-writer.js";
 import { AiomsgError, ProtocolError, UsageError } from "./errors.js";
 import { SharedFrameBudget } from "./wire/frame.js";
 import type { Transport } from "./transport.js";
-import { debug, hex } from "./log.js";
+import { DEBUG, debug, hex } from "./log.js";
 import { DeliveryGuarantee, SendMode, checkIdentity, resolveOptions, warnPythonHeartbeat, type SendOptions, type SocketOptions } from "./options.js";
 import { channels } from "./observe.js";
 import { Peer } from "./peer.js";
@@ -441,6 +441,6 @@ export abstract class SocketBase extends SocketApi implements AsyncDisposable {
     this.reliability.close();
     this.inbox.end();
     await Promise.all([...serversClosed, loops, ...this.settling]);
-    debug("socket %s closed", hex(this.identity));
+    if (DEBUG) debug("socket %s closed", hex(this.identity));
   }
 }

@@ -6,7 +6,7 @@
  */
 import type * as net from "node:net";
 import { AiomsgError, UsageError } from "./errors.js";
-import { debug, hex } from "./log.js";
+import { DEBUG, debug, hex } from "./log.js";
 import { SocketBase } from "./socket-base.js";
 import { encode as msgpackEncode, decode as msgpackDecode } from "@msgpack/msgpack";
 import { useMsgpack } from "./msgpack.js";
@@ -66,7 +66,7 @@ export class Socket extends SocketBase {
     for (let i = 0; i < opened.length; i++) {
       const listener = opened[i]!;
       this.#listeners.push(listener);
-      debug("socket %s bound to %s:%d", hex(this.identity), hosts[i], listener.port);
+      if (DEBUG) debug("socket %s bound to %s:%d", hex(this.identity), hosts[i], listener.port);
       this.safeEmit("listening", { host: hosts[i]!, port: listener.port! });
     }
     return this;
