@@ -3,8 +3,11 @@
  * driven by playwright-core: the bundle carries no Node import, its
  * declarations compile without @types/node, the demo page (interop/web)
  * talks to real Python aiomsg 2026.7.1 bind sockets (checked through the DOM
- * and a screenshot), a page reconnects across a Python bind restart, and the
- * close code a page's WebSocket sees for each way a TS bind end ends it.
+ * and a screenshot), a page reconnects across a Python bind restart, the
+ * close code a page's WebSocket sees for each way a TS bind end ends it, and
+ * the rest of the page API against a TS bind end (admission, msgpack, stats,
+ * drain): the bundle renames the core's internal properties, so every part
+ * of the API a page can reach is run in the page.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
@@ -13,9 +16,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { Socket } from "../../packages/core/src/index.js";
+import { DeliveryGuarantee, Socket } from "../../packages/core/src/index.js";
 import { makeCerts } from "../../packages/core/test/certs.js";
-import { Proc, Procs, provisionPython, REPO_ROOT } from "../cli/helpers.js";
+import { Proc, Procs, provisionPython, REPO_ROOT, waitFor } from "../cli/helpers.js";
 
 const CHROMIUM = process.env.AIOMSG_CHROMIUM ?? "/usr/bin/chromium";
 const DIST = path.join(REPO_ROOT, "packages", "core", "dist");
@@ -41,7 +44,13 @@ beforeAll(async () => {
   const { startWebServer } = (await import(pathToFileURL(path.join(REPO_ROOT, "interop", "web", "serve.mjs")).href)) as {
     startWebServer: StartWebServer;
   };
-  web = await startWebServer({ extra: { "/harness.html": [path.join(REPO_ROOT, "test", "browser", "harness.html"), "text/html"] } });
+  web = await startWebServer({
+    extra: {
+      "/harness.html": [path.join(REPO_ROOT, "test", "browser", "harness.html"), "text/html"],
+      // The codec a page hands to useMsgpack(): @msgpack/msgpack's own browser build (the global MessagePack).
+      "/msgpack.min.js": [path.join(REPO_ROOT, "packages", "core", "node_modules", "@msgpack", "msgpack", "dist.umd", "msgpack.min.js"), "text/javascript"],
+    },
+  });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
@@ -613,6 +622,88 @@ describe("aiomsg-ts/browser liveness and TLS in Chromium against a TS bind end",
       expect(await echoed).toEqual({ m: "echo: over tls", transport: "wss" });
     } finally {
       await context.close();
+      await server.close({ linger: 0 });
+    }
+  });
+});
+
+describe("aiomsg-ts/browser's wider API in Chromium against a TS bind end", () => {
+  it("admission both ways (tokens read by admit hooks), useMsgpack with @msgpack/msgpack, sendMsgpack/recvMsgpack/recvJson/recvIdentity at-least-once, stats(), then drain() without loss", async () => {
+    const server = new Socket({
+      deliveryGuarantee: DeliveryGuarantee.AT_LEAST_ONCE,
+      admissionToken: "server-token",
+      admit: async (req) => new TextDecoder().decode(await req.readMessage()) === "page-token",
+    });
+    await server.bind("127.0.0.1", 0);
+    const serverSaw: string[] = [];
+    server.on("peerConnected", (p) => serverSaw.push(`up ${p.transport}`));
+    server.on("peerDisconnected", (p) => serverSaw.push(`down ${p.reason === undefined ? "orderly" : p.reason.code}`));
+    try {
+      const page = await harness();
+      await page.addScriptTag({ url: "/msgpack.min.js" });
+      const done = page.evaluate(async (url) => {
+        const w = window as any;
+        w.aiomsg.useMsgpack(w.MessagePack);
+        const tokens: string[] = [];
+        const sock = new w.aiomsg.Socket({
+          protocol: "auto",
+          deliveryGuarantee: w.aiomsg.DeliveryGuarantee.AT_LEAST_ONCE,
+          admissionToken: "page-token",
+          admit: async (req: any) => {
+            const token = new TextDecoder().decode(await req.readMessage());
+            tokens.push(`${token} ${req.identity.length} ${req.transport}`);
+            return token === "server-token";
+          },
+        });
+        const up = new Promise<any>((r) => sock.once("peerConnected", r));
+        await sock.connect(url);
+        const peer = await up;
+        await sock.sendMsgpack({ n: 1, s: "héllo ✓" });
+        await sock.sendJson([1, "two"]);
+        const json = await sock.recvJson();
+        const packed = await sock.recvMsgpack();
+        const [from, raw] = await sock.recvIdentity();
+        const stats = sock.stats();
+        await sock.drain({ timeout: 3000 });
+        return {
+          tokens,
+          peer: [peer.transport, peer.identity.length],
+          json,
+          packed,
+          raw: raw.toString("hex"),
+          fromIsPeer: from.length === peer.identity.length && from.every((b: number, i: number) => b === peer.identity[i]),
+          stats: {
+            messagesIn: stats.messagesIn,
+            messagesOut: stats.messagesOut,
+            unreadMessages: stats.unreadMessages,
+            peers: stats.peers.map((p: any) => [p.state, p.protocol, p.direction, p.transport, p.messagesIn, p.messagesOut]),
+          },
+          after: { peerCount: sock.peerCount, unacknowledged: sock.stats().unacknowledged },
+        };
+      }, `ws://127.0.0.1:${server.port}/`);
+      // The page's msgpack message, decoded by the Node socket's own codec.
+      expect(await server.recvMsgpack()).toEqual({ n: 1, s: "héllo ✓" });
+      const [id, json] = await server.recvIdentity();
+      expect(JSON.parse(json.toString("utf8"))).toEqual([1, "two"]);
+      await server.sendJson({ ok: true }, { identity: id });
+      await server.sendMsgpack([3, { four: 4 }], { identity: id });
+      await server.send(Buffer.from([0xde, 0xad, 0xbe, 0xef]), { identity: id });
+      const result = await done;
+      expect(result).toEqual({
+        tokens: ["server-token 16 ws"],
+        peer: ["ws", 16],
+        json: { ok: true },
+        packed: [3, { four: 4 }],
+        raw: "deadbeef",
+        fromIsPeer: true,
+        // Out: the admission token and two messages (as in Node); in: three (the server's token went to the admit hook).
+        stats: { messagesIn: 3, messagesOut: 3, unreadMessages: 0, peers: [["admitted", "v1", "connect", "ws", 3, 3]] },
+        after: { peerCount: 0, unacknowledged: 0 },
+      });
+      await waitFor(() => serverSaw.length >= 2, 5000, "the server to see the page leave");
+      expect(serverSaw).toEqual(["up ws", "down orderly"]);
+      await page.close();
+    } finally {
       await server.close({ linger: 0 });
     }
   });

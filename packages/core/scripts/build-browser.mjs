@@ -4,7 +4,9 @@
 // browser-dts.mjs. Run by `pnpm build` after tsc (whose own dist/browser.js
 // and dist/browser.d.ts these replace).
 import { build } from "esbuild";
+import { readFileSync, readdirSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { browserDeclarations } from "./browser-dts.mjs";
@@ -40,7 +42,7 @@ const nodeShims = {
   },
 };
 
-await build({
+const options = {
   entryPoints: [src("browser.ts")],
   outfile: path.join(root, "dist", "browser.js"),
   bundle: true,
@@ -53,8 +55,40 @@ await build({
   sourcemap: true,
   legalComments: "eof",
   logLevel: "warning",
-});
+};
+
+const words = (text) => text.match(/[A-Za-z_$][\w$]*/g) ?? [];
+
+/**
+ * The property names esbuild may shorten (mangleProps): those of the core's
+ * own objects, which a page never sees. A name is kept whole when it is also
+ * - a word of TypeScript's lib declarations (ES and DOM: what the platform
+ *   defines or calls, such as then, length, onmessage, bufferedAmount);
+ * - a word of dist/browser.d.ts (the page's API: options, events, stats);
+ * - a word of the Node stand-ins whose objects reach the page (the payload
+ *   Buffer, the socket's EventEmitter), or of Node's process (observe.ts and
+ *   options.ts read globalThis.process, which a page may have);
+ * - a word inside a string literal (a name looked up by string, such as an
+ *   option checked by name).
+ * Everything else the bundle reads with a dot is the core's own. Each name is
+ * renamed everywhere at once, so a field and its uses stay in step.
+ */
+function internalNames(declarations, js) {
+  const require = createRequire(import.meta.url);
+  const keep = new Set(words(declarations));
+  const lib = path.dirname(require.resolve("typescript/lib/lib.d.ts"));
+  for (const f of readdirSync(lib)) if (/^lib\..*\.d\.ts$/.test(f)) for (const w of words(readFileSync(path.join(lib, f), "utf8"))) keep.add(w);
+  const nodeProcess = path.join(path.dirname(require.resolve("@types/node/package.json")), "process.d.ts");
+  for (const f of [src("shims/buffer.ts"), src("shims/events.ts"), nodeProcess]) for (const w of words(readFileSync(f, "utf8"))) keep.add(w);
+  for (const [literal] of js.matchAll(/`(?:[^`\\]|\\.)*`|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/g)) for (const w of words(literal)) keep.add(w);
+  return [...new Set([...js.matchAll(/\.([A-Za-z_$][\w$]*)/g)].map((m) => m[1]))].filter((n) => !keep.has(n)).sort();
+}
+
+const declarations = browserDeclarations(root);
+const first = await build({ ...options, write: false });
+const internal = internalNames(declarations, first.outputFiles.find((f) => f.path.endsWith(".js")).text);
+await build({ ...options, mangleProps: new RegExp(`^(?:${internal.map((n) => n.replace(/\$/g, "\\$")).join("|")})$`) });
 await mkdir(path.join(root, "dist"), { recursive: true });
-await writeFile(path.join(root, "dist", "browser.d.ts"), browserDeclarations(root));
+await writeFile(path.join(root, "dist", "browser.d.ts"), declarations);
 // tsc's map of its own dist/browser.d.ts would describe the file just replaced.
 await rm(path.join(root, "dist", "browser.d.ts.map"), { force: true });
