@@ -1,7 +1,7 @@
 /**
  * aiomsg-ts/browser (packages/core/dist/browser.js) in Debian's Chromium,
- * driven by playwright-core: the bundle carries no Node import, its
- * declarations compile without @types/node, the demo page (interop/web)
+ * driven by playwright-core: the bundle carries no Node import and stays
+ * within its size bound, its declarations compile without @types/node, the demo page (interop/web)
  * talks to real Python aiomsg 2026.7.1 bind sockets (checked through the DOM
  * and a screenshot), a page reconnects across a Python bind restart, the
  * close code a page's WebSocket sees for each way a TS bind end ends it, and
@@ -15,6 +15,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import * as os from "node:os";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
+import { gzipSync } from "node:zlib";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { DeliveryGuarantee, Socket } from "../../packages/core/src/index.js";
 import { makeCerts } from "../../packages/core/test/certs.js";
@@ -104,6 +105,15 @@ describe("aiomsg-ts/browser bundle", () => {
     // Minified: the export statement may follow others on the same line.
     expect(js).toMatch(/(?:^|;)export\s*\{[^}]*\bSocket\b/m);
     expect(js).toMatch(/(?:^|;)export\s*\{[^}]*\bDeliveryGuarantee\b/m);
+  });
+
+  it("the file the package's ./browser export names is at most 20,000 bytes gzipped at level 9", () => {
+    const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, "packages", "core", "package.json"), "utf8")) as { exports: Record<string, { import: string }> };
+    const file = path.join(REPO_ROOT, "packages", "core", pkg.exports["./browser"]!.import);
+    expect(file).toBe(path.join(DIST, "browser.js"));
+    const gzipped = gzipSync(readFileSync(file), { level: 9 }).length;
+    expect(gzipped).toBeGreaterThan(0);
+    expect(gzipped).toBeLessThanOrEqual(20_000);
   });
 
   it("dist/browser.d.ts type-checks a page with \"types\": [] (no @types/node), and the implementation conforms to it", () => {

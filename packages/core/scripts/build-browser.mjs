@@ -55,6 +55,12 @@ const options = {
   sourcemap: true,
   legalComments: "eof",
   logLevel: "warning",
+  // Class fields as assignments in the constructor (TypeScript's
+  // useDefineForClassFields false) rather than [[Define]] field declarations:
+  // a field declared without a value (a constructor parameter property, one
+  // set later) then costs nothing. The core never declares a field over an
+  // accessor or over a field its base class sets, where the two would differ.
+  tsconfigRaw: { compilerOptions: { useDefineForClassFields: false } },
 };
 
 const words = (text) => text.match(/[A-Za-z_$][\w$]*/g) ?? [];
