@@ -9,6 +9,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import ts from "typescript";
 import { browserDeclarations } from "./browser-dts.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -55,6 +56,7 @@ const options = {
   sourcemap: true,
   legalComments: "eof",
   logLevel: "warning",
+  absWorkingDir: root,
   // Class fields as assignments in the constructor (TypeScript's
   // useDefineForClassFields false) rather than [[Define]] field declarations:
   // a field declared without a value (a constructor parameter property, one
@@ -74,25 +76,36 @@ const words = (text) => text.match(/[A-Za-z_$][\w$]*/g) ?? [];
  * - a word of the Node stand-ins whose objects reach the page (the payload
  *   Buffer, the socket's EventEmitter), or of Node's process (observe.ts and
  *   options.ts read globalThis.process, which a page may have);
- * - a word inside a string literal (a name looked up by string, such as an
- *   option checked by name).
+ * - a word inside a string or template literal of the bundled source (a name
+ *   looked up by string, such as an option checked by name).
  * Everything else the bundle reads with a dot is the core's own. Each name is
  * renamed everywhere at once, so a field and its uses stay in step.
  */
-function internalNames(declarations, js) {
+function internalNames(declarations, first) {
   const require = createRequire(import.meta.url);
   const keep = new Set(words(declarations));
   const lib = path.dirname(require.resolve("typescript/lib/lib.d.ts"));
   for (const f of readdirSync(lib)) if (/^lib\..*\.d\.ts$/.test(f)) for (const w of words(readFileSync(path.join(lib, f), "utf8"))) keep.add(w);
   const nodeProcess = path.join(path.dirname(require.resolve("@types/node/package.json")), "process.d.ts");
   for (const f of [src("shims/buffer.ts"), src("shims/events.ts"), nodeProcess]) for (const w of words(readFileSync(f, "utf8"))) keep.add(w);
-  for (const [literal] of js.matchAll(/`(?:[^`\\]|\\.)*`|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/g)) for (const w of words(literal)) keep.add(w);
+  for (const input of Object.keys(first.metafile.inputs)) {
+    const file = path.resolve(root, input);
+    const sf = ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.ES2022, true);
+    const visit = (node) => {
+      // Module specifiers and literal types are gone from the bundle: only values count.
+      if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node) || ts.isLiteralTypeNode(node)) return;
+      if (ts.isStringLiteralLike(node) || ts.isTemplateLiteralToken(node)) for (const w of words(node.text)) keep.add(w);
+      ts.forEachChild(node, visit);
+    };
+    visit(sf);
+  }
+  const js = first.outputFiles.find((f) => f.path.endsWith(".js")).text;
   return [...new Set([...js.matchAll(/\.([A-Za-z_$][\w$]*)/g)].map((m) => m[1]))].filter((n) => !keep.has(n)).sort();
 }
 
 const declarations = browserDeclarations(root);
-const first = await build({ ...options, write: false });
-const internal = internalNames(declarations, first.outputFiles.find((f) => f.path.endsWith(".js")).text);
+const first = await build({ ...options, write: false, metafile: true });
+const internal = internalNames(declarations, first);
 await build({ ...options, mangleProps: new RegExp(`^(?:${internal.map((n) => n.replace(/\$/g, "\\$")).join("|")})$`) });
 await mkdir(path.join(root, "dist"), { recursive: true });
 await writeFile(path.join(root, "dist", "browser.d.ts"), declarations);
