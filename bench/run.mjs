@@ -44,7 +44,7 @@ function parseCli(argv) {
   --quick        1 run per figure, 0.5 s each, 5 s for hwm (a smoke run, ~3 min)
   --runs N       runs per figure, median reported (default 5)
   --duration S   seconds each sender sends / each echo client measures (default 1.5)
-  --only LIST    comma list of groups (oneway, sweep, fanout, rr, idle, echo, alo, hwm, attack), implementations
+  --only LIST    comma list of groups (oneway, sweep, placement, fanout, rr, idle, echo, alo, hwm, attack), implementations
                  (raw, zmq, ts, py) or scenario ids (e.g. ts->py, echo/raw)
                  (the sweep, with fewer runs: min(runs, 3), includes the oneway
                  points of raw, zmq, ts and py at 64 B, 1 KiB and 64 KiB)
@@ -91,6 +91,15 @@ const PAIRS = [
   ["ts", "py"],
   ["py", "ts"],
 ];
+/**
+ * The Python one-way pairs again with sender and receiver pinned (taskset), as
+ * echo is: on two cores ("pin2": receiver on CPU 1, sender on CPU 0) and both
+ * on one ("pin1"), at 64 B and 1 KiB (ids oneway/<pair>/<size>/<placement>).
+ * Unpinned, the scheduler decides per run whether a wake-up crosses cores.
+ */
+export const PIN_PAIRS = ["py->py", "py->ts", "ts->py"];
+export const PIN_SIZES = [64, 1024];
+export const PLACEMENTS = { pin2: { receiver: 1, sender: 0 }, pin1: { receiver: 0, sender: 0 } };
 const HWM_TOTAL = 2e9;
 /** Fan-out (publish) and round-robin: N subscribers / workers, 64 B messages. */
 export const SCALE_NS = [1, 10, 100, 1000];
@@ -107,7 +116,8 @@ const SCALE_SIZE = 64;
 export const IDLE_NS = [0, 100, 1000, 10000];
 export const IDLE_IMPLS = ["raw", "ts"];
 const ECHO_SETTLE_MS = 200;
-// Echo pinning needs taskset (util-linux) and two cores; without them echo runs unpinned.
+// Pinning needs taskset (util-linux) and two cores; without them echo runs
+// unpinned and the pinned one-way scenarios are left out.
 const PINNING = os.availableParallelism() >= 2 && spawnSync("taskset", ["-c", "0", "true"]).status === 0;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const HWM_MSG = 65536;
@@ -132,7 +142,19 @@ function scenarios(opts) {
     for (const [src, dst] of PAIRS) {
       // Points the sweep shares with the headline table run once, with the headline runs.
       const also = inSweep(src, dst, size) ? ["sweep"] : [];
+      // The unpinned column of the placement table.
+      if (PINNING && PIN_PAIRS.includes(`${src}->${dst}`) && PIN_SIZES.includes(size)) also.push("placement");
       list.push({ id: `oneway/${src}->${dst}/${size}`, group: "oneway", also, kind: "oneway", src, dst, size, delivery: "at-most-once", impls: [src, dst] });
+    }
+  }
+  if (PINNING) {
+    for (const size of PIN_SIZES) {
+      for (const pair of PIN_PAIRS) {
+        const [src, dst] = pair.split("->");
+        for (const placement of Object.keys(PLACEMENTS)) {
+          list.push({ id: `oneway/${pair}/${size}/${placement}`, group: "oneway", also: ["placement"], kind: "oneway", src, dst, size, delivery: "at-most-once", impls: [src, dst], placement });
+        }
+      }
     }
   }
   for (const size of SWEEP_SIZES) {
@@ -192,11 +214,12 @@ async function runOneway(sc, opts) {
   const common = ["--size", sc.size, "--delivery", sc.delivery, "--duration", opts.duration];
   // aiomsg-ts agents only: both ends raise maxFrameSize for the 16 MiB point.
   const extra = (impl) => (sc.maxFrame !== undefined && impl === "ts" ? ["--max-frame", sc.maxFrame] : []);
-  const sink = agent(sc.dst, `${sc.dst} sink`, ["--role", "sink", ...common, ...extra(sc.dst)]);
+  const cpus = sc.placement ? PLACEMENTS[sc.placement] : {};
+  const sink = agent(sc.dst, `${sc.dst} sink`, ["--role", "sink", ...common, ...extra(sc.dst)], cpus.receiver);
   let source;
   try {
     const { port } = await sink.waitFor("ready", 20_000);
-    source = agent(sc.src, `${sc.src} source`, ["--role", "source", "--port", port, ...common, ...extra(sc.src)]);
+    source = agent(sc.src, `${sc.src} source`, ["--role", "source", "--port", port, ...common, ...extra(sc.src)], cpus.sender);
     const { t0 } = await source.waitFor("start", 20_000);
     const { count: sent } = await source.waitFor("sent", opts.duration * 1000 + 60_000);
     const res = await sink.waitFor("result", 60_000);
@@ -207,7 +230,7 @@ async function runOneway(sc, opts) {
       if (BigInt(acked.tAcked) > tEnd) tEnd = BigInt(acked.tAcked);
     }
     source.closeStdin();
-    const { rss_kb: srcRss, dropped, vcsw: srcSleeps } = await source.waitFor("exit", 20_000);
+    const { rss_kb: srcRss, dropped, vcsw: srcSleeps, cpu_s: srcCpu } = await source.waitFor("exit", 20_000);
     sink.closeStdin();
     await Promise.all([source.finish(), sink.finish()]);
     const elapsed = Number(tEnd - BigInt(t0)) / 1e9;
@@ -225,6 +248,10 @@ async function runOneway(sc, opts) {
       // Voluntary context switches per message: how often each side slept.
       sender_sleeps_per_msg: srcSleeps / sent,
       receiver_sleeps_per_msg: res.vcsw / res.count,
+      // CPU per message (aiomsg-ts and Python agents): the sender's from its
+      // first send until told to exit, the receiver's from its first message.
+      sender_cpu_us_per_msg: (srcCpu * 1e6) / sent,
+      receiver_cpu_us_per_msg: (res.cpu_s * 1e6) / res.count,
     };
   } finally {
     source?.kill();
@@ -441,7 +468,10 @@ function describe(sc, r) {
   if (r.error) return `error: ${r.error.split("\n")[0]}`;
   if (sc.kind === "oneway") {
     const extra = r.lost ? `, ${r.lost} lost` : r.dropped ? `, ${r.dropped} dropped` : "";
-    return `${fmtCount(r.msgs_per_s)} msg/s, ${fmtNum(r.mb_per_s)} MB/s${extra} (RSS ${Math.round(r.rss_sender_kb / 1024)}/${Math.round(r.rss_receiver_kb / 1024)} MiB)`;
+    const cpu = Number.isFinite(r.sender_cpu_us_per_msg) && Number.isFinite(r.receiver_cpu_us_per_msg)
+      ? `, CPU ${fmtNum(r.sender_cpu_us_per_msg)}/${fmtNum(r.receiver_cpu_us_per_msg)} µs/msg, receiver sleeps ${fmtNum(r.receiver_sleeps_per_msg)}/msg`
+      : "";
+    return `${fmtCount(r.msgs_per_s)} msg/s, ${fmtNum(r.mb_per_s)} MB/s${extra}${cpu} (RSS ${Math.round(r.rss_sender_kb / 1024)}/${Math.round(r.rss_receiver_kb / 1024)} MiB)`;
   }
   if (sc.kind === "scale") {
     const drop = r.dropped ? `, ${r.dropped} of ${r.expected} dropped` : "";
@@ -466,7 +496,13 @@ function aggregate(sc, runs) {
   else if (sc.kind === "oneway") {
     summary = {
       msgs_per_s: median(pick("msgs_per_s")),
+      msgs_per_s_min: Math.min(...pick("msgs_per_s")),
+      msgs_per_s_max: max(pick("msgs_per_s")),
       mb_per_s: median(pick("mb_per_s")),
+      sender_sleeps_per_msg: median(pick("sender_sleeps_per_msg")),
+      receiver_sleeps_per_msg: median(pick("receiver_sleeps_per_msg")),
+      sender_cpu_us_per_msg: median(pick("sender_cpu_us_per_msg")),
+      receiver_cpu_us_per_msg: median(pick("receiver_cpu_us_per_msg")),
       lost: ok.reduce((a, r) => a + r.lost, 0),
       dropped: ok.reduce((a, r) => a + r.dropped, 0),
       rss_sender_kb: max(pick("rss_sender_kb")),
@@ -556,7 +592,7 @@ async function main() {
         }
       }
       results.get(sc.id).push(res);
-      log(`[${r}/${opts.runs}] ${sc.id.padEnd(22)} ${describe(sc, res)}`);
+      log(`[${r}/${opts.runs}] ${sc.id.padEnd(27)} ${describe(sc, res)}`);
     }
   }
 
@@ -573,7 +609,7 @@ async function main() {
     date: new Date(started).toISOString(),
     wall_time_s: +wall.toFixed(1),
     command: `node bench/run.mjs ${process.argv.slice(2).join(" ")}`.trim(),
-    config: { echo_pinned: PINNING, runs: opts.runs, sweep_runs: opts.sweepRuns, duration_s: opts.duration, hwm_seconds: opts.hwmSeconds, hwm_offered_bytes: HWM_TOTAL, quick: opts.quick, only: opts.only },
+    config: { echo_pinned: PINNING, oneway_pinned: PINNING ? Object.keys(PLACEMENTS) : [], runs: opts.runs, sweep_runs: opts.sweepRuns, duration_s: opts.duration, hwm_seconds: opts.hwmSeconds, hwm_offered_bytes: HWM_TOTAL, quick: opts.quick, only: opts.only },
     machine,
     targets,
     scenarios: byId,

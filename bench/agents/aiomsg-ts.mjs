@@ -4,7 +4,7 @@ import { once } from "node:events";
 // AIOMSG_BENCH_LIB=<index.js> measures another build (e.g. an older commit) with the same agent.
 const { Socket } = await import(process.env.AIOMSG_BENCH_LIB ?? "aiomsg-ts");
 import {
-  parseArgs, nowNs, peakRssKb, sleeps, emit, stdinClosed, stdinWord, measureRoundTrips, payload, checkEvery, fail,
+  parseArgs, nowNs, peakRssKb, sleeps, cpuSeconds, emit, stdinClosed, stdinWord, measureRoundTrips, payload, checkEvery, fail,
 } from "./common.mjs";
 import { runHub, runSubs, runIdleHub, runIdlePeers, peerCounter, PROBE } from "./scale.mjs";
 
@@ -35,12 +35,16 @@ async function sink() {
   await bindTo(sock);
   let count = 0;
   let tFirst = 0n;
+  let cpu0 = 0;
   for await (const msg of sock.messages()) {
     if (msg.length === 0) break;
-    if (count++ === 0) tFirst = nowNs();
+    if (count++ === 0) {
+      tFirst = nowNs();
+      cpu0 = cpuSeconds();
+    }
   }
   const tLast = nowNs();
-  emit({ ev: "result", count, tFirst, tLast, rss_kb: peakRssKb(), vcsw: sleeps() });
+  emit({ ev: "result", count, tFirst, tLast, rss_kb: peakRssKb(), vcsw: sleeps(), cpu_s: cpuSeconds() - cpu0 });
   // at-least-once: stay up until the last ACKs are out (the orchestrator waits
   // for the source to see them, then closes our stdin).
   if (args.delivery === "at-least-once") await stdinClosed();
@@ -55,6 +59,7 @@ async function source() {
   const body = payload(args.size);
   const every = checkEvery(args.size);
   let sent = 0;
+  const cpu0 = cpuSeconds();
   const t0 = nowNs();
   emit({ ev: "start", t0 });
   const deadline = t0 + BigInt(Math.round(args.duration * 1e9));
@@ -70,7 +75,7 @@ async function source() {
     emit({ ev: "acked", tAcked: nowNs(), dropped });
   }
   await stdinClosed();
-  emit({ ev: "exit", rss_kb: peakRssKb(), vcsw: sleeps(), dropped });
+  emit({ ev: "exit", rss_kb: peakRssKb(), vcsw: sleeps(), dropped, cpu_s: cpuSeconds() - cpu0 });
   process.exit(0);
 }
 

@@ -87,16 +87,18 @@ async def sink(args):
     await bind(sock, args)
     count = 0
     t_first = 0
+    cpu0 = 0.0
     while True:
         msg = await sock.recv()
         if not msg:
             break
         if count == 0:
             t_first = time.monotonic_ns()
+            cpu0 = cpu_seconds()
         count += 1
     t_last = time.monotonic_ns()
     finish({"ev": "result", "count": count, "tFirst": t_first, "tLast": t_last,
-          "rss_kb": peak_rss_kb(), "vcsw": sleeps()})
+          "rss_kb": peak_rss_kb(), "vcsw": sleeps(), "cpu_s": cpu_seconds() - cpu0})
 
 
 async def connected(sock, args):
@@ -113,6 +115,7 @@ async def source(args):
     # Look at the deadline every 64 messages, or every ~4 MiB for large ones.
     every = min(64, max(1, 4 * 1024 * 1024 // max(1, args.size)))
     sent = 0
+    cpu0 = cpu_seconds()
     t0 = time.monotonic_ns()
     emit({"ev": "start", "t0": t0})
     deadline = t0 + int(args.duration * 1e9)
@@ -126,7 +129,8 @@ async def source(args):
     await sock.send(b"")  # empty payload = end of run
     emit({"ev": "sent", "count": sent})
     await stdin_closed()
-    finish({"ev": "exit", "rss_kb": peak_rss_kb(), "vcsw": sleeps()})
+    # CPU from the first send to here: the queues drain after "sent".
+    finish({"ev": "exit", "rss_kb": peak_rss_kb(), "vcsw": sleeps(), "cpu_s": cpu_seconds() - cpu0})
 
 
 async def echo(args):

@@ -34,6 +34,12 @@ export const peakRssKb = () => process.resourceUsage().maxRSS;
  * that is woken per packet shows about one per message. */
 export const sleeps = () => process.resourceUsage().voluntaryContextSwitches;
 
+/** User + system CPU of this process so far, in seconds. */
+export function cpuSeconds() {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
 export function emit(obj) {
   process.stdout.write(
     JSON.stringify(obj, (_k, v) => (typeof v === "bigint" ? v.toString() : v)) + "\n",

@@ -85,6 +85,15 @@ export function evaluateTargets(byId) {
   const alo = s(byId, "alo/ts->ts/64");
   add("alo-vs-amo", "at-least-once TS→TS 64 B ≥ 1/2 of at-most-once", ">=", 0.5, ratio(alo?.msgs_per_s, ts64?.msgs_per_s),
     `${fmtCount(alo?.msgs_per_s)} vs ${fmtCount(ts64?.msgs_per_s)} msg/s`);
+  // Pinned (taskset): the same comparison with the wake-ups' placement fixed.
+  for (const size of [64, 1024]) {
+    const pp = s(byId, `oneway/py->py/${size}/pin2`);
+    const x = s(byId, `oneway/py->ts/${size}/pin2`);
+    if (pp || x) {
+      add(`py->ts-${size}-pin2`, `Python→TS ≥ Python→Python, ${sizeName(size)}, sender and receiver pinned to two cores (msg/s)`, ">=", 1, ratio(x?.msgs_per_s, pp?.msgs_per_s),
+        `${fmtCount(x?.msgs_per_s)} vs ${fmtCount(pp?.msgs_per_s)} msg/s`);
+    }
+  }
   for (const size of [64, 1024, 65536]) {
     const pp = s(byId, `oneway/py->py/${size}`);
     for (const [pair, label] of [["ts->py", "TS→Python"], ["py->ts", "Python→TS"]]) {
@@ -203,6 +212,47 @@ export function renderMarkdown(report, { SIZES, chartsMd = "" }) {
         return x ? `${rssMB(x.rss_sender_kb)} / ${rssMB(x.rss_receiver_kb)}` : "—";
       });
       L.push(`| ${PAIR_LABEL[p]} | ${cells.join(" | ")} |`);
+    }
+    L.push("");
+  }
+
+  const pinPairs = ["py->py", "py->ts", "ts->py"];
+  const pinSizes = [64, 1024];
+  const placements = [["", "unpinned"], ["/pin2", "two cores"], ["/pin1", "one core"]];
+  if (pinPairs.some((p) => pinSizes.some((z) => sc[`oneway/${p}/${z}/pin2`] || sc[`oneway/${p}/${z}/pin1`]))) {
+    const range = (y) => (y.msgs_per_s_min < y.msgs_per_s_max ? ` (${fmtCount(y.msgs_per_s_min)}–${fmtCount(y.msgs_per_s_max)})` : "");
+    L.push("## Python one-way by placement (`--only placement`)");
+    L.push("");
+    L.push(`The Python pairs of the one-way table, unpinned (as above), then pinned with \`taskset\`: on two cores (receiver on CPU 1, sender on CPU 0) and both on one core. Median msg/s of ${report.config.runs} run(s), min–max in brackets; ÷ Py→Py divides by Python → Python in the same placement.`);
+    L.push("");
+    L.push(`| sender → receiver | size | ${placements.map(([, n]) => `${n} msg/s | ÷ Py→Py`).join(" | ")} |`);
+    L.push(`|---|---:|${placements.map(() => "---:|---:").join("|")}|`);
+    for (const z of pinSizes) {
+      for (const p of pinPairs) {
+        const cells = placements.map(([suffix]) => {
+          const x = sc[`oneway/${p}/${z}${suffix}`];
+          if (!x) return "— | —";
+          if (!x.summary) return "failed | —";
+          const pp = sc[`oneway/py->py/${z}${suffix}`]?.summary;
+          const r = pp ? x.summary.msgs_per_s / pp.msgs_per_s : NaN;
+          return `${fmtCount(x.summary.msgs_per_s)}${range(x.summary)} | ${Number.isFinite(r) ? `${r.toFixed(2)}×` : "—"}`;
+        });
+        L.push(`| ${PAIR_LABEL[p]} | ${sizeName(z)} | ${cells.join(" | ")} |`);
+      }
+    }
+    L.push("");
+    L.push("Where the time goes, per message (medians): CPU of each process (the sender from its first send until told to exit, the receiver from its first message to the end marker) and voluntary context switches (`ru_nvcsw`, the times a process went to sleep; each sleep of a receiver is a wake-up its sender pays for when it writes).");
+    L.push("");
+    L.push(`| sender → receiver | size | placement | sender CPU µs | receiver CPU µs | receiver sleeps | sender sleeps |`);
+    L.push("|---|---:|---|---:|---:|---:|---:|");
+    for (const z of pinSizes) {
+      for (const p of pinPairs) {
+        for (const [suffix, name] of placements) {
+          const y = sc[`oneway/${p}/${z}${suffix}`]?.summary;
+          if (!y) continue;
+          L.push(`| ${PAIR_LABEL[p]} | ${sizeName(z)} | ${name} | ${fmtNum(y.sender_cpu_us_per_msg)} | ${fmtNum(y.receiver_cpu_us_per_msg)} | ${fmtNum(y.receiver_sleeps_per_msg)} | ${fmtNum(y.sender_sleeps_per_msg)} |`);
+        }
+      }
     }
     L.push("");
   }
