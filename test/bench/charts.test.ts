@@ -251,6 +251,15 @@ describe("renderCharts", () => {
     expect(new Set(xs).size).toBe(3);
   });
 
+  it("keeps the pinned placements (oneway/<pair>/<size>/pin2, /pin1) out of the size sweep", () => {
+    const unpinned = [oneway("py->py", 64, 3e4), oneway("py->py", 1024, 3e4)];
+    const pinned = ["pin2", "pin1"].flatMap((pl) => [64, 1024].map((z) => sc(`oneway/py->py/${z}/${pl}`, { msgs_per_s: 9e5, mb_per_s: 1 })));
+    const a = byName(renderCharts(report(unpinned)));
+    const b = byName(renderCharts(report([...unpinned, ...pinned])));
+    expect(markersOf(seriesNamed(b["sweep-msgs"], "Python aiomsg"))).toHaveLength(2);
+    expect(b["sweep-msgs"]).toEqual(a["sweep-msgs"]);
+  });
+
   it("leaves out a chart whose group is absent from the report", () => {
     const onlySweep = renderCharts(report(SIZES.map((s) => oneway("ts->ts", s, 1e5))));
     expect(onlySweep.map((c: Chart) => c.name)).toEqual(["sweep-msgs", "sweep-mbps"]);
