@@ -35,8 +35,8 @@ export class PeerInbox<Source = unknown> {
   bytes = 0;
   /** In the reading ring of its queue. */
   active = false;
-  /** The read the newest queued payload came in (its charge is carried by that payload). */
-  lastSource: Buffer | undefined;
+  /** The memory of the read the newest queued payload came in (its charge is carried by that payload). */
+  lastSource: ArrayBufferLike | undefined;
   constructor(
     readonly identity: Buffer,
     readonly source: Source,
@@ -83,14 +83,16 @@ export class ReceiveQueue {
       return;
     }
     let c = MESSAGE_OVERHEAD;
-    // `source` (the read the payload came in) is compared by identity: a
-    // cheap test per message. The newest payload from a read carries the
-    // read's charge (FIFO: when it is taken, the read is free).
+    // The memory of `source` (the read the payload came in) is compared by
+    // identity: a cheap test per message, and one charge for consecutive
+    // reads into one slab (transports/stream.ts). The newest payload from it
+    // carries the charge (FIFO: when it is taken, the memory is free).
     if (payload.length > 0) {
-      if (source === from.lastSource && from.carrierSeq.length > 0) {
+      const block = source.buffer;
+      if (block === from.lastSource && from.carrierSeq.length > 0) {
         from.carrierSeq.setLast(from.pushed);
       } else {
-        from.lastSource = source;
+        from.lastSource = block;
         const bytes = payload.buffer.byteLength;
         from.carrierSeq.push(from.pushed);
         from.carrierBytes.push(bytes);

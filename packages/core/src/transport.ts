@@ -15,6 +15,13 @@ export type TransportKind = "tcp" | "tls" | "ws" | "wss";
 export interface TransportHandlers {
   /** Bytes of the aiomsg stream, in order. */
   data(chunk: Buffer): void;
+  /**
+   * Optional: a buffer the next `min` or more bytes of the stream may be read
+   * straight into (the rest of a large frame being assembled), or undefined.
+   * A transport that reads there still hands the bytes to data(), as a view
+   * of that buffer.
+   */
+  readTarget?(min: number): Buffer | undefined;
   /** The peer will send nothing more (EOF, or its WebSocket close). */
   end(): void;
   /** The transport failed; an AiomsgError says why in protocol terms. */

@@ -99,6 +99,57 @@ describe("frame codec", () => {
     expect(got[0]!.equals(body)).toBe(true);
   });
 
+  it("readTarget gives the rest of a spanning frame, and bytes read into it are delivered in that buffer", () => {
+    const body = Buffer.alloc(300_000);
+    for (let i = 0; i < body.length; i++) body[i] = (i * 7) & 0xff;
+    const stream = Buffer.concat([encodeFrame(body), encodeFrame(Buffer.from("after"))]);
+    const got: Buffer[] = [];
+    const d = new FrameDecoder((b) => got.push(b));
+    expect(d.readTarget(1)).toBeUndefined(); // no frame begun
+    d.push(stream.subarray(0, 1000));
+    let off = 1000;
+    let frameBuffer: ArrayBufferLike | undefined;
+    // Read the rest of the frame the way a transport would: into the target, in three parts.
+    for (const part of [100_000, 150_000]) {
+      const target = d.readTarget(1)!;
+      expect(target.length).toBe(4 + body.length - off);
+      frameBuffer ??= target.buffer;
+      expect(target.buffer).toBe(frameBuffer);
+      stream.copy(target, 0, off, off + part);
+      d.push(target.subarray(0, part));
+      off += part;
+    }
+    const last = d.readTarget(1)!;
+    expect(d.readTarget(last.length + 1)).toBeUndefined(); // less than asked for is left
+    const n = 4 + body.length - off;
+    stream.copy(last, 0, off, off + n);
+    d.push(last.subarray(0, n));
+    off += n;
+    expect(got).toHaveLength(1);
+    expect(got[0]!.equals(body)).toBe(true);
+    expect(got[0]!.buffer).toBe(frameBuffer);
+    expect(d.readTarget(1)).toBeUndefined(); // the frame is complete
+    d.push(stream.subarray(off));
+    expect(got.map((b) => b.toString("latin1")).slice(1)).toEqual(["after"]);
+  });
+
+  it("readTarget gives nothing while paused or holding bytes, so that no held byte is overwritten", () => {
+    const body = Buffer.alloc(200_000, 0x5a);
+    const stream = encodeFrame(body);
+    const got: Buffer[] = [];
+    const d = new FrameDecoder((b) => got.push(Buffer.from(b)));
+    d.push(stream.subarray(0, 5000));
+    expect(d.readTarget(1)).toBeDefined();
+    d.pause();
+    expect(d.readTarget(1)).toBeUndefined();
+    d.push(stream.subarray(5000, 9000)); // bytes that still come while paused are held
+    d.resume();
+    expect(d.readTarget(1)!.length).toBe(stream.length - 9000);
+    d.push(stream.subarray(9000));
+    expect(got).toHaveLength(1);
+    expect(got[0]!.equals(body)).toBe(true);
+  });
+
   it("reports the bytes of an unfinished frame (truncation at EOF)", () => {
     const d = new FrameDecoder(() => undefined);
     d.push(Buffer.from("0000000568656c", "hex"));

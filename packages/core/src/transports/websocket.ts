@@ -78,6 +78,7 @@ export class SniffingTransport extends NodeStreamTransport {
           this.upgrade(chunk);
         } else if (first === 0x00) {
           this.mode = Mode.RAW;
+          this.directReads = !this.tls;
           this.h.data(chunk);
         } else if (first === 0x16 && !this.tls) {
           throw new ProtocolError("ERR_AIOMSG_NOT_AIOMSG", "a TLS ClientHello on a plain port: the peer speaks TLS (bind with { tls } to serve it)");

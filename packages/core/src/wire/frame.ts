@@ -8,6 +8,8 @@
  * - A frame that spans reads is copied, as its bytes arrive, into one buffer of
  *   exactly its size: partial data costs its own bytes, however small the reads
  *   it came in, and is never copied twice.
+ *   The owner may read the rest of it straight into that buffer (readTarget):
+ *   then it is not copied at all.
  * - A spanning frame larger than `allowance` must first reserve its size from a
  *   shared {@link FrameBudget}; until it gets it, the rest of the read is held
  *   and the owner is told to stop reading (TCP backpressure).
@@ -98,6 +100,18 @@ export class FrameDecoder {
     return this.held !== undefined || this.waitingLen >= 0;
   }
 
+  /**
+   * Where the next `min` or more bytes of the stream may be read straight to:
+   * the unfilled rest of the spanning frame being assembled, while nothing is
+   * held or paused (so that those bytes come next), else undefined. Bytes read
+   * there and then pushed as a view of it are not copied again.
+   */
+  readTarget(min: number): Buffer | undefined {
+    const body = this.body;
+    if (body === undefined || this.paused || this.stopped || this.held !== undefined || body.length - this.filled < min) return undefined;
+    return body.subarray(this.filled);
+  }
+
   /** Stop delivering frames (the owner closed the connection mid-chunk) and give back any budget. */
   stop(): void {
     this.stopped = true;
@@ -161,7 +175,10 @@ export class FrameDecoder {
       }
       if (this.body !== undefined) {
         const take = Math.min(this.body.length - this.filled, end - off);
-        buf.copy(this.body, this.filled, off, off + take);
+        // Bytes read straight into the frame's buffer (readTarget) are in place already.
+        if (buf.buffer !== this.body.buffer || buf.byteOffset + off !== this.body.byteOffset + this.filled) {
+          buf.copy(this.body, this.filled, off, off + take);
+        }
         this.filled += take;
         off += take;
         if (this.filled < this.body.length) return;
