@@ -121,7 +121,7 @@ export class Connection implements FrameSink {
         ),
       writeProgress: () => this.writer.progress(),
     });
-    transport.start({ data: this.onData, readTarget: (min) => this.reader.readTarget(min), end: this.onEnd, error: this.onError, close: this.onSocketClose });
+    transport.start({ data: this.onData, readTarget: (min) => this.reader.decoder.readTarget(min), end: this.onEnd, error: this.onError, close: this.onSocketClose });
 
     this.handshakeTimer = setTimeout(() => {
       // A connect end that greeted and heard nothing at all: every aiomsg bind

@@ -77,11 +77,6 @@ export class FrameReader {
     return this.decoder.source;
   }
 
-  /** Where the transport may read the next bytes straight to (the large frame being assembled), if anywhere. */
-  readTarget(min: number): Buffer | undefined {
-    return this.stopped ? undefined : this.decoder.readTarget(min);
-  }
-
   /** Stop reading: parsing stops after the current frame. False if already paused or stopped. */
   pause(): boolean {
     if (this.paused || this.stopped) return false;
