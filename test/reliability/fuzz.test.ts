@@ -11,7 +11,7 @@ import { legacyDialect } from "../../packages/core/src/wire/legacy.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import * as net from "node:net";
-import { FrameDecoder, ProtocolError, Socket, v1, legacy, type ProtocolOption } from "../../packages/core/src/index.js";
+import { FrameDecoder, bodies as viewEach, ProtocolError, Socket, v1, legacy, type ProtocolOption } from "../../packages/core/src/index.js";
 import { detectDialect } from "../../packages/core/src/wire/dialects.js";
 import { Cleanup, DisconnectLog, ErrorLog, Inbox, PyPeer, frame, nextEvent, pythonV1, tally, waitFor, wire, wsFrame, wsUpgradeRequest } from "./helpers.js";
 
@@ -52,8 +52,8 @@ type SinkCall = ["data", string] | ["request", string, string] | ["ack", string]
 function recordingSink(calls: SinkCall[]) {
   const h = (b: Buffer) => b.toString("hex");
   return {
-    data: (b: Buffer, s: number) => calls.push(["data", h(b.subarray(s))]),
-    request: (b: Buffer, idAt: number, s: number) => calls.push(["request", h(b.subarray(idAt, idAt + 16)), h(b.subarray(s))]),
+    data: (b: Buffer, s: number, e: number) => calls.push(["data", h(b.subarray(s, e))]),
+    request: (b: Buffer, idAt: number, s: number, e: number) => calls.push(["request", h(b.subarray(idAt, idAt + 16)), h(b.subarray(s, e))]),
     ack: (b: Buffer, idAt: number) => calls.push(["ack", h(b.subarray(idAt, idAt + 16))]),
   };
 }
@@ -80,7 +80,7 @@ describe("FrameDecoder properties", () => {
       fc.property(fc.array(bytes(300), { maxLength: 20 }), fc.array(fc.nat(), { maxLength: 40 }), (bodies, cuts) => {
         const stream = Buffer.concat(bodies.map((b) => frame(b)));
         const got: Buffer[] = [];
-        const d = new FrameDecoder((b) => got.push(Buffer.from(b)));
+        const d = new FrameDecoder(viewEach((b) => got.push(Buffer.from(b))));
         for (const chunk of splitAt(stream, cuts)) d.push(chunk);
         expect(got.map((b) => b.toString("hex"))).toEqual(bodies.map((b) => Buffer.from(b).toString("hex")));
         expect(d.pending).toBe(0);
@@ -104,7 +104,7 @@ describe("FrameDecoder properties", () => {
       fc.property(prefixHeavy, fc.array(fc.nat(), { maxLength: 30 }), fc.integer({ min: 1, max: 200 }), (stream, cuts, max) => {
         const model = modelFrames(stream, max);
         const got: Buffer[] = [];
-        const d = new FrameDecoder((b) => got.push(Buffer.from(b)), max);
+        const d = new FrameDecoder(viewEach((b) => got.push(Buffer.from(b))), max);
         let code: string | undefined;
         for (const chunk of splitAt(stream, cuts)) {
           const c = onlyProtocolErrors(() => d.push(chunk), ["ERR_AIOMSG_FRAME_TOO_LARGE"]);
@@ -151,7 +151,7 @@ describe("v1 codec properties", () => {
       fc.property(fc.oneof(bytes(60), fc.tuple(fc.integer({ min: 0, max: 6 }), bytes(60)).map(([t, b]) => Buffer.concat([Buffer.from([t]), b]))), (raw) => {
         const body = Buffer.from(raw);
         const calls: SinkCall[] = [];
-        const code = onlyProtocolErrors(() => v1Dialect.dispatch(body, recordingSink(calls)), ["ERR_AIOMSG_MALFORMED", "ERR_AIOMSG_EMPTY_FRAME"]);
+        const code = onlyProtocolErrors(() => v1Dialect.dispatch(body, 0, body.length, recordingSink(calls)), ["ERR_AIOMSG_MALFORMED", "ERR_AIOMSG_EMPTY_FRAME"]);
         const h = (b: Buffer) => b.toString("hex");
         const t = body[0];
         if (body.length === 0) {
@@ -209,7 +209,7 @@ describe("legacy codec properties", () => {
       fc.property(legacyBody, (raw) => {
         const body = Buffer.from(raw);
         const calls: SinkCall[] = [];
-        const code = onlyProtocolErrors(() => legacyDialect.dispatch(body, recordingSink(calls)), ["ERR_AIOMSG_EMPTY_FRAME"]);
+        const code = onlyProtocolErrors(() => legacyDialect.dispatch(body, 0, body.length, recordingSink(calls)), ["ERR_AIOMSG_EMPTY_FRAME"]);
         const h = (b: Buffer) => b.toString("hex");
         const header = body.length >= 21 && body[16] === 0 && body[20] === 0 ? body.subarray(17, 20).toString("latin1") : "";
         if (body.length === 0) expect([calls, code]).toEqual([[], "ERR_AIOMSG_EMPTY_FRAME"]);

@@ -120,10 +120,10 @@ export class Admission {
   }
 
   /** A message from a pending peer: to the hook's readMessage(), or held. Returns false when the peer is not pending. */
-  hold(peer: Peer, body: Buffer, start: number, msgId: Buffer | undefined): boolean {
+  hold(peer: Peer, body: Buffer, msgId: Buffer | undefined): boolean {
     const p = this.pending.get(peer);
     if (p === undefined) return false;
-    const payload = Buffer.from(body.subarray(start));
+    const payload = Buffer.from(body);
     const id = msgId === undefined ? undefined : Buffer.from(msgId);
     const w = p.waiter;
     if (w !== undefined) {

@@ -33,10 +33,14 @@ export interface ConnectionOwner {
   peerAdmit(conn: Connection): ProtocolError | undefined;
   /** The handshake is done (after peerAdmit accepted it): the peer is open. */
   peerReady(conn: Connection): void;
-  /** A payload from the peer: `body` from `start` on. */
-  peerData(conn: Connection, body: Buffer, start: number): void;
-  /** An at-least-once payload (`body` from `start`), its 16-byte id at `body[idAt..]`. */
-  peerRequest(conn: Connection, body: Buffer, idAt: number, start: number): void;
+  /**
+   * A payload from the peer: `body` from `start` to `end`. `body` is the
+   * read it came in (or the buffer a large frame was assembled in): what a
+   * view of the payload keeps alive.
+   */
+  peerData(conn: Connection, body: Buffer, start: number, end: number): void;
+  /** An at-least-once payload (`body` from `start` to `end`), its 16-byte id at `body[idAt..]`. */
+  peerRequest(conn: Connection, body: Buffer, idAt: number, start: number, end: number): void;
   /** An ACK of the 16-byte id at `body[idAt..]`. */
   peerAck(conn: Connection, body: Buffer, idAt: number): void;
   /** Some of this connection's queued bytes reached the kernel or were discarded (meters already updated). */

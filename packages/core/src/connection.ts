@@ -169,11 +169,6 @@ export class Connection implements FrameSink {
     }
   }
 
-  /** The read (or assembled buffer) the frame being delivered is a view of. */
-  get source(): Buffer {
-    return this.reader.source;
-  }
-
   get isOpen(): boolean {
     return this.state === State.OPEN;
   }
@@ -254,21 +249,21 @@ export class Connection implements FrameSink {
     this.reader.endChunk(chunk.length);
   };
 
-  private readonly onFrame = (body: Buffer): void => {
+  private readonly onFrame = (buf: Buffer, start: number, end: number): void => {
     if (this.state === State.OPEN) {
       this.framesAfterHello++;
-      this.dialect!.dispatch(body, this);
+      this.dialect!.dispatch(buf, start, end, this);
     } else if (this.state === State.HANDSHAKE) {
-      this.handshake(body);
+      this.handshake(buf.subarray(start, end));
     }
   };
 
-  data(body: Buffer, start: number): void {
-    this.owner.peerData(this, body, start);
+  data(body: Buffer, start: number, end: number): void {
+    this.owner.peerData(this, body, start, end);
   }
 
-  request(body: Buffer, idAt: number, start: number): void {
-    this.owner.peerRequest(this, body, idAt, start);
+  request(body: Buffer, idAt: number, start: number, end: number): void {
+    this.owner.peerRequest(this, body, idAt, start, end);
   }
 
   ack(body: Buffer, idAt: number): void {

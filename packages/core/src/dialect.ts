@@ -8,10 +8,10 @@ export type DialectName = "v1" | "legacy" | "early";
 
 /** Receives what a dialect finds in a frame; no per-frame objects are allocated. */
 export interface FrameSink {
-  /** A payload: the bytes of `body` from `start` on (no view is made here; the receiver decides). */
-  data(body: Buffer, start: number): void;
-  /** An at-least-once payload, `body` from `start` on; its 16-byte message id at `body[idAt..idAt+16]`. */
-  request(body: Buffer, idAt: number, start: number): void;
+  /** A payload: the bytes of `body` from `start` to `end` (no view is made here; the receiver decides). */
+  data(body: Buffer, start: number, end: number): void;
+  /** An at-least-once payload, `body` from `start` to `end`; its 16-byte message id at `body[idAt..idAt+16]`. */
+  request(body: Buffer, idAt: number, start: number, end: number): void;
   /** An acknowledgement of the 16-byte message id at `body[idAt..idAt+16]`. */
   ack(body: Buffer, idAt: number): void;
 }
@@ -37,8 +37,12 @@ export interface Dialect {
   requestMid(msgId: Uint8Array): Uint8Array;
   ackHead(msgId: Uint8Array): Uint8Array;
   ackMid(msgId: Uint8Array): Uint8Array;
-  /** Classify a frame after the handshake; throws ProtocolError when the connection must close. */
-  dispatch(body: Buffer, sink: FrameSink): void;
+  /**
+   * Classify a frame after the handshake: the frame's body is `buf` from
+   * `start` to `end` (a span of the read it came in, so that no view is made
+   * per frame). Throws ProtocolError when the connection must close.
+   */
+  dispatch(buf: Buffer, start: number, end: number, sink: FrameSink): void;
 }
 
 export const IDENTITY_SIZE = 16;

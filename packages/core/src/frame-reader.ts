@@ -9,7 +9,7 @@
  * endChunk), and gets whole frames in its onFrame.
  */
 import { AiomsgError, ProtocolError } from "./errors.js";
-import { FrameDecoder, type FrameBudget } from "./wire/frame.js";
+import { FrameDecoder, type FrameBudget, type FrameHandler } from "./wire/frame.js";
 import type { Transport } from "./transport.js";
 
 /**
@@ -46,16 +46,16 @@ export class FrameReader {
 
   constructor(
     private readonly transport: Transport,
-    onFrame: (body: Buffer) => void,
+    onFrame: FrameHandler,
     maxFrameSize: number,
     budget: FrameBudget,
     private readonly host: ReaderHost,
   ) {
     this.decoder = new FrameDecoder(
-      (body) => {
+      (buf, start, end) => {
         this.frameSeen = true;
         this.sliceFrames++;
-        onFrame(body);
+        onFrame(buf, start, end);
       },
       maxFrameSize,
       budget,
@@ -70,11 +70,6 @@ export class FrameReader {
         },
       },
     );
-  }
-
-  /** The read (or assembled buffer) the frame being delivered is a view of. */
-  get source(): Buffer {
-    return this.decoder.source;
   }
 
   /** Stop reading: parsing stops after the current frame. False if already paused or stopped. */

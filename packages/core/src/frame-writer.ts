@@ -300,11 +300,11 @@ export class FrameWriter {
     if (batches.length === 0 || this.dialect === undefined) return [];
     // The handshake is not in the batches (the connection writes it directly): every frame here came after it.
     const out: Buffer[] = [];
-    const sink: FrameSink = { data: (b, start) => out.push(b.subarray(start)), request: () => undefined, ack: () => undefined };
+    const sink: FrameSink = { data: (b, start, end) => out.push(b.subarray(start, end)), request: () => undefined, ack: () => undefined };
     const dialect = this.dialect;
-    const decoder = new FrameDecoder((body) => {
+    const decoder = new FrameDecoder((buf, start, end) => {
       try {
-        dialect.dispatch(body, sink);
+        dialect.dispatch(buf, start, end, sink);
       } catch {
         // our own control frames (none is data)
       }

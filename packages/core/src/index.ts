@@ -9,6 +9,7 @@ export { MAX_HELLO_SIZE } from "./dialect.js";
 export type { TransportKind } from "./transport.js";
 export { AiomsgError, ProtocolError, UsageError } from "./errors.js";
 export type { AiomsgErrorCode } from "./errors.js";
-export { FrameDecoder, encodeFrame } from "./wire/frame.js";
+export { FrameDecoder, bodies, encodeFrame } from "./wire/frame.js";
+export type { FrameHandler } from "./wire/frame.js";
 export { v1, legacy, early } from "./wire/codecs.js";
 export type { V1Envelope } from "./wire/v1.js";

@@ -34,12 +34,15 @@ export class ReceiveFlow {
     if (this.queue.readingPaused) peer.conn.pause();
   }
 
-  /** A peer's payload (`body` from `start` on) arrived. */
-  push(peer: Peer, body: Buffer, start: number, source: Buffer = peer.conn.source): void {
+  /**
+   * A peer's payload (`body` from `start` to `end`) arrived; `body` is the
+   * read it came in (or its own buffer), charged to the queue once.
+   */
+  push(peer: Peer, body: Buffer, start: number, end: number): void {
     const queue = this.queue;
     const conn = peer.conn;
     const q = peer.inbox!;
-    queue.push(q, start === body.length ? EMPTY : start === 0 ? body : body.subarray(start), source);
+    queue.push(q, start === end ? EMPTY : start === 0 && end === body.length ? body : body.subarray(start, end), body);
     if (!q.paused) {
       const n = this.shareDivisor();
       if (q.bytes > this.bytes / n || q.length >= this.messages / n) {

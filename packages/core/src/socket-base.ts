@@ -126,7 +126,7 @@ export abstract class SocketBase extends SocketApi implements AsyncDisposable {
       info: (peer) => peer.info(),
       open: (peer) => this.open(peer),
       deliver: (peer, payload, msgId) => {
-        this.deliver(peer, payload, 0, payload);
+        this.deliver(peer, payload, 0, payload.length);
         if (msgId !== undefined) this.acks.push(peer, msgId);
       },
       ack: (peer, msgId) => this.acks.push(peer, msgId),
@@ -293,23 +293,24 @@ export abstract class SocketBase extends SocketApi implements AsyncDisposable {
     this.outbox.drainQueue();
   }
 
-  private readonly onData = (conn: Connection, body: Buffer, start: number): void => {
+  private readonly onData = (conn: Connection, body: Buffer, start: number, end: number): void => {
     const peer = conn.peer;
     // A pending peer's messages wait at the gate (or are its token).
-    if (peer.state === "pending" && this.admission.hold(peer, body, start, undefined)) return;
-    this.deliver(peer, body, start);
+    if (peer.state === "pending" && this.admission.hold(peer, body.subarray(start, end), undefined)) return;
+    this.deliver(peer, body, start, end);
   };
 
-  private deliver(peer: Peer, body: Buffer, start: number, source?: Buffer): void {
+  /** A payload (`body` from `start` to `end`) for the receive queue; `body` is what a view of it keeps alive. */
+  private deliver(peer: Peer, body: Buffer, start: number, end: number): void {
     peer.messagesIn++;
-    peer.bytesIn += body.length - start;
-    if (channels.receive.hasSubscribers) channels.receive.publish({ socket: this, bytes: body.length - start, identity: peer.identity });
-    this.flow.push(peer, body, start, source);
+    peer.bytesIn += end - start;
+    if (channels.receive.hasSubscribers) channels.receive.publish({ socket: this, bytes: end - start, identity: peer.identity });
+    this.flow.push(peer, body, start, end);
   }
 
-  private readonly onRequest = (conn: Connection, body: Buffer, idAt: number, start: number): void => {
-    if (conn.peer.state === "pending" && this.admission.hold(conn.peer, body, start, body.subarray(idAt, idAt + 16))) return;
-    this.onData(conn, body, start);
+  private readonly onRequest = (conn: Connection, body: Buffer, idAt: number, start: number, end: number): void => {
+    if (conn.peer.state === "pending" && this.admission.hold(conn.peer, body.subarray(start, end), body.subarray(idAt, idAt + 16))) return;
+    this.onData(conn, body, start, end);
     // Acknowledged shortly after the payload is handed over, on the same connection.
     this.acks.push(conn.peer, body, idAt);
   };

@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { once } from "node:events";
-import { type DroppedMessage, FrameDecoder, Socket, type SocketOptions, encodeFrame } from "../src/index.js";
+import { type DroppedMessage, FrameDecoder, bodies, Socket, type SocketOptions, encodeFrame } from "../src/index.js";
 import { SharedFrameBudget } from "../src/wire/frame.js";
 import { MESSAGE_OVERHEAD, PeerInbox, ReceiveQueue } from "../src/queue.js";
 import { RawPeer, cleanupRegistry, waitFor } from "./helpers.js";
@@ -226,10 +226,10 @@ describe("receive queue", () => {
 describe("frame decoder: pause and budget", () => {
   it("pause() stops after the current frame and keeps the rest of the read; resume() delivers it", () => {
     const got: string[] = [];
-    const d = new FrameDecoder((b) => {
+    const d = new FrameDecoder(bodies((b) => {
       got.push(b.toString());
       if (got.length === 2) d.pause();
-    });
+    }));
     d.push(Buffer.concat(["a", "b", "c", "d"].map((x) => encodeFrame(Buffer.from(x)))));
     expect(got).toEqual(["a", "b"]);
     expect(d.holding).toBe(true);
@@ -242,7 +242,7 @@ describe("frame decoder: pause and budget", () => {
     const budget = new SharedFrameBudget(100);
     const events: string[] = [];
     const mk = (name: string) => {
-      const d: FrameDecoder = new FrameDecoder((b) => events.push(`${name}:${b.length}`), 1000, budget, {
+      const d: FrameDecoder = new FrameDecoder(bodies((b) => events.push(`${name}:${b.length}`)), 1000, budget, {
         blocked: () => events.push(`${name}:blocked`),
         unblocked: () => {
           events.push(`${name}:unblocked`);

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { FrameDecoder, encodeFrame, ProtocolError } from "../src/index.js";
+import { FrameDecoder, bodies, encodeFrame, ProtocolError } from "../src/index.js";
 
 function decodeAll(chunks: Uint8Array[], max?: number): Buffer[] {
   const out: Buffer[] = [];
-  const d = new FrameDecoder((b) => out.push(Buffer.from(b)), max);
+  const d = new FrameDecoder(bodies((b) => out.push(Buffer.from(b))), max);
   for (const c of chunks) d.push(Buffer.from(c));
   return out;
 }

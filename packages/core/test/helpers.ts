@@ -2,7 +2,7 @@
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { once } from "node:events";
-import { FrameDecoder, Socket, encodeFrame, type SocketOptions } from "../src/index.js";
+import { FrameDecoder, bodies, Socket, encodeFrame, type SocketOptions } from "../src/index.js";
 
 export async function waitFor(cond: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -24,7 +24,7 @@ export class RawPeer {
   readonly frames: Buffer[] = [];
   readonly bytes: Buffer[] = [];
   closed = false;
-  private readonly decoder = new FrameDecoder((b) => this.frames.push(Buffer.from(b)));
+  private readonly decoder = new FrameDecoder(bodies((b) => this.frames.push(Buffer.from(b))));
 
   constructor(readonly sock: net.Socket) {
     sock.on("data", (d: Buffer) => {

@@ -4,7 +4,7 @@
  * boundaries) and require the socket to answer with the other side's bytes.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { FrameDecoder, Socket } from "../src/index.js";
+import { FrameDecoder, bodies, Socket } from "../src/index.js";
 import { AA, CC, RawPeer, hexBuf, loadVector, rawServer, streamOf, waitFor } from "./helpers.js";
 
 const cleanups: Array<() => unknown> = [];
@@ -14,7 +14,7 @@ afterEach(async () => {
 
 function frames(stream: Buffer): Buffer[] {
   const out: Buffer[] = [];
-  new FrameDecoder((b) => out.push(Buffer.from(b))).push(stream);
+  new FrameDecoder(bodies((b) => out.push(Buffer.from(b)))).push(stream);
   return out;
 }
 

@@ -7,7 +7,7 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import { once } from "node:events";
 import { randomBytes } from "node:crypto";
-import { AiomsgError, FrameDecoder, Socket, encodeFrame } from "../src/index.js";
+import { AiomsgError, FrameDecoder, bodies, Socket, encodeFrame } from "../src/index.js";
 import { acceptKey } from "../src/ws/frames.js";
 import { makeCerts, type TestCerts } from "./certs.js";
 import { waitFor } from "./helpers.js";
@@ -39,7 +39,7 @@ class WsClient {
   readonly serverFrames: Array<{ opcode: number; masked: boolean; payload: Buffer }> = [];
   readonly aiomsgFrames: Buffer[] = [];
   private buf = Buffer.alloc(0);
-  private readonly decoder = new FrameDecoder((b) => this.aiomsgFrames.push(Buffer.from(b)));
+  private readonly decoder = new FrameDecoder(bodies((b) => this.aiomsgFrames.push(Buffer.from(b))));
 
   constructor(readonly sock: net.Socket) {
     sock.on("data", (d: Buffer) => this.onData(d));

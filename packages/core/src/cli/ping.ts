@@ -12,7 +12,7 @@
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { randomBytes } from "node:crypto";
-import { early, encodeFrame, FrameDecoder, MAX_HELLO_SIZE, ProtocolError, v1, type DialectName, type ProtocolOption } from "../index.js";
+import { bodies, early, encodeFrame, FrameDecoder, MAX_HELLO_SIZE, ProtocolError, v1, type DialectName, type ProtocolOption } from "../index.js";
 import { classifyFirstFrame } from "../wire/dialects.js";
 import { notAGreeting, notAiomsg } from "../connection.js";
 import { tlsPortProbe } from "../transports/node.js";
@@ -164,7 +164,7 @@ class Probe {
         ? `${this.where}: ERR_AIOMSG_NOT_AIOMSG: connected, but no aiomsg greeting within ${timeoutMs / 1000} s${this.spoke ? " of the probe's greeting" : ""}: not an aiomsg bind end, or a stuck one`
         : `${this.where}: no answer within ${timeoutMs / 1000} s`));
     }, timeoutMs);
-    this.decoder = new FrameDecoder((body) => this.onFrame(body), 16 * 1024 * 1024);
+    this.decoder = new FrameDecoder(bodies((body) => this.onFrame(body)), 16 * 1024 * 1024);
     // A greeting is a handshake frame: bounded like a socket's.
     this.decoder.limit = {
       size: MAX_HELLO_SIZE,

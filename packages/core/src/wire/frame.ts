@@ -19,7 +19,6 @@
 import { ProtocolError } from "../errors.js";
 
 export const PREFIX_SIZE = 4;
-const EMPTY_SOURCE = Buffer.alloc(0);
 export const MAX_FRAME_LIMIT = 0xffffffff;
 /** Spanning frames up to this size need no reservation (about one read). */
 export const FRAME_ALLOWANCE = 64 * 1024;
@@ -32,7 +31,18 @@ export function encodeFrame(body: Uint8Array): Buffer {
   return out;
 }
 
-export type FrameHandler = (body: Buffer) => void;
+/**
+ * Called with each whole frame: its body is `buf` from `start` to `end`.
+ * `buf` is the read the frame lay in, or the buffer a spanning frame was
+ * assembled in: what keeping a view of the body keeps alive. No view is made
+ * per frame here (the receiver makes the one it needs, for a payload).
+ */
+export type FrameHandler = (buf: Buffer, start: number, end: number) => void;
+
+/** A FrameHandler for code that wants each body as a Buffer of its own view. */
+export function bodies(onBody: (body: Buffer) => void): FrameHandler {
+  return (buf, start, end) => onBody(buf.subarray(start, end));
+}
 
 /**
  * Bytes that partially received frames may hold, shared by the connections of
@@ -67,11 +77,6 @@ export class FrameDecoder {
   private held: Buffer | undefined;
   private paused = false;
   private stopped = false;
-  /**
-   * The buffer the frame being delivered is a view of (a read, or the buffer
-   * a spanning frame was assembled in): what keeping the frame keeps alive.
-   */
-  source: Buffer = EMPTY_SOURCE;
   private final = false;
   private readonly onBudget = (): void => this.hooks?.unblocked();
   /**
@@ -202,16 +207,14 @@ export class FrameDecoder {
         if (end - off - PREFIX_SIZE >= len) {
           const start = off + PREFIX_SIZE;
           off = start + len;
-          this.source = buf;
-          this.onFrame(buf.subarray(start, off));
+          this.onFrame(buf, start, off);
           continue;
         }
         off += PREFIX_SIZE;
       }
       // A frame that spans reads (or whose prefix did).
       if (end - off >= len) {
-        this.source = buf;
-        this.onFrame(buf.subarray(off, off + len));
+        this.onFrame(buf, off, off + len);
         off += len;
         continue;
       }
@@ -244,8 +247,7 @@ export class FrameDecoder {
     const reserved = this.reserved;
     this.reserved = 0;
     if (reserved > 0) this.budget!.release(reserved);
-    this.source = body;
-    this.onFrame(body);
+    this.onFrame(body, 0, body.length);
   }
 
   private check(len: number): void {

@@ -72,7 +72,9 @@ export const legacyDialect: Dialect = {
   requestMid: () => REQ_SUFFIX,
   ackHead: (msgId) => msgId,
   ackMid: () => REP_SUFFIX,
-  dispatch(body: Buffer, sink: FrameSink) {
+  dispatch(buf: Buffer, start: number, end: number, sink: FrameSink) {
+    // The 2019 wires are not this library's fast path: one view per frame.
+    const body = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
     if (body.length === 0) {
       // A 2019 reader takes an empty frame for end of stream and hangs up.
       throw new ProtocolError("ERR_AIOMSG_EMPTY_FRAME", "empty frame on the legacy wire");
@@ -80,13 +82,13 @@ export const legacyDialect: Dialect = {
     if (isHeartbeat(body)) return;
     switch (headerKind(body)) {
       case "REQ":
-        sink.request(body, 0, HEADER_SIZE);
+        sink.request(body, 0, HEADER_SIZE, body.length);
         return;
       case "REP":
         sink.ack(body, 0);
         return;
       default:
-        sink.data(body, 0);
+        sink.data(body, 0, body.length);
     }
   },
 };

@@ -128,25 +128,26 @@ export const v1Dialect: Dialect = {
   requestMid: same,
   ackHead: () => ACK_HEAD,
   ackMid: same,
-  dispatch(body: Buffer, sink: FrameSink) {
+  dispatch(buf: Buffer, start: number, end: number, sink: FrameSink) {
     // Unknown types are skipped (docs/protocol.md, forward compatibility). An
     // empty frame ends the connection, as Python 2026.7.1's reader takes it
     // for end of stream (no aiomsg end sends one). A DATA_REQ too short for
     // its msg id closes (Python would deliver a cut message and acknowledge a
     // short id: closing is the safe departure).
-    if (body.length === 0) throw new ProtocolError("ERR_AIOMSG_EMPTY_FRAME", "empty frame on the v1 wire (Python aiomsg takes it for end of stream)");
-    switch (body[0]) {
+    const len = end - start;
+    if (len === 0) throw new ProtocolError("ERR_AIOMSG_EMPTY_FRAME", "empty frame on the v1 wire (Python aiomsg takes it for end of stream)");
+    switch (buf[start]) {
       case V1Type.DATA:
-        sink.data(body, 1);
+        sink.data(buf, start + 1, end);
         return;
       case V1Type.DATA_REQ:
-        if (body.length < 1 + MSG_ID_SIZE) throw malformed("DATA_REQ", body.length);
-        sink.request(body, 1, 1 + MSG_ID_SIZE);
+        if (len < 1 + MSG_ID_SIZE) throw malformed("DATA_REQ", len);
+        sink.request(buf, start + 1, start + 1 + MSG_ID_SIZE, end);
         return;
       case V1Type.ACK:
         // An ACK too short to carry a msg id acknowledges nothing: skipped, as
         // Python 2026.7.1 does (no state changes, so nothing to protect).
-        if (body.length >= 1 + MSG_ID_SIZE) sink.ack(body, 1);
+        if (len >= 1 + MSG_ID_SIZE) sink.ack(buf, start + 1);
         return;
       case V1Type.HEARTBEAT:
         return;

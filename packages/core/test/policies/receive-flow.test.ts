@@ -12,7 +12,6 @@ import { ReceiveFlow } from "../../src/receive-flow.js";
 
 class ReadConn {
   paused = false;
-  source = Buffer.alloc(0);
   pause(): void {
     this.paused = true;
   }
@@ -39,8 +38,8 @@ function setup(bytes: number, messages: number, names: string[]) {
 
 /** One message from `p`, in a read of its own. */
 function msg(flow: ReceiveFlow, p: Peer, conn: ReadConn): void {
-  conn.source = Buffer.alloc(8);
-  flow.push(p, conn.source, 0);
+  const read = Buffer.alloc(8);
+  flow.push(p, read, 0, read.length);
 }
 
 describe("ReceiveFlow", () => {
