@@ -38,7 +38,8 @@ export class Connection implements FrameSink {
 
   private state = State.HANDSHAKE;
   private readonly reader: FrameReader;
-  private readonly writer: FrameWriter;
+  /** The write path; the peer's record (peer.ts) writes messages to it directly. */
+  readonly writer: FrameWriter;
   private readonly heartbeat: Heartbeat;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private autoTimer: NodeJS.Timeout | undefined;
@@ -192,10 +193,6 @@ export class Connection implements FrameSink {
   }
 
   // --- writing (frame-writer.ts) ----------------------------------------------
-
-  writeData(payload: Buffer): void {
-    this.writer.frame(this.dialect!.dataHead, EMPTY, payload);
-  }
 
   /** `msgId` is copied into the frame at once: callers may reuse its buffer (reliability.ts and ack-batcher.ts do). */
   writeRequest(msgId: Uint8Array, payload: Uint8Array): void {

@@ -135,26 +135,14 @@ export class FrameWriter {
     const total = PREFIX_SIZE + bodyLen;
     const byRef = payload.length >= COPY_LIMIT;
     const need = byRef ? PREFIX_SIZE + fixed : total;
-    if (this.slab.length - this.slabOff < need) {
-      this.cutSlab();
-      this.slab = Buffer.allocUnsafe(Math.max(this.nextSlab, need));
-      this.nextSlab = this.batchSeq - this.slabSeq <= SLAB_BUSY_BATCHES ? Math.min(SLAB_SIZE, this.nextSlab * 4) : SMALL_SLAB;
-      this.slabSeq = this.batchSeq;
-      this.slabStart = 0;
-      this.slabOff = 0;
-    }
+    if (this.slab.length - this.slabOff < need) this.newSlab(need);
     const slab = this.slab;
     let off = this.slabOff;
     slab.writeUInt32BE(bodyLen, off);
     off = put(slab, off + PREFIX_SIZE, head);
     if (mid.length > 0) off = put(slab, off, mid);
-    if (byRef) {
-      this.slabOff = off;
-      this.cutSlab();
-      this.chunks.push(Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
-    } else {
-      this.slabOff = put(slab, off, payload);
-    }
+    if (byRef) this.byReference(off, payload);
+    else this.slabOff = put(slab, off, payload);
     if (this.pendingBytes + this.inflightBytes === 0) this.lastProgress = performance.now();
     this.pendingBytes += total;
     this.pendingFrames++;
@@ -164,6 +152,25 @@ export class FrameWriter {
       this.flushQueued = true;
       process.nextTick(this.flushTick);
     }
+  }
+
+  // The rare branches of frame(), kept out of it so that it stays small enough to inline.
+
+  /** The slab has no room for `need` bytes: the next one (see SMALL_SLAB). */
+  private newSlab(need: number): void {
+    this.cutSlab();
+    this.slab = Buffer.allocUnsafe(Math.max(this.nextSlab, need));
+    this.nextSlab = this.batchSeq - this.slabSeq <= SLAB_BUSY_BATCHES ? Math.min(SLAB_SIZE, this.nextSlab * 4) : SMALL_SLAB;
+    this.slabSeq = this.batchSeq;
+    this.slabStart = 0;
+    this.slabOff = 0;
+  }
+
+  /** A large payload goes out as its own chunk after the frame's head (which ends at `off`). */
+  private byReference(off: number, payload: Uint8Array): void {
+    this.slabOff = off;
+    this.cutSlab();
+    this.chunks.push(Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
   }
 
   private cutSlab(): void {

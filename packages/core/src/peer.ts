@@ -9,6 +9,7 @@
  * waits in `waiters` while it is full.
  */
 import type { Connection } from "./connection.js";
+import { EMPTY, type FrameWriter } from "./frame-writer.js";
 import { hex } from "./log.js";
 import type { PeerInfo, PeerStats } from "./socket-types.js";
 import type { PeerInbox } from "./queue.js";
@@ -63,10 +64,15 @@ export class Peer {
   messagesOut = 0;
   bytesOut = 0;
 
+  /** Its connection's write path: a message is framed there directly (one call less per message). */
+  private readonly writer: FrameWriter;
+
   constructor(
     readonly conn: Connection,
     readonly direction: "bind" | "connect",
-  ) {}
+  ) {
+    this.writer = conn.writer;
+  }
 
   /** Admitted and its connection still open (a closing connection reports its last releases first). */
   get isOpen(): boolean {
@@ -82,7 +88,7 @@ export class Peer {
   writeData(payload: Buffer): void {
     this.messagesOut++;
     this.bytesOut += payload.length;
-    this.conn.writeData(payload);
+    this.writer.frame(this.conn.dialect!.dataHead, EMPTY, payload);
   }
 
   /** Queue an at-least-once message to it. */

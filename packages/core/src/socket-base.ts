@@ -246,16 +246,25 @@ export abstract class SocketBase extends SocketApi implements AsyncDisposable {
     if (this.closing) return Promise.reject(new UsageError("ERR_AIOMSG_SOCKET_CLOSED", "send() after close() or drain()"));
     const payload = toPayload(data, this.maxSendSize);
     if (!Buffer.isBuffer(payload)) return Promise.reject(payload);
+    if (options === undefined) {
+      if (channels.send.hasSubscribers) channels.send.publish({ socket: this, bytes: payload.length, identity: undefined });
+      return this.outbox.send(payload, undefined, undefined, undefined);
+    }
+    return this.sendWith(payload, options);
+  }
+
+  /** send() with options: checked, then routed as send() routes. */
+  private sendWith(payload: Buffer, options: SendOptions): Promise<void> {
     let identity: Buffer | undefined;
-    const retries = options?.retries;
+    const retries = options.retries;
     try {
-      if (options?.identity !== undefined) identity = checkIdentity(options.identity, "send identity");
+      if (options.identity !== undefined) identity = checkIdentity(options.identity, "send identity");
       if (retries !== undefined) checkRetries(retries, this.deliveryGuarantee === DeliveryGuarantee.AT_LEAST_ONCE);
     } catch (err) {
       return Promise.reject(err);
     }
     if (channels.send.hasSubscribers) channels.send.publish({ socket: this, bytes: payload.length, identity });
-    return this.outbox.send(payload, identity, options?.signal, retries);
+    return this.outbox.send(payload, identity, options.signal, retries);
   }
 
   // --- what connections call (through owner) ------------------------------------------
