@@ -13,9 +13,13 @@ export class FakeConn {
   readonly data: Buffer[] = [];
   readonly requests: Buffer[] = [];
   readonly acks: Buffer[] = [];
-  writeData(payload: Buffer): void {
-    this.data.push(payload);
-  }
+  /** A peer frames its at-most-once messages on the connection's writer: recorded here. */
+  readonly dialect = { dataHead: Buffer.alloc(0) };
+  readonly writer = {
+    frame: (_head: Uint8Array, _mid: Uint8Array, payload: Uint8Array): void => {
+      this.data.push(payload as Buffer);
+    },
+  };
   // A connection copies the id into its frame at once (callers reuse the buffer): so does this fake.
   writeRequest(msgId: Buffer, _payload: Buffer): void {
     this.requests.push(Buffer.from(msgId));
