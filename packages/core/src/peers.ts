@@ -13,6 +13,12 @@ export class Peers {
   /** Admitted peers, in admission order (routers index it). */
   readonly open: Peer[] = [];
   private readonly byKey = new Map<string, Peer>();
+  /**
+   * Admitted peers by their identity Buffer itself (the one recvIdentity()
+   * hands out): a reply to a received message finds its peer without
+   * building a key, and its identity needs no defensive copy.
+   */
+  private readonly byObject = new WeakMap<Uint8Array, Peer>();
 
   get size(): number {
     return this.all.size;
@@ -24,8 +30,15 @@ export class Peers {
 
   /** The admitted peer with this identity (latin1 key), if any (a draining one takes nothing new). */
   get(identity: Buffer): Peer | undefined {
-    const peer = this.byKey.get(identity.toString("latin1"));
+    let peer = this.byObject.get(identity);
+    // Not ours, or a peer gone since (the same identity may have reconnected): by its bytes.
+    if (peer === undefined || peer.state !== "admitted") peer = this.byKey.get(identity.toString("latin1"));
     return peer?.state === "admitted" ? peer : undefined;
+  }
+
+  /** Whether `value` is the identity Buffer of a peer admitted now or before (this registry's own object). */
+  owns(value: unknown): value is Buffer {
+    return value instanceof Uint8Array && this.byObject.has(value);
   }
 
   /** Whether an admitted or draining peer has this identity key (see Peer.key): one connection per identity. */
@@ -37,6 +50,7 @@ export class Peers {
   admit(peer: Peer): void {
     peer.state = "admitted";
     this.byKey.set(peer.key, peer);
+    this.byObject.set(peer.identity!, peer);
     this.open.push(peer);
   }
 

@@ -90,6 +90,13 @@ export class Reliability {
   private readonly due = new Fifo<Reliable>(undefined as unknown as Reliable);
   private readonly dueSeqs = new Fifo<number>(0);
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Peers whose messages ACKs settled since the settled hook last ran: a read
+   * carries hundreds of ACKs, and the hook (room may have opened: waiting
+   * sends, the queue, drain) runs once for them, after the read, not per ACK.
+   */
+  private settledPeers: Array<Peer | undefined> = [];
+  private settledQueued = false;
   /** The id of the message being written: the connection copies it into the frame at once. */
   private readonly idScratch = Buffer.allocUnsafe(16);
 
@@ -152,12 +159,23 @@ export class Reliability {
     entry.seq++;
   }
 
-  /** An ACK arrived for the id at `buf[off..off+16]`: settle its message (an unknown or stale id is ignored). */
+  /**
+   * An ACK arrived for the id at `buf[off..off+16]`: settle its message (an
+   * unknown or stale id is ignored). Its charges are released at once; the
+   * settled hook follows in a microtask, once for every ACK of the read.
+   */
   acked(buf: Uint8Array, off = 0): void {
     if (buf.length - off < 16) return;
     const entry = this.pending.get(getWord(buf, off + 12) & COUNTER_MASK);
     if (entry === undefined || !entry.matches(buf, off)) return;
-    this.settle(entry);
+    const peer = entry.peer;
+    this.release(entry);
+    const list = this.settledPeers;
+    if (!list.includes(peer)) list.push(peer);
+    if (!this.settledQueued) {
+      this.settledQueued = true;
+      queueMicrotask(this.flushSettled);
+    }
     // Acknowledged entries at the head of the schedule go now, not at their deadline.
     for (let e = this.due.peek(); e !== undefined && (e.done || this.dueSeqs.peek() !== e.seq); e = this.due.peek()) this.popDue();
   }
@@ -188,15 +206,27 @@ export class Reliability {
     }
   }
 
-  /** Acknowledged or given up: release its charges. */
+  /** Given up: release its charges and tell the socket. */
   private settle(entry: Reliable): void {
+    const peer = entry.peer;
+    this.release(entry);
+    this.hooks.settled(peer);
+  }
+
+  /** Acknowledged or given up: it is done, and its charges are released. */
+  private release(entry: Reliable): void {
     entry.done = true;
     this.pending.delete(entry.key);
     this.bytes -= entry.charge;
-    const peer = entry.peer;
     detachFrom(entry);
-    this.hooks.settled(peer);
   }
+
+  private readonly flushSettled = (): void => {
+    this.settledQueued = false;
+    const list = this.settledPeers;
+    this.settledPeers = [];
+    for (const peer of list) this.hooks.settled(peer);
+  };
 
   private arm(ms: number): void {
     this.timer = setTimeout(this.onTimer, Math.max(1, Math.ceil(ms)));

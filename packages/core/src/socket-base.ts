@@ -258,7 +258,9 @@ export abstract class SocketBase extends SocketApi implements AsyncDisposable {
     let identity: Buffer | undefined;
     const retries = options.retries;
     try {
-      if (options.identity !== undefined) identity = checkIdentity(options.identity, "send identity");
+      const id = options.identity;
+      // A peer's own identity (from recvIdentity or peerIdentities) is used as is; any other is checked and copied.
+      if (id !== undefined) identity = this.peers.owns(id) ? id : checkIdentity(id, "send identity");
       if (retries !== undefined) checkRetries(retries, this.deliveryGuarantee === DeliveryGuarantee.AT_LEAST_ONCE);
     } catch (err) {
       return Promise.reject(err);

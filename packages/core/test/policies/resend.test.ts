@@ -64,7 +64,7 @@ describe("Reliability", () => {
     for (const r of peer.fake.requests) expect(r.equals(e.msgId)).toBe(true);
   });
 
-  it("an ACK settles the message: no resend, its charges released, one timer for the rest", () => {
+  it("an ACK settles the message: no resend, its charges released at once, the settled hook once per read (a microtask), one timer for the rest", async () => {
     const { rel, peer, resent, settled } = setup(1000, 5);
     const a = rel.create(Buffer.from("aa"), undefined);
     const b = rel.create(Buffer.from("bbb"), undefined);
@@ -74,13 +74,26 @@ describe("Reliability", () => {
     expect(rel.bytes).toBe(5 + 2 * RELIABLE_OVERHEAD);
     expect(peer.unackedBytes).toBe(rel.bytes);
     rel.acked(Buffer.from(a.msgId));
-    expect(settled).toEqual([peer]);
     expect(rel.bytes).toBe(3 + RELIABLE_OVERHEAD);
     expect(peer.unackedCount).toBe(1);
+    expect(settled).toEqual([]);
+    await Promise.resolve();
+    expect(settled).toEqual([peer]);
     vi.advanceTimersByTime(500);
     expect(resent).toEqual([]); // a's deadline passed: acknowledged, nothing to do
     vi.advanceTimersByTime(500);
     expect(resent).toEqual([b]);
+  });
+
+  it("ACKs read together run the settled hook once for their peer, not once per ACK", async () => {
+    const { rel, peer, settled } = setup(1000, 5);
+    const sent = Array.from({ length: 5 }, (_, i) => rel.create(Buffer.from(`m${i}`), undefined));
+    for (const e of sent) rel.sendOn(e, peer);
+    for (const e of sent) rel.acked(Buffer.from(e.msgId));
+    expect(rel.size).toBe(0);
+    expect(peer.unackedCount).toBe(0);
+    await Promise.resolve();
+    expect(settled).toEqual([peer]);
   });
 
   it("ignores an ACK for an unknown id, or one whose counter matches but whose bytes do not", () => {
