@@ -16,7 +16,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const src = (p) => path.join(root, "src", p);
 
 /**
- * node:events -> src/shims/events.ts, src/log.ts -> src/shims/log.ts (no
+ * node:events -> src/shims/events.ts, src/wire/foreign.ts ->
+ * src/shims/foreign-off.ts, src/log.ts -> src/shims/log.ts (no
  * debug log: its calls are dropped); any other node: import fails the build,
  * and so does @msgpack/msgpack (a page hands it in with useMsgpack(), see
  * src/msgpack.ts). Buffer is the small
@@ -33,6 +34,8 @@ const nodeShims = {
     b.onResolve({ filter: /^\.\/log\.js$/ }, (args) => (args.importer.startsWith(src("")) ? { path: src("shims/log.ts") } : undefined));
     // options.ts's one use of uuid (a random v4 identity): src/shims/uuid.ts.
     b.onResolve({ filter: /^uuid$/ }, () => ({ path: src("shims/uuid.ts") }));
+    // Another protocol's opening cannot reach a page's WebSocket as a frame: no naming of it.
+    b.onResolve({ filter: /^\.\/wire\/foreign\.js$/ }, (args) => (args.importer.startsWith(src("")) ? { path: src("shims/foreign-off.ts") } : undefined));
     // The legacy and early wires have no WebSocket transport: stand-ins (src/shims/wires-off.ts).
     b.onResolve({ filter: /^\.\/(legacy|early)\.js$/ }, (args) =>
       args.importer.startsWith(src("wire")) ? { path: src("shims/wires-off.ts") } : undefined,
