@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import * as net from "node:net";
 import { once } from "node:events";
 import { randomBytes } from "node:crypto";
-import { FrameDecoder, Socket, encodeFrame } from "../src/index.js";
+import { FrameDecoder, Socket, bodies, encodeFrame } from "../src/index.js";
 import { StreamTransport } from "../src/transports/stream.js";
 import { cleanupRegistry, waitFor } from "./helpers.js";
 
@@ -46,14 +46,16 @@ function readFrames(s: net.Socket, count: number, pauseAfter: number[] = []): Pr
   const readInto = new Set<ArrayBufferLike>();
   const transport = new StreamTransport(s);
   return new Promise((resolve, reject) => {
-    const decoder = new FrameDecoder((body) => {
-      frames.push(body);
-      if (pauseAfter.includes(frames.length)) {
-        transport.pause();
-        setTimeout(() => transport.resume(), 20);
-      }
-      if (frames.length === count) resolve({ frames, readInto });
-    });
+    const decoder = new FrameDecoder(
+      bodies((body) => {
+        frames.push(body);
+        if (pauseAfter.includes(frames.length)) {
+          transport.pause();
+          setTimeout(() => transport.resume(), 20);
+        }
+        if (frames.length === count) resolve({ frames, readInto });
+      }),
+    );
     transport.start({
       data: (chunk) => {
         readInto.add(chunk.buffer);

@@ -104,7 +104,7 @@ describe("frame codec", () => {
     for (let i = 0; i < body.length; i++) body[i] = (i * 7) & 0xff;
     const stream = Buffer.concat([encodeFrame(body), encodeFrame(Buffer.from("after"))]);
     const got: Buffer[] = [];
-    const d = new FrameDecoder((b) => got.push(b));
+    const d = new FrameDecoder(bodies((b) => got.push(b)));
     expect(d.readTarget(1)).toBeUndefined(); // no frame begun
     d.push(stream.subarray(0, 1000));
     let off = 1000;
@@ -137,7 +137,7 @@ describe("frame codec", () => {
     const body = Buffer.alloc(200_000, 0x5a);
     const stream = encodeFrame(body);
     const got: Buffer[] = [];
-    const d = new FrameDecoder((b) => got.push(Buffer.from(b)));
+    const d = new FrameDecoder(bodies((b) => got.push(Buffer.from(b))));
     d.push(stream.subarray(0, 5000));
     expect(d.readTarget(1)).toBeDefined();
     d.pause();
