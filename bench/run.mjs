@@ -152,7 +152,9 @@ function scenarios(opts) {
       for (const pair of PIN_PAIRS) {
         const [src, dst] = pair.split("->");
         for (const placement of Object.keys(PLACEMENTS)) {
-          list.push({ id: `oneway/${pair}/${size}/${placement}`, group: "oneway", also: ["placement"], kind: "oneway", src, dst, size, delivery: "at-most-once", impls: [src, dst], placement });
+          // TS -> Python (for symmetry) drains seconds of backlog per run: min(runs, 3) runs.
+          const maxRuns = src === "ts" ? opts.sweepRuns : undefined;
+          list.push({ id: `oneway/${pair}/${size}/${placement}`, group: "oneway", also: ["placement"], kind: "oneway", src, dst, size, delivery: "at-most-once", impls: [src, dst], placement, maxRuns });
         }
       }
     }

@@ -223,7 +223,7 @@ export function renderMarkdown(report, { SIZES, chartsMd = "" }) {
     const range = (y) => (y.msgs_per_s_min < y.msgs_per_s_max ? ` (${fmtCount(y.msgs_per_s_min)}–${fmtCount(y.msgs_per_s_max)})` : "");
     L.push("## Python one-way by placement (`--only placement`)");
     L.push("");
-    L.push(`The Python pairs of the one-way table, unpinned (as above), then pinned with \`taskset\`: on two cores (receiver on CPU 1, sender on CPU 0) and both on one core. Median msg/s of ${report.config.runs} run(s), min–max in brackets; ÷ Py→Py divides by Python → Python in the same placement.`);
+    L.push(`The Python pairs of the one-way table, unpinned (as above), then pinned with \`taskset\`: on two cores (receiver on CPU 1, sender on CPU 0) and both on one core. Median msg/s of ${report.config.runs} run(s) (pinned aiomsg-ts → Python: ${report.config.sweep_runs ?? report.config.runs}), min–max in brackets; ÷ Py→Py divides by Python → Python in the same placement.`);
     L.push("");
     L.push(`| sender → receiver | size | ${placements.map(([, n]) => `${n} msg/s | ÷ Py→Py`).join(" | ")} |`);
     L.push(`|---|---:|${placements.map(() => "---:|---:").join("|")}|`);
