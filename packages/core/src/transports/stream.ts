@@ -128,13 +128,19 @@ export abstract class NodeStreamTransport implements Transport {
       return;
     }
     const fields = sock as unknown as Record<symbol, unknown>;
+    try {
+      // First, so that a handle without user-buffer reads leaves the socket as it was.
+      (sock as unknown as { _handle: { useUserBuffer(buf: Buffer): void } })._handle.useUserBuffer(target);
+    } catch {
+      this.directReads = false;
+      return;
+    }
     this.slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
     this.slabOff = 0;
     this.readToSlab = false;
     fields[k.kBuffer] = target;
     fields[k.kBufferCb] = this.onRead;
     fields[k.kBufferGen] = this.nextRead;
-    (sock as unknown as { _handle: { useUserBuffer(buf: Buffer): void } })._handle.useUserBuffer(target);
   }
 
   /** A read into our buffer: `nread` bytes at the start of `buf` (what nextRead gave). */
