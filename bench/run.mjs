@@ -38,8 +38,9 @@ function parseCli(argv) {
     else if (a === "--only") o.only.push(...argv[++i].split(",").filter(Boolean));
     else if (a === "--out") o.out = argv[++i];
     else if (a === "--upstream-js") o.upstreamJs = argv[++i];
+    else if (a === "--baseline") o.baseline = argv[++i];
     else if (a === "--help" || a === "-h") {
-      console.log(`usage: node bench/run.mjs [--quick] [--runs N] [--duration S] [--hwm-seconds S] [--only LIST] [--out PATH] [--upstream-js DIR]
+      console.log(`usage: node bench/run.mjs [--quick] [--runs N] [--duration S] [--hwm-seconds S] [--only LIST] [--out PATH] [--upstream-js DIR] [--baseline DIR]
 
   --quick        1 run per figure, 0.5 s each, 5 s for hwm (a smoke run, ~3 min)
   --runs N       runs per figure, median reported (default 5)
@@ -53,11 +54,18 @@ function parseCli(argv) {
   --upstream-js DIR
                  a local checkout of upstream aiomsg's Node port (its javascript-lib
                  directory; also AIOMSG_BENCH_UPSTREAM_JS=DIR): adds it as implementation
-                 "up" to the one-way, echo and at-least-once groups. Never fetched here.`);
+                 "up" to the one-way, echo and at-least-once groups. Never fetched here.
+  --baseline DIR another checkout of this repo, already built (DIR/packages/core/dist/index.js;
+                 also AIOMSG_BENCH_BASELINE=DIR): adds implementation "base", the aiomsg-ts
+                 agent on that build, beside every aiomsg-ts figure of the one-way, sweep,
+                 echo, at-least-once, fan-out, round-robin and hwm groups, each base run right
+                 after (odd rounds) or before (even rounds) its ts run, and a table "This
+                 build against the baseline". --only base selects them and their ts partners.`);
       process.exit(0);
     } else throw new Error(`unknown option ${a} (see --help)`);
   }
   o.upstreamJs ??= process.env.AIOMSG_BENCH_UPSTREAM_JS || undefined;
+  o.baseline ??= process.env.AIOMSG_BENCH_BASELINE || undefined;
   o.runs ??= o.quick ? 1 : 5;
   o.duration ??= o.quick ? 0.5 : 1.5;
   o.hwmSeconds ??= o.quick ? 5 : 12;
@@ -76,7 +84,12 @@ export const IMPL = {
   py: { name: "aiomsg (Python)", script: "agents/aiomsg_py.py", node: false },
   // Opt-in (--upstream-js / AIOMSG_BENCH_UPSTREAM_JS): upstream aiomsg's own Node port.
   up: { name: "aiomsg upstream Node port", script: "agents/upstream-js.mjs", node: true },
+  // Opt-in (--baseline / AIOMSG_BENCH_BASELINE): the same aiomsg-ts agent on an
+  // older build of this repo (AIOMSG_BENCH_LIB points it at that build's dist).
+  base: { name: "aiomsg-ts baseline", script: "agents/aiomsg-ts.mjs", node: true },
 };
+/** aiomsg-ts agents: this build ("ts") and, with --baseline, an older one ("base"). */
+const TS_AGENTS = ["ts", "base"];
 export const SIZES = [64, 1024, 65536];
 /** The one-way size sweep (group "sweep"): 16 B to 16 MiB, at-most-once. */
 export const SWEEP_SIZES = [16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216];
@@ -137,6 +150,17 @@ const defaultBound = (conns) => 72 * MiB + conns * 256 * 1024;
 
 function scenarios(opts) {
   const list = [];
+  // With --baseline, each aiomsg-ts scenario gets a twin on the baseline build
+  // ("base" for "ts" in its id and roles), listed right after it; \`abOf\` names
+  // the twin it alternates with (see the run loop).
+  const withBase = (sc) => {
+    list.push(sc);
+    if (!opts.baseline) return;
+    const sub = (x) => (x === "ts" ? "base" : x);
+    const twin = { ...sc, id: sc.id.replace(/\bts\b/g, "base"), impls: sc.impls.map(sub), abOf: sc.id };
+    for (const k of ["src", "dst", "impl"]) if (k in sc) twin[k] = sub(sc[k]);
+    list.push(twin);
+  };
   const inSweep = (src, dst, size) => SWEEP_PAIRS.includes(`${src}->${dst}`) && SWEEP_SIZES.includes(size);
   for (const size of SIZES) {
     for (const [src, dst] of PAIRS) {
@@ -144,7 +168,9 @@ function scenarios(opts) {
       const also = inSweep(src, dst, size) ? ["sweep"] : [];
       // The unpinned column of the placement table.
       if (PINNING && PIN_PAIRS.includes(`${src}->${dst}`) && PIN_SIZES.includes(size)) also.push("placement");
-      list.push({ id: `oneway/${src}->${dst}/${size}`, group: "oneway", also, kind: "oneway", src, dst, size, delivery: "at-most-once", impls: [src, dst] });
+      const sc = { id: `oneway/${src}->${dst}/${size}`, group: "oneway", also, kind: "oneway", src, dst, size, delivery: "at-most-once", impls: [src, dst] };
+      if (src === "ts" && dst === "ts") withBase(sc);
+      else list.push(sc);
     }
   }
   if (PINNING) {
@@ -164,7 +190,9 @@ function scenarios(opts) {
     for (const pair of SWEEP_PAIRS) {
       const [src, dst] = pair.split("->");
       const maxFrame = size + 1024 > TS_DEFAULT_MAX_FRAME ? size + 64 * 1024 : undefined;
-      list.push({ id: `oneway/${pair}/${size}`, group: "sweep", kind: "oneway", src, dst, size, delivery: "at-most-once", impls: [src, dst], maxRuns: opts.sweepRuns, maxFrame });
+      const sc = { id: `oneway/${pair}/${size}`, group: "sweep", kind: "oneway", src, dst, size, delivery: "at-most-once", impls: [src, dst], maxRuns: opts.sweepRuns, maxFrame };
+      if (pair === "ts->ts") withBase(sc);
+      else list.push(sc);
     }
   }
   // The upstream Node port, only when a checkout was given: one-way to itself,
@@ -175,22 +203,26 @@ function scenarios(opts) {
   const echoImpls = opts.upstreamJs ? ["raw", "zmq", "ts", "up", "py"] : ["raw", "zmq", "ts", "py"];
   for (const placement of ["cross", "same"]) {
     for (const impl of echoImpls) {
-      list.push({ id: `echo/${impl}/${placement}`, group: "echo", kind: "echo", impl, placement, size: 64, impls: [impl] });
+      const sc = { id: `echo/${impl}/${placement}`, group: "echo", kind: "echo", impl, placement, size: 64, impls: [impl] };
+      if (impl === "ts") withBase(sc);
+      else list.push(sc);
     }
   }
   for (const [group, mode] of [["fanout", "publish"], ["rr", "roundrobin"]]) {
     for (const n of SCALE_NS) {
       for (const impl of n <= SCALE_PY_MAX_N[group] ? [...SCALE_IMPLS, "py"] : SCALE_IMPLS) {
-        list.push({ id: `${group}/${impl}/${n}`, group, kind: "scale", mode, impl, n, size: SCALE_SIZE, impls: [impl], maxRuns: opts.sweepRuns });
+        const sc = { id: `${group}/${impl}/${n}`, group, kind: "scale", mode, impl, n, size: SCALE_SIZE, impls: [impl], maxRuns: opts.sweepRuns };
+        if (impl === "ts") withBase(sc);
+        else list.push(sc);
       }
     }
   }
   for (const n of IDLE_NS) {
     for (const impl of IDLE_IMPLS) list.push({ id: `idle/${impl}/${n}`, group: "idle", kind: "idle", impl, n, size: SCALE_SIZE, once: true, impls: [impl] });
   }
-  list.push({ id: "alo/ts->ts/64", group: "alo", kind: "oneway", src: "ts", dst: "ts", size: 64, delivery: "at-least-once", impls: ["ts"] });
+  withBase({ id: "alo/ts->ts/64", group: "alo", kind: "oneway", src: "ts", dst: "ts", size: 64, delivery: "at-least-once", impls: ["ts"] });
   if (opts.upstreamJs) list.push({ id: "alo/up->up/64", group: "alo", kind: "oneway", src: "up", dst: "up", size: 64, delivery: "at-least-once", impls: ["up"] });
-  list.push({ id: "hwm/ts", group: "hwm", kind: "hwm", once: true, impls: ["ts"] });
+  withBase({ id: "hwm/ts", group: "hwm", kind: "hwm", once: true, impls: ["ts"] });
   for (const a of ATTACKS) list.push({ id: `attack/${a.kind}`, group: "attack", kind: "attack", attack: a, once: true, impls: ["ts"] });
   return list;
 }
@@ -203,19 +235,22 @@ function selected(sc, only) {
 // --- running one measurement ---------------------------------------------------
 
 let python;
+/** --baseline: that build's packages/core/dist/index.js, for the "base" agents only. */
+let baselineLib;
 
 function agent(impl, label, args, cpu, nodeFlags = []) {
   const spec = IMPL[impl];
   const cmd = spec.node ? process.execPath : python.python;
   const argv = [...(spec.node ? nodeFlags : []), spec.script, ...args.map(String)];
-  if (cpu !== undefined && PINNING) return new Agent(label, "taskset", ["-c", String(cpu), cmd, ...argv], { cwd: benchDir });
-  return new Agent(label, cmd, argv, { cwd: benchDir });
+  const env = impl === "base" ? { ...process.env, AIOMSG_BENCH_LIB: baselineLib } : undefined;
+  if (cpu !== undefined && PINNING) return new Agent(label, "taskset", ["-c", String(cpu), cmd, ...argv], { cwd: benchDir, env });
+  return new Agent(label, cmd, argv, { cwd: benchDir, env });
 }
 
 async function runOneway(sc, opts) {
   const common = ["--size", sc.size, "--delivery", sc.delivery, "--duration", opts.duration];
   // aiomsg-ts agents only: both ends raise maxFrameSize for the 16 MiB point.
-  const extra = (impl) => (sc.maxFrame !== undefined && impl === "ts" ? ["--max-frame", sc.maxFrame] : []);
+  const extra = (impl) => (sc.maxFrame !== undefined && TS_AGENTS.includes(impl) ? ["--max-frame", sc.maxFrame] : []);
   const cpus = sc.placement ? PLACEMENTS[sc.placement] : {};
   const sink = agent(sc.dst, `${sc.dst} sink`, ["--role", "sink", ...common, ...extra(sc.dst)], cpus.receiver);
   let source;
@@ -291,13 +326,14 @@ async function runEcho(sc, opts) {
   }
 }
 
-async function runHwm(_sc, opts) {
-  const sink = agent("ts", "ts stalled sink", ["--role", "sink", "--size", HWM_MSG]);
+async function runHwm(sc, opts) {
+  const impl = sc.impls[0];
+  const sink = agent(impl, `${impl} stalled sink`, ["--role", "sink", "--size", HWM_MSG]);
   let source;
   let stopped = false;
   try {
     const { port } = await sink.waitFor("ready", 20_000);
-    source = agent("ts", "ts hwm source", ["--role", "hwm-source", "--port", port, "--size", HWM_MSG, "--total", HWM_TOTAL, "--duration", opts.hwmSeconds]);
+    source = agent(impl, `${impl} hwm source`, ["--role", "hwm-source", "--port", port, "--size", HWM_MSG, "--total", HWM_TOTAL, "--duration", opts.hwmSeconds]);
     await source.waitFor("connected", 20_000);
     sink.signal("SIGSTOP");
     stopped = true;
@@ -546,6 +582,23 @@ function upstreamVersion(dir) {
   return git.status === 0 ? `${v} (${git.stdout.trim()})` : v;
 }
 
+/** The baseline checkout's package version and short commit (never its path). */
+function baselineVersion(dir) {
+  let version = "unknown";
+  try {
+    version = JSON.parse(readFileSync(path.join(dir, "packages", "core", "package.json"), "utf8")).version;
+  } catch {}
+  const git = spawnSync("git", ["-C", dir, "rev-parse", "--short", "HEAD"], { encoding: "utf8" });
+  return { version, commit: git.status === 0 ? git.stdout.trim() : "unknown" };
+}
+
+/** --only: the scenarios it names; a baseline twin brings the ts scenario it is compared with. */
+function choose(list, only) {
+  const picked = new Set(list.filter((sc) => selected(sc, only)).map((sc) => sc.id));
+  for (const sc of list) if (sc.abOf && picked.has(sc.id)) picked.add(sc.abOf);
+  return list.filter((sc) => picked.has(sc.id));
+}
+
 // --- main ---------------------------------------------------------------------------
 
 async function main() {
@@ -553,8 +606,17 @@ async function main() {
   const started = Date.now();
   const cpuStart = cpuSnapshot();
   const log = (s) => console.log(s);
-  const all = scenarios(opts).filter((sc) => selected(sc, opts.only));
+  const all = choose(scenarios(opts), opts.only);
   if (all.length === 0) throw new Error(`--only ${opts.only.join(",")} selects nothing`);
+  let baseline;
+  if (opts.baseline) {
+    // The "base" agents import it from their environment; the report names its commit, never the path.
+    baselineLib = path.resolve(opts.baseline, "packages", "core", "dist", "index.js");
+    if (!existsSync(baselineLib)) {
+      throw new Error(`--baseline ${opts.baseline}: no packages/core/dist/index.js there (a checkout of aiomsg-ts at another commit, built with \`pnpm build\`)`);
+    }
+    baseline = baselineVersion(opts.baseline);
+  }
 
   if (opts.upstreamJs) {
     // The agents import it from the environment; the path is not written to the report.
@@ -574,13 +636,22 @@ async function main() {
     aiomsg_python: python.aiomsg ?? "n/a",
     libzmq,
     ...(opts.upstreamJs ? { upstream_js: upstreamVersion(opts.upstreamJs) } : {}),
+    ...(baseline ? { baseline } : {}),
   });
   log(`aiomsg-ts bench: ${opts.runs} run(s) per figure, ${opts.duration} s each; ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, python ${machine.python}`);
 
   const unavailable = (sc) => (sc.impls.includes("py") && python.error ? python.error : sc.impls.includes("zmq") && libzmq === "unknown" ? "zeromq.js did not load" : undefined);
   const results = new Map(all.map((sc) => [sc.id, []]));
   for (let r = 1; r <= opts.runs; r++) {
-    for (const sc of all) {
+    // A baseline twin runs right after its ts scenario in odd rounds and right
+    // before it in even ones, so neither build always goes first.
+    const round = [...all];
+    if (r % 2 === 0) {
+      for (let i = 0; i + 1 < round.length; i++) {
+        if (round[i + 1].abOf === round[i].id) [round[i], round[i + 1]] = [round[i + 1], round[i]];
+      }
+    }
+    for (const sc of round) {
       if (sc.once && r > 1) continue;
       if (sc.maxRuns !== undefined && r > sc.maxRuns) continue;
       const why = unavailable(sc);

@@ -18,13 +18,13 @@ for (const sig of ["SIGINT", "SIGTERM"]) {
 }
 
 export class Agent {
-  constructor(label, cmd, args, { cwd } = {}) {
+  constructor(label, cmd, args, { cwd, env } = {}) {
     this.label = label;
     this.events = [];
     this.waiters = [];
     this.stderr = "";
     this.exitCode = undefined;
-    this.child = spawn(cmd, args, { cwd, stdio: ["pipe", "pipe", "pipe"] });
+    this.child = spawn(cmd, args, { cwd, env, stdio: ["pipe", "pipe", "pipe"] });
     this.pid = this.child.pid;
     live.add(this);
     this.child.stdin.on("error", () => {});

@@ -1,11 +1,11 @@
 // Targets (computed from this run's medians) and the markdown report.
-import { fmtCount, fmtNum, fmtDuration } from "./stats.mjs";
+import { fmtCount, fmtNum, fmtDuration, median } from "./stats.mjs";
 
 const MB = 1e6;
 const rssMB = (kb) => (Number.isFinite(kb) ? `${Math.round((kb * 1024) / MB)}` : "n/a");
 const sizeName = (s) => (s >= 1048576 ? `${s / 1048576} MiB` : s >= 1024 ? `${s / 1024} KiB` : `${s} B`);
 
-const PAIR_LABEL = {
+const PAIR_LABELS = {
   "raw->raw": "raw Node `net` (batched frames)",
   "zmq->zmq": "zeromq.js PUSH → PULL",
   "ts->ts": "**aiomsg-ts → aiomsg-ts**",
@@ -14,7 +14,7 @@ const PAIR_LABEL = {
   "py->ts": "Python aiomsg → aiomsg-ts",
   "up->up": "upstream Node port → itself",
 };
-const ECHO_LABEL = {
+const ECHO_LABELS = {
   raw: "raw Node `net` (one frame in flight)",
   zmq: "zeromq.js REQ ↔ REP",
   ts: "**aiomsg-ts ↔ aiomsg-ts**",
@@ -29,6 +29,64 @@ const SWEEP = [16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 
 
 function s(byId, id) {
   return byId[id]?.summary;
+}
+
+/** The baseline build (--baseline) as the report names it: its short commit, never its path. */
+const baselineName = (m) => `aiomsg-ts baseline (${m.baseline?.commit ?? "unknown"})`;
+
+/**
+ * This build against the baseline (--baseline): each figure that both builds
+ * measured, as [label, ts id, base id, run field, lower is better, format].
+ */
+function baselineFigures(sc) {
+  const rows = [];
+  const rate = (x) => fmtCount(x);
+  for (const z of SWEEP) rows.push([`one-way ${sizeName(z)} (msg/s)`, `oneway/ts->ts/${z}`, `oneway/base->base/${z}`, "msgs_per_s", false, rate]);
+  rows.push(["at-least-once 64 B (msg/s)", "alo/ts->ts/64", "alo/base->base/64", "msgs_per_s", false, rate]);
+  for (const [pl, where] of [["cross", "two cores"], ["same", "one core"]]) {
+    for (const q of ["p50", "p99"]) rows.push([`echo ${q}, ${where} (µs)`, `echo/ts/${pl}`, `echo/base/${pl}`, `${q}_us`, true, fmtNum]);
+  }
+  for (const [g, what] of [["fanout", "publish to"], ["rr", "round-robin to"]]) {
+    for (const n of SCALE_NS) rows.push([`${what} N = ${n.toLocaleString("en-US")} (deliveries/s)`, `${g}/ts/${n}`, `${g}/base/${n}`, "deliveries_per_s", false, rate]);
+  }
+  rows.push(["bounded memory: peak sender RSS (MB)", "hwm/ts", "hwm/base", "peak_rss_kb", true, (kb) => rssMB(kb)]);
+  return rows.filter(([, a, b]) => sc[a] && sc[b]);
+}
+
+/** Median, min and max of one field over a scenario's successful runs. */
+function spread(x, field) {
+  const v = (x?.runs ?? []).filter((r) => !r.error).map((r) => r[field]).filter(Number.isFinite);
+  return v.length ? { median: median(v), min: Math.min(...v), max: Math.max(...v), n: v.length } : undefined;
+}
+
+/** "within spread" when the two builds' run ranges overlap, else which way this build lies. */
+export function verdict(mine, base, lowerIsBetter) {
+  if (mine.min <= base.max && base.min <= mine.max) return "within spread";
+  const higher = mine.min > base.max;
+  return higher !== lowerIsBetter ? "better" : "worse";
+}
+
+function renderBaseline(report, L) {
+  const sc = report.scenarios;
+  const rows = baselineFigures(sc);
+  if (!rows.length) return;
+  const m = report.machine;
+  L.push("## This build against the baseline");
+  L.push("");
+  L.push(`This build (${m.git}) against the build of commit ${m.baseline?.commit ?? "unknown"} (\`--baseline\`), both through the same aiomsg-ts agent in this one session, alternating: each baseline run comes right after this build's run of the same figure in odd rounds and right before it in even ones. A cell is the median of the runs with their min–max in brackets (${report.config.runs} run(s) for the headline figures, ${report.config.sweep_runs ?? report.config.runs} for the sweep, fan-out and round-robin, one for bounded memory). Ratio = this build ÷ baseline. Verdict: "within spread" when the two ranges overlap, else better or worse for this build (for latency and memory, lower is better). A figure of one run has no range, so its verdict, marked "(1 run)", says nothing about spread.`);
+  L.push("");
+  L.push("| figure | this build median (min–max) | baseline median (min–max) | ratio | verdict |");
+  L.push("|---|---:|---:|---:|---|");
+  for (const [label, a, b, field, lower, fmt] of rows) {
+    const x = spread(sc[a], field);
+    const y = spread(sc[b], field);
+    const cell = (v) => (v ? `${fmt(v.median)}${v.n > 1 ? ` (${fmt(v.min)}–${fmt(v.max)})` : ""}` : "failed");
+    const ratio = x && y ? `${(x.median / y.median).toFixed(2)}×` : "—";
+    let v = x && y ? verdict(x, y, lower) : "—";
+    if (x && y && (x.n < 2 || y.n < 2)) v += " (1 run)";
+    L.push(`| ${label} | ${cell(x)} | ${cell(y)} | ${ratio} | ${v} |`);
+  }
+  L.push("");
 }
 
 /**
@@ -167,6 +225,7 @@ export function renderMarkdown(report, { SIZES, chartsMd = "" }) {
   L.push(`Machine: ${m.cpu}, ${m.cores} cores, ${m.memory_gib} GiB, ${m.os} · Node ${m.node} · Python ${m.python} · ` +
     `Python aiomsg ${m.aiomsg_python} (PyPI) · aiomsg-ts ${m.aiomsg_ts} (${m.git}) · zeromq.js ${m.zeromq_js} (libzmq ${m.libzmq}) · ` +
     (m.upstream_js ? `upstream aiomsg Node port ${m.upstream_js} (a local checkout) · ` : "") +
+    (m.baseline ? `baseline: aiomsg-ts ${m.baseline.version} (${m.baseline.commit}, \`--baseline\`) · ` : "") +
     `load average (1/5/15 min) ${m.loadavg_at_start.join(" / ")} at start, ${(m.loadavg_at_end ?? []).join(" / ")} at end`);
   L.push("");
   const d = m.disturbance;
@@ -184,8 +243,10 @@ export function renderMarkdown(report, { SIZES, chartsMd = "" }) {
   L.push("");
   L.push("Headroom / short: distance from the bound, relative to the bound.");
   L.push("");
+  renderBaseline(report, L);
 
-  const pairs = ["raw->raw", "zmq->zmq", "ts->ts", "up->up", "py->py", "ts->py", "py->ts"].filter((p) => SIZES.some((z) => sc[`oneway/${p}/${z}`]));
+  const PAIR_LABEL = { ...PAIR_LABELS, "base->base": `${baselineName(m)} → itself` };
+  const pairs = ["raw->raw", "zmq->zmq", "ts->ts", "base->base", "up->up", "py->py", "ts->py", "py->ts"].filter((p) => SIZES.some((z) => sc[`oneway/${p}/${z}`]));
   if (pairs.length) {
     L.push("## One-way throughput (at-most-once)");
     L.push("");
@@ -263,8 +324,11 @@ export function renderMarkdown(report, { SIZES, chartsMd = "" }) {
     L.push("");
     L.push(`The one-way test above at every size from 16 B to 16 MiB: ${report.config.sweep_runs ?? report.config.runs} run(s) per point (the 64 B, 1 KiB and 64 KiB points are the headline figures, ${report.config.runs} run(s)). Raw Node is the ceiling. Senders look at their deadline every 256 messages or every ~4 MiB, whichever comes first, so large sizes also stop at the duration. At 16 MiB the aiomsg-ts ends raise \`maxFrameSize\` to 16 MiB + 64 KiB (the default 16 MiB would refuse the frame with its envelope); Python aiomsg has no limit.`);
     L.push("");
-    L.push("| size | raw msg/s | raw MB/s | zeromq.js msg/s | MB/s | aiomsg-ts msg/s | MB/s | Python msg/s | MB/s | TS ÷ zeromq.js | TS ÷ raw |");
-    L.push("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    // With --baseline, the baseline build's points as two more columns and a ratio.
+    const withBase = SWEEP.some((z) => sc[`oneway/base->base/${z}`]);
+    if (withBase) sweepPairs.splice(3, 0, "base->base");
+    L.push(`| size | raw msg/s | raw MB/s | zeromq.js msg/s | MB/s | aiomsg-ts msg/s | MB/s | ${withBase ? `baseline ${m.baseline?.commit ?? ""} msg/s | MB/s | ` : ""}Python msg/s | MB/s | TS ÷ zeromq.js | TS ÷ raw |${withBase ? " TS ÷ baseline |" : ""}`);
+    L.push(`|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|${withBase ? "---:|---:|---:|" : ""}`);
     for (const z of SWEEP) {
       const g = (p) => sc[`oneway/${p}/${z}`];
       const cells = sweepPairs.map((p) => {
@@ -278,17 +342,17 @@ export function renderMarkdown(report, { SIZES, chartsMd = "" }) {
         const v = g(a)?.summary?.msgs_per_s / g(b)?.summary?.msgs_per_s;
         return Number.isFinite(v) ? `${v.toFixed(2)}×` : "—";
       };
-      L.push(`| ${sizeName(z)} | ${cells.join(" | ")} | ${r("ts->ts", "zmq->zmq")} | ${r("ts->ts", "raw->raw")} |`);
+      L.push(`| ${sizeName(z)} | ${cells.join(" | ")} | ${r("ts->ts", "zmq->zmq")} | ${r("ts->ts", "raw->raw")} |${withBase ? ` ${r("ts->ts", "base->base")} |` : ""}`);
     }
     L.push("");
   }
 
-  const SCALE_LABEL = { raw: "raw Node `net` (the ceiling)", zmq: "zeromq.js", ts: "**aiomsg-ts**", py: "Python aiomsg" };
+  const SCALE_LABEL = { raw: "raw Node `net` (the ceiling)", zmq: "zeromq.js", ts: "**aiomsg-ts**", base: baselineName(m), py: "Python aiomsg" };
   for (const [g, title, what, who] of [
     ["fanout", "Publish to N subscribers (64 B, `--only fanout`)", "aiomsg-ts `sendMode: \"publish\"`, zeromq.js PUB → SUB, raw Node writing each 64 KiB batch of frames, encoded once, to every subscriber socket (waiting for `drain` on those that need it)", "subscribers"],
     ["rr", "Round-robin to N workers (64 B, `--only rr`)", "aiomsg-ts `sendMode: \"roundrobin\"`, zeromq.js PUSH → PULL, raw Node writing each 64 KiB batch to the next socket that does not need `drain` (waiting only when all do)", "workers"],
   ]) {
-    const impls = ["raw", "zmq", "ts", "py"].filter((i) => SCALE_NS.some((n) => sc[`${g}/${i}/${n}`]));
+    const impls = ["raw", "zmq", "ts", "base", "py"].filter((i) => SCALE_NS.some((n) => sc[`${g}/${i}/${n}`]));
     if (!impls.length) continue;
     L.push(`## ${title}`);
     L.push("");
@@ -347,7 +411,8 @@ export function renderMarkdown(report, { SIZES, chartsMd = "" }) {
     L.push("");
   }
 
-  const echoes = ["raw", "zmq", "ts", "up", "py"].filter((i) => sc[`echo/${i}/cross`] || sc[`echo/${i}/same`]);
+  const ECHO_LABEL = { ...ECHO_LABELS, base: `${baselineName(m)} ↔ itself` };
+  const echoes = ["raw", "zmq", "ts", "base", "up", "py"].filter((i) => sc[`echo/${i}/cross`] || sc[`echo/${i}/same`]);
   if (echoes.length) {
     const pinned = report.config.echo_pinned;
     L.push("## Echo round trip (64 B, one message in flight)");
@@ -371,7 +436,7 @@ export function renderMarkdown(report, { SIZES, chartsMd = "" }) {
     L.push("");
   }
 
-  const aloRows = [["ts", "**aiomsg-ts → aiomsg-ts**"], ["up", "upstream Node port → itself"]].filter(([i]) => sc[`alo/${i}->${i}/64`]);
+  const aloRows = [["ts", "**aiomsg-ts → aiomsg-ts**"], ["base", `${baselineName(m)} → itself`], ["up", "upstream Node port → itself"]].filter(([i]) => sc[`alo/${i}->${i}/64`]);
   if (aloRows.length) {
     L.push("## At-least-once (64 B, every message acknowledged)");
     L.push("");
@@ -387,18 +452,23 @@ export function renderMarkdown(report, { SIZES, chartsMd = "" }) {
     L.push("");
   }
 
-  const hwm = sc["hwm/ts"];
-  if (hwm) {
-    const x = hwm.summary;
+  const hwmRows = ["ts", "base"].filter((i) => sc[`hwm/${i}`]);
+  if (hwmRows.length) {
     L.push("## Bounded memory (`--only hwm`)");
     L.push("");
     L.push(`An aiomsg-ts sender (default \`highWaterMark\`) offers 2 GB in 64 KiB messages to a receiving process stopped with SIGSTOP, for ${report.config.hwm_seconds} s.`);
     L.push("");
-    L.push("| offered | accepted by send() | send() blocked at the end for | peak sender RSS MB | bound |");
-    L.push("|---:|---:|---:|---:|---:|");
-    L.push(x
-      ? `| ${(x.offered_bytes / MB).toFixed(0)} MB | ${(x.accepted_bytes / MB).toFixed(1)} MB | ${fmtNum(x.blocked_for_s)} s | ${rssMB(x.peak_rss_kb)} | < 300 |`
-      : "| failed | | | | |");
+    // The build column only when the baseline build was measured too.
+    const named = hwmRows.length > 1 || hwmRows[0] !== "ts";
+    L.push(`| ${named ? "build | " : ""}offered | accepted by send() | send() blocked at the end for | peak sender RSS MB | bound |`);
+    L.push(`|${named ? "---|" : ""}---:|---:|---:|---:|---:|`);
+    for (const i of hwmRows) {
+      const x = sc[`hwm/${i}`].summary;
+      const build = named ? `${i === "ts" ? "this build" : baselineName(m)} | ` : "";
+      L.push(x
+        ? `| ${build}${(x.offered_bytes / MB).toFixed(0)} MB | ${(x.accepted_bytes / MB).toFixed(1)} MB | ${fmtNum(x.blocked_for_s)} s | ${rssMB(x.peak_rss_kb)} | < 300 |`
+        : `| ${build}failed | | | | |`);
+    }
     L.push("");
   }
 
