@@ -20,6 +20,7 @@ import { machineInfo, cpuSnapshot, otherLoad } from "./lib/machine.mjs";
 import { median, max, fmtCount, fmtNum } from "./lib/stats.mjs";
 import { evaluateTargets, renderMarkdown } from "./lib/report.mjs";
 import { renderCharts, chartMarkdown } from "./lib/charts.mjs";
+import { roundOrder } from "./lib/rounds.mjs";
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const repoDir = path.dirname(benchDir);
@@ -592,6 +593,11 @@ function baselineVersion(dir) {
   return { version, commit: git.status === 0 ? git.stdout.trim() : "unknown" };
 }
 
+/** The command line as the report shows it: local checkouts' paths become "DIR". */
+function redactDirs(argv) {
+  return argv.map((a, i) => (i > 0 && (argv[i - 1] === "--baseline" || argv[i - 1] === "--upstream-js") ? "DIR" : a));
+}
+
 /** --only: the scenarios it names; a baseline twin brings the ts scenario it is compared with. */
 function choose(list, only) {
   const picked = new Set(list.filter((sc) => selected(sc, only)).map((sc) => sc.id));
@@ -643,15 +649,8 @@ async function main() {
   const unavailable = (sc) => (sc.impls.includes("py") && python.error ? python.error : sc.impls.includes("zmq") && libzmq === "unknown" ? "zeromq.js did not load" : undefined);
   const results = new Map(all.map((sc) => [sc.id, []]));
   for (let r = 1; r <= opts.runs; r++) {
-    // A baseline twin runs right after its ts scenario in odd rounds and right
-    // before it in even ones, so neither build always goes first.
-    const round = [...all];
-    if (r % 2 === 0) {
-      for (let i = 0; i + 1 < round.length; i++) {
-        if (round[i + 1].abOf === round[i].id) [round[i], round[i + 1]] = [round[i + 1], round[i]];
-      }
-    }
-    for (const sc of round) {
+    // A baseline twin runs next to its ts scenario, alternating which goes first.
+    for (const sc of roundOrder(all, r)) {
       if (sc.once && r > 1) continue;
       if (sc.maxRuns !== undefined && r > sc.maxRuns) continue;
       const why = unavailable(sc);
@@ -681,7 +680,7 @@ async function main() {
     schema: 1,
     date: new Date(started).toISOString(),
     wall_time_s: +wall.toFixed(1),
-    command: `node bench/run.mjs ${process.argv.slice(2).join(" ")}`.trim(),
+    command: `node bench/run.mjs ${redactDirs(process.argv.slice(2)).join(" ")}`.trim(),
     config: { echo_pinned: PINNING, oneway_pinned: PINNING ? Object.keys(PLACEMENTS) : [], runs: opts.runs, sweep_runs: opts.sweepRuns, duration_s: opts.duration, hwm_seconds: opts.hwmSeconds, hwm_offered_bytes: HWM_TOTAL, quick: opts.quick, only: opts.only },
     machine,
     targets,
