@@ -198,6 +198,23 @@ describe("receive queue", () => {
     expect(taken.length).toBe(3);
   });
 
+  it("charges consecutive reads into one slab once: messages from two reads sharing a 64 KiB slab cost the slab once", async () => {
+    const q = new ReceiveQueue(() => undefined);
+    const peer = new PeerInbox(Buffer.alloc(16), undefined);
+    const slab = Buffer.alloc(64 * KiB, 1);
+    // Two reads into the same slab, one after the other (transports/stream.ts): distinct views, one memory.
+    const read1 = slab.subarray(0, 1000);
+    const read2 = slab.subarray(1000, 3000);
+    q.push(peer, read1.subarray(4, 10), read1);
+    q.push(peer, read2.subarray(4, 500), read2);
+    expect(q.bytes).toBe(64 * KiB + 2 * MESSAGE_OVERHEAD);
+    // The slab stays charged until the last message from it is taken.
+    await q.next((_id, p) => p);
+    expect(q.bytes).toBe(64 * KiB + MESSAGE_OVERHEAD);
+    await q.next((_id, p) => p);
+    expect(q.bytes).toBe(0);
+  });
+
   it("pauses a flooding peer at its share of the receive marks and resumes it as the application reads", async () => {
     const server = await bound({ receiveHighWaterMessages: 1000 });
     const flooder = await healthy(server);
