@@ -36,6 +36,18 @@ export class RoundRobin {
     return undefined;
   }
 
+  /**
+   * The next admitted peer in turn that has room, a lone peer included: an
+   * at-least-once message is only sent within a peer's room, so that what
+   * is unacknowledged stays bounded per peer (the rest waits in the queue,
+   * not yet given an id).
+   */
+  nextWithRoom(): Peer | undefined {
+    const open = this.open;
+    if (open.length === 1) return this.room.has(open[0]!) ? open[0] : undefined;
+    return this.next();
+  }
+
   /** Write an at-most-once message to the next peer with room; false when there is none (queue it). */
   deliver(payload: Buffer): boolean {
     const peer = this.next();

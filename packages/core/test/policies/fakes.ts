@@ -12,6 +12,7 @@ export class FakeConn {
   queuedFrames = 0;
   readonly data: Buffer[] = [];
   readonly requests: Buffer[] = [];
+  readonly requestPayloads: Buffer[] = [];
   readonly acks: Buffer[] = [];
   /** A peer frames its at-most-once messages on the connection's writer: recorded here. */
   readonly dialect = { dataHead: Buffer.alloc(0) };
@@ -21,8 +22,9 @@ export class FakeConn {
     },
   };
   // A connection copies the id into its frame at once (callers reuse the buffer): so does this fake.
-  writeRequest(msgId: Buffer, _payload: Buffer): void {
+  writeRequest(msgId: Buffer, payload: Buffer): void {
     this.requests.push(Buffer.from(msgId));
+    this.requestPayloads.push(payload);
   }
   writeAck(msgId: Buffer): void {
     this.acks.push(Buffer.from(msgId));
