@@ -111,6 +111,11 @@ export interface SocketStats {
   heldBytes: number;
   unreadMessages: number;
   unreadBytes: number;
+  /**
+   * At-least-once messages sent and not yet acknowledged (or waiting for a
+   * resend); one that waits for a peer's room before its first send is
+   * counted in queuedMessages instead.
+   */
   unacknowledged: number;
   /** Messages given up, by code (as the `dropped` events). */
   dropped: Partial<Record<DroppedMessage["code"], number>>;
