@@ -72,11 +72,11 @@ export class Outbox {
   }
 
   /** An at-least-once message without identity to the next peer with room: registered and sent; false when none has room. */
-  private sendNew(payload: Buffer): boolean {
+  private sendNew(payload: Buffer, now?: number): boolean {
     const peer = this.rr.nextWithRoom();
     if (peer === undefined) return false;
     const reliability = this.reliability!;
-    reliability.sendOn(reliability.create(payload, undefined, undefined), peer);
+    reliability.sendOn(reliability.create(payload, undefined, undefined), peer, now);
     return true;
   }
 
@@ -116,6 +116,9 @@ export class Outbox {
   /** Hand queued messages to peers, in send order, while a peer can take them. */
   drainQueue(): void {
     const queue = this.queue;
+    // One clock reading for the at-least-once messages this drain sends (their
+    // deadlines): it lasts a fraction of a millisecond, a resend interval is seconds.
+    let now = -1;
     while (queue.length > 0 && this.peers.open.length > 0) {
       const item = queue.peek()!;
       if (!Buffer.isBuffer(item)) {
@@ -127,10 +130,12 @@ export class Outbox {
         const peer = this.rr.next();
         if (peer === undefined) break;
         queue.shift();
-        this.reliability!.sendOn(item, peer);
+        if (now < 0) now = performance.now();
+        this.reliability!.sendOn(item, peer, now);
       } else if (this.reliability !== undefined && this.router === this.rr) {
         // An at-least-once message not yet registered.
-        if (!this.sendNew(item)) break;
+        if (now < 0) now = performance.now();
+        if (!this.sendNew(item, now)) break;
         queue.shift();
       } else {
         // Publish always delivers; round-robin stops until a peer has room.

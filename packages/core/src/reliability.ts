@@ -135,11 +135,12 @@ export class Reliability {
   }
 
   /**
-   * Send (or resend) `entry` on `peer` and arm its deadline; with no peer
-   * (the addressed one is absent or full) it is only scheduled, and tried
-   * again at the deadline.
+   * Send (or resend) `entry` on `peer` and arm its deadline (`now` plus the
+   * resend interval; a caller sending many at once reads the clock once);
+   * with no peer (the addressed one is absent or full) it is only scheduled,
+   * and tried again at the deadline.
    */
-  sendOn(entry: Reliable, peer: Peer | undefined): void {
+  sendOn(entry: Reliable, peer: Peer | undefined, now = performance.now()): void {
     detachFrom(entry);
     if (peer !== undefined) {
       attachTo(entry, peer);
@@ -147,7 +148,7 @@ export class Reliability {
       entry.writeId(id, 0);
       peer.writeRequest(id, entry.payload);
     }
-    entry.deadline = performance.now() + this.interval;
+    entry.deadline = now + this.interval;
     this.due.push(entry);
     this.dueSeqs.push(++entry.seq);
     if (this.timer === undefined) this.arm(this.interval);
