@@ -45,9 +45,10 @@ const SMALL_SLAB = 512;
 const SLAB_SIZE = 64 * 1024;
 const SLAB_BUSY_BATCHES = 8;
 /**
- * A frame queued while nothing is being written goes at once (a request or
- * a reply does not wait for the tick: measured, echo p50 80 against 85 µs
- * on two cores). Then a batch is written at once when FLUSH_BYTES wait, or
+ * A frame queued while the socket writes nothing else goes at once (a
+ * request or a reply does not wait for the tick: measured, echo p50 80
+ * against 85 µs on two cores; writing the first frame of each idle peer at
+ * once instead made round-robin to 1,000 peers 0.45x as fast). Then a batch is written at once when FLUSH_BYTES wait, or
  * FLUSH_SMALL_BYTES in at least FLUSH_SMALL_FRAMES frames; otherwise at the
  * end of the tick. Small
  * messages so go out in ~64 KiB writes (the receiver starts on one while the
@@ -151,9 +152,11 @@ export class FrameWriter {
     this.pendingFrames++;
     this.meter.bytes += total;
     if (this.pendingBytes >= FLUSH_BYTES || (this.pendingBytes >= FLUSH_SMALL_BYTES && this.pendingFrames >= FLUSH_SMALL_FRAMES)) this.flush();
-    else if (this.inflightFrames === 0 && this.pendingFrames === 1) {
-      // Nothing being written: this frame goes at once (a request, a reply: no wait for the tick).
-      // What follows it while the write is in flight is batched as usual.
+    else if (this.meter.bytes === total) {
+      // Nothing else being written by the whole socket: this frame goes at
+      // once (a request, a reply: no wait for the tick). What follows it
+      // while the write is in flight is batched as usual, and so is a burst
+      // to many peers (one write per peer per tick, not two).
       this.flush();
     } else if (!this.flushQueued) {
       this.flushQueued = true;
