@@ -24,6 +24,7 @@ import type { Room } from "./room.js";
 import type { RoundRobin } from "./round-robin.js";
 import type { Outgoing, SendQueue } from "./send-queue.js";
 import type { DroppedMessage } from "./socket-types.js";
+import { checkIdentity, type SendOptions } from "./options.js";
 import { WaitList } from "./wait.js";
 
 export type Drop = (code: DroppedMessage["code"], payload: Buffer, identity: Buffer | undefined) => void;
@@ -78,6 +79,18 @@ export class Outbox {
     const reliability = this.reliability!;
     reliability.sendOn(reliability.create(payload, undefined, undefined), peer, now);
     return true;
+  }
+
+  /**
+   * send()'s options checked (throws UsageError): the identity to send to. A
+   * peer's own identity Buffer (from recvIdentity or peerIdentities) is used
+   * as is; any other is checked and copied.
+   */
+  checkOptions(options: SendOptions): Buffer | undefined {
+    if (options.retries !== undefined) checkRetries(options.retries, this.reliability !== undefined);
+    const id = options.identity;
+    if (id === undefined) return undefined;
+    return this.peers.owns(id) ? id : checkIdentity(id, "send identity");
   }
 
   /** Send order: a message without identity waits behind whatever is queued, and for an admitted peer. */

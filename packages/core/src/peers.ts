@@ -4,6 +4,8 @@
  * the array the routers walk. Admission refuses a second connection of an
  * identity already admitted.
  */
+import { ProtocolError } from "./errors.js";
+import { hex } from "./log.js";
 import type { Peer } from "./peer.js";
 import type { SocketStats } from "./socket-types.js";
 
@@ -44,6 +46,12 @@ export class Peers {
   /** Whether an admitted or draining peer has this identity key (see Peer.key): one connection per identity. */
   has(key: string): boolean {
     return this.byKey.has(key);
+  }
+
+  /** The refusal of `peer` (from `remote`) when its identity is already connected (one connection per identity). */
+  duplicate(peer: Peer, remote: string): ProtocolError | undefined {
+    if (!this.byKey.has(peer.key)) return undefined;
+    return new ProtocolError("ERR_AIOMSG_DUPLICATE_IDENTITY", `identity ${hex(peer.identity!)} is already connected; refusing the new connection from ${remote}`);
   }
 
   /** The peer passed the handshake and admission: routed to from now on. */

@@ -24,7 +24,7 @@ import { AiomsgError, ProtocolError, UsageError } from "./errors.js";
 import { SharedFrameBudget } from "./wire/frame.js";
 import type { Transport } from "./transport.js";
 import { DEBUG, debug, hex } from "./log.js";
-import { DeliveryGuarantee, SendMode, checkIdentity, resolveOptions, warnPythonHeartbeat, type SendOptions, type SocketOptions } from "./options.js";
+import { DeliveryGuarantee, SendMode, resolveOptions, warnPythonHeartbeat, type SendOptions, type SocketOptions } from "./options.js";
 import { channels } from "./observe.js";
 import { Peer } from "./peer.js";
 import { Peers } from "./peers.js";
@@ -33,7 +33,7 @@ import { RoundRobin } from "./round-robin.js";
 import { Publish } from "./publish.js";
 import { SendQueue } from "./send-queue.js";
 import { Reliability } from "./reliability.js";
-import { Outbox, checkRetries, toPayload, type Drop } from "./outbox.js";
+import { Outbox, toPayload, type Drop } from "./outbox.js";
 import { AckBatcher } from "./ack-batcher.js";
 import { ReceiveFlow } from "./receive-flow.js";
 import type { ReceiveQueue } from "./queue.js";
@@ -256,17 +256,13 @@ export abstract class SocketBase extends SocketApi implements AsyncDisposable {
   /** send() with options: checked, then routed as send() routes. */
   private sendWith(payload: Buffer, options: SendOptions): Promise<void> {
     let identity: Buffer | undefined;
-    const retries = options.retries;
     try {
-      const id = options.identity;
-      // A peer's own identity (from recvIdentity or peerIdentities) is used as is; any other is checked and copied.
-      if (id !== undefined) identity = this.peers.owns(id) ? id : checkIdentity(id, "send identity");
-      if (retries !== undefined) checkRetries(retries, this.deliveryGuarantee === DeliveryGuarantee.AT_LEAST_ONCE);
+      identity = this.outbox.checkOptions(options);
     } catch (err) {
       return Promise.reject(err);
     }
     if (channels.send.hasSubscribers) channels.send.publish({ socket: this, bytes: payload.length, identity });
-    return this.outbox.send(payload, identity, options.signal, retries);
+    return this.outbox.send(payload, identity, options.signal, options.retries);
   }
 
   // --- what connections call (through owner) ------------------------------------------
@@ -275,14 +271,8 @@ export abstract class SocketBase extends SocketApi implements AsyncDisposable {
     const peer = conn.peer;
     peer.identity = conn.peerIdentity;
     peer.key = conn.key;
-    let refusal: ProtocolError | undefined;
-    if (this.closedFlag || this.stopping) refusal = new ProtocolError("ERR_AIOMSG_SOCKET_CLOSED", "socket is closing");
-    else if (this.peers.has(peer.key)) {
-      refusal = new ProtocolError(
-        "ERR_AIOMSG_DUPLICATE_IDENTITY",
-        `identity ${hex(peer.identity!)} is already connected; refusing the new connection from ${conn.remote}`,
-      );
-    }
+    const refusal =
+      this.closedFlag || this.stopping ? new ProtocolError("ERR_AIOMSG_SOCKET_CLOSED", "socket is closing") : this.peers.duplicate(peer, conn.remote);
     if (refusal !== undefined && channels.refused.hasSubscribers) channels.refused.publish({ socket: this, remote: conn.remote, error: refusal });
     return refusal;
   }
