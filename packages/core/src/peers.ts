@@ -43,12 +43,7 @@ export class Peers {
     return value instanceof Uint8Array && this.byObject.has(value);
   }
 
-  /** Whether an admitted or draining peer has this identity key (see Peer.key): one connection per identity. */
-  has(key: string): boolean {
-    return this.byKey.has(key);
-  }
-
-  /** The refusal of `peer` (from `remote`) when its identity is already connected (one connection per identity). */
+  /** The refusal of `peer` (from `remote`) when an admitted or draining peer has its identity key (see Peer.key): one connection per identity. */
   duplicate(peer: Peer, remote: string): ProtocolError | undefined {
     if (!this.byKey.has(peer.key)) return undefined;
     return new ProtocolError("ERR_AIOMSG_DUPLICATE_IDENTITY", `identity ${hex(peer.identity!)} is already connected; refusing the new connection from ${remote}`);
