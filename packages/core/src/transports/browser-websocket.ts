@@ -118,7 +118,9 @@ export class BrowserWsTransport implements Transport {
       // after, with the connection already closed for that reason.
       if (ev.code !== 1000 && ev.code !== 1005) {
         h.error(new WebSocketClosedError(ev.code, ev.reason, this.remote));
-      } else if (failed) {
+      } else if (failed && ev.code !== 1000) {
+        // (With 1000 the peer's Close arrived: an error after it is the TCP
+        // teardown racing the closing handshake, and the close was orderly.)
         h.error(new AiomsgError("ERR_AIOMSG_PEER_LOST", `WebSocket ${this.remote} failed`));
       }
       this.finish();
