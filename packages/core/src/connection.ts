@@ -17,6 +17,7 @@ import { Heartbeat } from "./heartbeat.js";
 import { detectDialect, dialectFor } from "./wire/dialects.js";
 import { DEBUG, debug, hex } from "./log.js";
 import { WAKE, handshakeLimit } from "./wire/foreign.js";
+import { STREAMS } from "./platform.js";
 import type { Peer } from "./peer.js";
 import type { Transport } from "./transport.js";
 
@@ -99,7 +100,7 @@ export class Connection implements FrameSink {
       settled: () => this.resolveDone(),
       sent: () => this.heartbeat.sent(),
     });
-    this.wakes = direction === "bind" && (opts.protocol === "v1" || opts.protocol === "auto");
+    this.wakes = STREAMS && direction === "bind" && (opts.protocol === "v1" || opts.protocol === "auto");
     this.reader = new FrameReader(transport, this.onFrame, opts.maxFrameSize, owner.frameBudget, {
       failed: (err) => this.close(err),
       heard: () => this.heartbeat.received(),
@@ -141,7 +142,10 @@ export class Connection implements FrameSink {
     }, Math.max(0, handshakeDeadline - performance.now()));
     this.handshakeTimer.unref();
 
-    if (direction === "bind" && (opts.protocol === "v1" || opts.protocol === "auto")) {
+    if (!STREAMS) {
+      // A page (the browser bundle) dials WebSockets, which only v1 peers speak.
+      this.speak(dialectFor("v1"));
+    } else if (direction === "bind" && (opts.protocol === "v1" || opts.protocol === "auto")) {
       // A v1 or auto bind end waits for the peer's HELLO (its transport has
       // sniffed for a WebSocket upgrade first, as Python 2026.7.1 does) and
       // greets once it accepts it; over TCP and TLS it writes WAKE when the
@@ -236,10 +240,10 @@ export class Connection implements FrameSink {
   }
 
   private readonly onData = (chunk: Buffer): void => {
-    if (this.state === State.HANDSHAKE && !this.greeted) this.wakeOnData(chunk);
+    if (STREAMS && this.state === State.HANDSHAKE && !this.greeted) this.wakeOnData(chunk);
     this.heardAny = true;
     this.reader.push(chunk);
-    if (this.heard === WAKE.length && this.heardZeros && this.state === State.HANDSHAKE && !this.greeted && !this.reader.framesSeen) {
+    if (STREAMS && this.heard === WAKE.length && this.heardZeros && this.state === State.HANDSHAKE && !this.greeted && !this.reader.framesSeen) {
       // An auto connect end heard WAKE alone: a TS v1 or auto bind end waits for our HELLO.
       this.speak(dialectFor("v1"));
     }
@@ -274,17 +278,19 @@ export class Connection implements FrameSink {
    * first; an auto connect end counts what it hears before the first frame.
    */
   private wakeOnData(chunk: Buffer): void {
-    if (this.direction === "bind") {
-      if (this.wakes && !this.woke && (this.transport.kind === "tcp" || this.transport.kind === "tls")) {
-        this.woke = true;
-        this.writeHandshake(WAKE);
+    if (STREAMS) {
+      if (this.direction === "bind") {
+        if (this.wakes && !this.woke && (this.transport.kind === "tcp" || this.transport.kind === "tls")) {
+          this.woke = true;
+          this.writeHandshake(WAKE);
+        }
+        return;
       }
-      return;
-    }
-    if (!this.woke || this.dialect !== undefined) return;
-    for (let i = 0; i < chunk.length && this.heard <= WAKE.length; i++) {
-      this.heard++;
-      if (chunk[i] !== 0) this.heardZeros = false;
+      if (!this.woke || this.dialect !== undefined) return;
+      for (let i = 0; i < chunk.length && this.heard <= WAKE.length; i++) {
+        this.heard++;
+        if (chunk[i] !== 0) this.heardZeros = false;
+      }
     }
   }
 
@@ -315,7 +321,8 @@ export class Connection implements FrameSink {
    * sees a greeting and can tell refusal from a dropped connection.
    */
   private handshake(body: Buffer): void {
-    if (this.dialect === undefined) {
+    // A bind end (and an auto connect end) learns the peer's wire from its first frame.
+    if (STREAMS && this.dialect === undefined) {
       if (this.autoTimer !== undefined) clearTimeout(this.autoTimer);
       this.autoTimer = undefined;
       this.dialect = detectDialect(body);
@@ -323,20 +330,21 @@ export class Connection implements FrameSink {
         throw new ProtocolError("ERR_AIOMSG_UNKNOWN_DIALECT", `a ${this.dialect.name} handshake over WebSocket: that wire has no WebSocket transport`);
       }
     }
-    const identity = this.dialect.parseHello(body);
+    const dialect = this.dialect!;
+    const identity = dialect.parseHello(body);
     this.reader.decoder.limit = undefined;
     this.peerIdentity = identity;
     this.key = identity.toString("latin1");
     const refused = this.owner.peerAdmit(this);
     if (refused) throw refused;
-    if (!this.greeted) this.speak(this.dialect);
+    if (!this.greeted) this.speak(dialect);
     if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;
     this.state = State.OPEN;
     this.openedAt = performance.now();
     this.heartbeat.start();
     this.owner.peerReady(this);
-    if (DEBUG) debug("peer %s open (%s, %s)", this.describe(), this.dialect.name, this.direction);
+    if (DEBUG) debug("peer %s open (%s, %s)", this.describe(), dialect.name, this.direction);
   }
 
   private readonly onEnd = (): void => {
