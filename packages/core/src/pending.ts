@@ -4,6 +4,8 @@
  * window over an array: add, find and remove are index operations, which stay
  * fast with a million messages in flight (a Map of that size does not).
  */
+import { compact } from "./fifo.js";
+
 export const COUNTER_MASK = 0x3fffffff;
 
 export class PendingWindow<T> {
@@ -48,8 +50,7 @@ export class PendingWindow<T> {
       this.slots = [];
       this.head = 0;
     } else if (this.head >= 4096 && this.head * 2 >= this.slots.length) {
-      this.slots.splice(0, this.head);
-      this.head = 0;
+      this.head = compact(this.slots, this.head);
     }
   }
 

@@ -52,6 +52,17 @@ describe("Fifo", () => {
     expect(items.length).toBeLessThan(2 * 4096 + 200);
   });
 
+  it("gives a spike's capacity back as it drains, without emptying, and keeps the order", () => {
+    const f = new Fifo<number>(0);
+    for (let i = 0; i < 100_000; i++) f.push(i);
+    const items = () => (f as unknown as { items: number[] }).items;
+    expect(items().length).toBe(131_072);
+    for (let i = 0; i < 99_990; i++) expect(f.shift()).toBe(i);
+    expect(f.length).toBe(10);
+    expect(items().length).toBeLessThanOrEqual(1024);
+    expect([...f]).toEqual(Array.from({ length: 10 }, (_, i) => 99_990 + i));
+  });
+
   it("overwrites taken slots with its filler, dropping references", () => {
     const filler = Buffer.alloc(0);
     const f = new Fifo<Buffer>(filler);
