@@ -13,6 +13,7 @@
 import { DEBUG, debug } from "./log.js";
 import type { Peer } from "./peer.js";
 import type { Room } from "./room.js";
+import type { WriteMeter } from "./frame-writer.js";
 
 /** Message ids are 16 bytes on every wire (v1, legacy, early). */
 const ID = 16;
@@ -37,6 +38,7 @@ export class AckBatcher {
   constructor(
     private readonly delay: number,
     private readonly room: Room,
+    private readonly meter: WriteMeter,
   ) {}
 
   /** ACKs owed and not yet queued. */
@@ -71,6 +73,8 @@ export class AckBatcher {
     this.ids = this.spare;
     this.spare = ids;
     let skipped = 0;
+    // The batch leaves in one write per peer (see WriteMeter.batching).
+    this.meter.batching++;
     for (let i = 0; i < peers.length; i++) {
       const peer = peers[i]!;
       if (!peer.writable) continue;
@@ -79,6 +83,7 @@ export class AckBatcher {
         peer.conn.writeAck(id);
       } else skipped++;
     }
+    this.meter.batching--;
     if (DEBUG && skipped > 0) debug("%d ACKs not queued: their peers' writes are full", skipped);
   };
 }

@@ -16,6 +16,12 @@ import type { Transport } from "./transport.js";
 /** Bytes accepted for writing and not yet handed to the kernel, shared by a socket's connections. */
 export interface WriteMeter {
   bytes: number;
+  /**
+   * Above 0 while the socket writes a batch of frames in one go (the ACKs
+   * owed, the queue drained when room opens): none of them goes at once on
+   * its own, so the batch leaves in one write per peer.
+   */
+  batching: number;
 }
 
 /** What the writer tells its connection. */
@@ -152,7 +158,7 @@ export class FrameWriter {
     this.pendingFrames++;
     this.meter.bytes += total;
     if (this.pendingBytes >= FLUSH_BYTES || (this.pendingBytes >= FLUSH_SMALL_BYTES && this.pendingFrames >= FLUSH_SMALL_FRAMES)) this.flush();
-    else if (this.meter.bytes === total) {
+    else if (this.meter.bytes === total && this.meter.batching === 0) {
       // Nothing else being written by the whole socket: this frame goes at
       // once (a request, a reply: no wait for the tick). What follows it
       // while the write is in flight is batched as usual, and so is a burst

@@ -65,7 +65,7 @@ export abstract class SocketBase extends SocketApi implements AsyncDisposable {
   private readonly rr: RoundRobin;
   private readonly queue: SendQueue;
   /** Frames written and not yet taken by the kernel, every connection together. */
-  private readonly writes: WriteMeter = { bytes: 0 };
+  private readonly writes: WriteMeter = { bytes: 0, batching: 0 };
   private readonly reliability: Reliability;
   private readonly outbox: Outbox;
   private readonly acks: AckBatcher;
@@ -109,7 +109,7 @@ export abstract class SocketBase extends SocketApi implements AsyncDisposable {
     });
     this.queue = new SendQueue(o.highWaterMark, this.writes, this.reliability);
     this.outbox = new Outbox(this.peers, this.room, router, this.rr, this.queue, o.reliable ? this.reliability : undefined, drop);
-    this.acks = new AckBatcher(o.ackDelay, this.room);
+    this.acks = new AckBatcher(o.ackDelay, this.room, this.writes);
     this.flow = new ReceiveFlow(o.receiveHighWaterMark, o.receiveHighWaterMessages, open);
     this.inbox = this.flow.queue;
     this.drainer = new Drain({
@@ -325,7 +325,13 @@ export abstract class SocketBase extends SocketApi implements AsyncDisposable {
   };
 
   private released(peer: Peer | undefined): void {
-    this.outbox.released(peer);
+    // What room lets out now leaves in one write per peer (see WriteMeter.batching).
+    this.writes.batching++;
+    try {
+      this.outbox.released(peer);
+    } finally {
+      this.writes.batching--;
+    }
     this.drainer.released();
     if (this.idleWaiters.length > 0 && this.queue.held === 0 && this.outbox.idle) this.idleWaiters.wakeAll();
   }

@@ -20,7 +20,7 @@ const id = (n: number) => Buffer.alloc(16, n);
 
 describe("AckBatcher", () => {
   it("queues every ACK owed at ackDelay after the first, with one timer for the batch", () => {
-    const acks = new AckBatcher(20, new Room(1000, 10));
+    const acks = new AckBatcher(20, new Room(1000, 10), { bytes: 0, batching: 0 });
     const a = fakePeer("a");
     acks.push(a, id(1));
     vi.advanceTimersByTime(10);
@@ -36,7 +36,7 @@ describe("AckBatcher", () => {
   });
 
   it("a later ACK starts a new batch with its own deadline", () => {
-    const acks = new AckBatcher(20, new Room(1000, 10));
+    const acks = new AckBatcher(20, new Room(1000, 10), { bytes: 0, batching: 0 });
     const a = fakePeer("a");
     acks.push(a, id(1));
     vi.advanceTimersByTime(20);
@@ -48,7 +48,7 @@ describe("AckBatcher", () => {
   });
 
   it("each ACK goes to the peer its request came from", () => {
-    const acks = new AckBatcher(5, new Room(1000, 10));
+    const acks = new AckBatcher(5, new Room(1000, 10), { bytes: 0, batching: 0 });
     const a = fakePeer("a");
     const b = fakePeer("b");
     acks.push(a, id(1));
@@ -60,7 +60,7 @@ describe("AckBatcher", () => {
   });
 
   it("skips a peer that closed meanwhile and one whose writes are full; its unacknowledged messages do not count", () => {
-    const acks = new AckBatcher(5, new Room(1000, 10));
+    const acks = new AckBatcher(5, new Room(1000, 10), { bytes: 0, batching: 0 });
     const gone = fakePeer("gone");
     const full = fakePeer("full");
     const busy = fakePeer("busy");
@@ -75,7 +75,7 @@ describe("AckBatcher", () => {
   });
 
   it("flush() queues what is owed at once and disarms the timer (close)", () => {
-    const acks = new AckBatcher(1000, new Room(1000, 10));
+    const acks = new AckBatcher(1000, new Room(1000, 10), { bytes: 0, batching: 0 });
     const a = fakePeer("a");
     acks.push(a, id(7));
     acks.flush();
@@ -84,7 +84,7 @@ describe("AckBatcher", () => {
   });
 
   it("keeps a copy of each id owed, read at its offset, so the read it came in may be reused; a batch of any size", () => {
-    const acks = new AckBatcher(5, new Room(1e9, 1e6));
+    const acks = new AckBatcher(5, new Room(1e9, 1e6), { bytes: 0, batching: 0 });
     const a = fakePeer("a");
     const read = Buffer.alloc(1 + 16 * 200);
     for (let i = 0; i < 200; i++) read.fill(i, 1 + 16 * i, 17 + 16 * i);
@@ -95,7 +95,7 @@ describe("AckBatcher", () => {
   });
 
   it("queues a full batch (ACK_BATCH owed) at once, without waiting for ackDelay, and disarms the timer", () => {
-    const acks = new AckBatcher(20, new Room(1e9, 1e6));
+    const acks = new AckBatcher(20, new Room(1e9, 1e6), { bytes: 0, batching: 0 });
     const a = fakePeer("a");
     for (let i = 0; i < ACK_BATCH - 1; i++) acks.push(a, id(i & 0xff));
     expect(a.fake.acks.length).toBe(0);
