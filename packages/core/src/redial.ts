@@ -17,6 +17,7 @@ import { channels } from "./observe.js";
 import type { Connection } from "./connection.js";
 import type { Transport } from "./transport.js";
 import { WaitList } from "./wait.js";
+import { STREAMS } from "./platform.js";
 
 /** Wait before the next attempt after n consecutive refusals: 100 ms doubled each time, at most 5 s. */
 export function refusalBackoff(n: number): number {
@@ -122,14 +123,14 @@ export class Redial {
         await conn.done;
         kept.conn = undefined;
         if (conn.openedAt > 0) connectedBefore = true;
-        const refused = this.refused(conn) || (kept.park !== undefined && conn.closeReason?.code === "ERR_AIOMSG_DUPLICATE_IDENTITY");
+        const refused = this.refused(conn) || (STREAMS && kept.park !== undefined && conn.closeReason?.code === "ERR_AIOMSG_DUPLICATE_IDENTITY");
         refusals = refused ? refusals + 1 : 0;
         // A silent refusal (no byte from the peer): ask once per streak what the peer really is (a TLS port?).
-        if (refusals === 1 && kept.diagnose !== undefined && conn.closeReason?.code === "ERR_AIOMSG_REFUSED" && !conn.heardAnything && !over()) {
+        if (STREAMS && refusals === 1 && kept.diagnose !== undefined && conn.closeReason?.code === "ERR_AIOMSG_REFUSED" && !conn.heardAnything && !over()) {
           const found = await kept.diagnose().catch(() => undefined);
           if (found !== undefined && !over()) host.report(found, conn);
         }
-        if (refused && kept.park !== undefined && !over()) {
+        if (STREAMS && refused && kept.park !== undefined && !over()) {
           // One replica behind two addresses: wait for the set to change rather than redial.
           if (DEBUG) debug("%s (%s) refused: parked until the set changes", target, address);
           await kept.park(kept);

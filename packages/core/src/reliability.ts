@@ -97,6 +97,8 @@ export class Reliability {
    */
   private settledPeers: Array<Peer | undefined> = [];
   private settledQueued = false;
+  /** The peer last added to settledPeers (most reads carry one peer's ACKs); null for none (undefined is "off any peer"). */
+  private lastSettled: Peer | undefined | null = null;
   /** The id of the message being written: the connection copies it into the frame at once. */
   private readonly idScratch = Buffer.allocUnsafe(16);
 
@@ -171,14 +173,14 @@ export class Reliability {
     if (entry === undefined || !entry.matches(buf, off)) return;
     const peer = entry.peer;
     this.release(entry);
-    const list = this.settledPeers;
-    if (!list.includes(peer)) list.push(peer);
+    if (peer !== this.lastSettled) {
+      this.lastSettled = peer;
+      if (!this.settledPeers.includes(peer)) this.settledPeers.push(peer);
+    }
     if (!this.settledQueued) {
       this.settledQueued = true;
       queueMicrotask(this.flushSettled);
     }
-    // Acknowledged entries at the head of the schedule go now, not at their deadline.
-    for (let e = this.due.peek(); e !== undefined && (e.done || this.dueSeqs.peek() !== e.seq); e = this.due.peek()) this.popDue();
   }
 
   /**
@@ -224,8 +226,11 @@ export class Reliability {
 
   private readonly flushSettled = (): void => {
     this.settledQueued = false;
+    // Acknowledged entries at the head of the schedule go now, not at their deadline.
+    for (let e = this.due.peek(); e !== undefined && (e.done || this.dueSeqs.peek() !== e.seq); e = this.due.peek()) this.popDue();
     const list = this.settledPeers;
     this.settledPeers = [];
+    this.lastSettled = null;
     for (const peer of list) this.hooks.settled(peer);
   };
 
