@@ -16,7 +16,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const src = (p) => path.join(root, "src", p);
 
 /**
- * node:events -> src/shims/events.ts, src/platform.ts -> src/shims/platform.ts, src/wire/foreign.ts ->
+ * node:events -> src/shims/events.ts, node:buffer -> src/shims/buffer.ts, src/platform.ts -> src/shims/platform.ts, src/wire/foreign.ts ->
  * src/shims/foreign-off.ts, src/log.ts -> src/shims/log.ts (no
  * debug log: its calls are dropped); any other node: import fails the build,
  * and so does @msgpack/msgpack (a page hands it in with useMsgpack(), see
@@ -28,6 +28,8 @@ const nodeShims = {
   setup(b) {
     b.onResolve({ filter: /^node:/ }, (args) => {
       if (args.path === "node:events") return { path: src("shims/events.ts") };
+      // Hot paths import Buffer (Node's global Buffer is a getter, called on every use): the page's stand-in.
+      if (args.path === "node:buffer") return { path: src("shims/buffer.ts") };
       return { errors: [{ text: `${args.path} has no browser shim (imported by ${args.importer})` }] };
     });
     // The debug log: DEBUG is the constant false, so `if (DEBUG) debug(...)` goes.

@@ -9,6 +9,7 @@
  * the connection dies. Nothing is kept per message. The Connection
  * (connection.ts) owns one and is told through WriterHost.
  */
+import { Buffer } from "node:buffer";
 import type { Dialect, FrameSink } from "./dialect.js";
 import { FrameDecoder, PREFIX_SIZE } from "./wire/frame.js";
 import type { Transport } from "./transport.js";

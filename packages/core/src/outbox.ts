@@ -14,6 +14,7 @@
  * peer (a write completed, an ACK settled a message), what waits for it and
  * then the queue go out.
  */
+import { Buffer } from "node:buffer";
 import { AiomsgError, UsageError } from "./errors.js";
 import { DEBUG, debug, hex } from "./log.js";
 import type { Peer } from "./peer.js";

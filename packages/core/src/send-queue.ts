@@ -11,6 +11,7 @@
  * messages, queued ones included (reliability.ts), and frames written and not
  * yet taken by the kernel (the connections' WriteMeter).
  */
+import { Buffer } from "node:buffer";
 import type { Reliable } from "./reliability.js";
 import { Fifo } from "./fifo.js";
 import { WaitList } from "./wait.js";

@@ -17,6 +17,7 @@
  * TCP, TLS and WebSocket; the browser Socket (browser.ts) dials the
  * browser's WebSocket. Nothing here imports a Node network module.
  */
+import { Buffer } from "node:buffer";
 import { SocketApi } from "./socket-api.js";
 import { Connection, type ConnectionOptions, type ConnectionOwner, type ProtocolOption } from "./connection.js";
 import type { WriteMeter } from "./frame-writer.js";

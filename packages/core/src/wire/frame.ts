@@ -16,6 +16,7 @@
  * - `pause()` stops parsing after the current frame; the unparsed rest of the
  *   read is held (one read at most) until `resume()`.
  */
+import { Buffer } from "node:buffer";
 import { ProtocolError } from "../errors.js";
 
 export const PREFIX_SIZE = 4;
