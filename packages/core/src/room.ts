@@ -19,8 +19,8 @@ export class Room {
    * here, and a peer that does not acknowledge must not take everything).
    */
   has(peer: Peer): boolean {
-    const c = peer.conn;
-    return c.queuedBytes + peer.unackedBytes < this.bytes && c.queuedFrames + peer.unackedCount < this.messages;
+    const w = peer.writer;
+    return w.queuedBytes + peer.unackedBytes < this.bytes && w.queuedFrames + peer.unackedCount < this.messages;
   }
 
   /**
@@ -30,7 +30,7 @@ export class Room {
    * room (it resends, which at-least-once permits).
    */
   hasForControl(peer: Peer): boolean {
-    const c = peer.conn;
-    return c.queuedBytes < this.bytes && c.queuedFrames < this.messages;
+    const w = peer.writer;
+    return w.queuedBytes < this.bytes && w.queuedFrames < this.messages;
   }
 }

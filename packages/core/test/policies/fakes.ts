@@ -1,7 +1,7 @@
 /**
  * A Peer over a fake connection: what the policies read of a connection
- * (open, queued bytes and frames) set by hand, and what they write recorded.
- * No socket, no transport.
+ * (open, queued bytes and frames, which a peer's room reads on its writer)
+ * set by hand, and what they write recorded. No socket, no transport.
  */
 import type { Connection } from "../../src/connection.js";
 import { Peer } from "../../src/peer.js";
@@ -14,13 +14,22 @@ export class FakeConn {
   readonly requests: Buffer[] = [];
   readonly requestPayloads: Buffer[] = [];
   readonly acks: Buffer[] = [];
-  /** A peer frames its at-most-once messages on the connection's writer: recorded here. */
+  /**
+   * A peer frames its at-most-once messages on the connection's writer
+   * (recorded here), and its room reads the writer's queue (the fields above).
+   */
   readonly dialect = { dataHead: Buffer.alloc(0) };
-  readonly writer = {
+  readonly writer = ((conn: FakeConn) => ({
     frame: (_head: Uint8Array, _mid: Uint8Array, payload: Uint8Array): void => {
-      this.data.push(payload as Buffer);
+      conn.data.push(payload as Buffer);
     },
-  };
+    get queuedBytes(): number {
+      return conn.queuedBytes;
+    },
+    get queuedFrames(): number {
+      return conn.queuedFrames;
+    },
+  }))(this);
   // A connection copies the id into its frame at once (callers reuse the buffer): so does this fake.
   writeRequest(msgId: Buffer, payload: Buffer): void {
     this.requests.push(Buffer.from(msgId));
