@@ -20,7 +20,6 @@ import {
   MAX_UPGRADE_REQUEST,
   OPCODE,
   WsClose,
-  WsError,
   WsReader,
   applyMask,
   binaryFrameHeader,
