@@ -5,23 +5,11 @@
  * its backlog. It doubles when full and halves when it holds less than an
  * eighth of a capacity above SHRINK_ABOVE, so its memory stays proportional
  * to what it holds. Used by the send queue, the resend schedule, each peer's
- * inbox and the waiters of every wait (wait.ts).
+ * inbox, the waiters of every wait (wait.ts) and, with holes, the window of
+ * unacknowledged messages (pending.ts).
  */
 
 const SHRINK_ABOVE = 1024;
-
-/**
- * Move `items[from..]` down to index 0 and cut the array there (for a window
- * read from a moving head, pending.ts); returns the new head, 0. A plain
- * loop: splice would also build an array of what it removes, and copyWithin
- * takes V8's generic path (measured: 136 ns per message on a send queue).
- */
-export function compact<T>(items: T[], from: number): number {
-  const n = items.length - from;
-  for (let i = 0; i < n; i++) items[i] = items[i + from]!;
-  items.length = n;
-  return 0;
-}
 
 export class Fifo<T> {
   /** The ring: its length (0 or a power of two) is its capacity. */
@@ -55,9 +43,9 @@ export class Fifo<T> {
     return this.at(this.size - 1);
   }
 
-  /** Replace the newest item (the FIFO must not be empty). */
-  setLast(value: T): void {
-    this.items[(this.head + this.size - 1) & (this.items.length - 1)] = value;
+  /** Replace the i-th item from the head (which must be there). */
+  set(i: number, value: T): void {
+    this.items[(this.head + i) & (this.items.length - 1)] = value;
   }
 
   /** The i-th item from the head. */

@@ -1,17 +1,18 @@
 /**
  * Unacknowledged at-least-once messages, keyed by the 30-bit counter carried in
  * their ids. Counters are handed out consecutively, so the set is a sliding
- * window over an array: add, find and remove are index operations, which stay
- * fast with a million messages in flight (a Map of that size does not).
+ * window over a ring (fifo.ts): add, find and remove are index operations,
+ * which stay fast with a million messages in flight (a Map of that size does
+ * not), and allocate nothing once the ring has grown to the window.
  */
-import { compact } from "./fifo.js";
+import { Fifo } from "./fifo.js";
 
 export const COUNTER_MASK = 0x3fffffff;
 
 export class PendingWindow<T> {
-  private slots: Array<T | undefined> = [];
-  private head = 0;
-  /** Counter of slots[head]. */
+  /** The window from its oldest unacknowledged message, holes (acknowledged ones) as undefined. */
+  private readonly slots = new Fifo<T | undefined>(undefined);
+  /** Counter of the slot at the head. */
   private base = 0;
   private count = 0;
 
@@ -21,7 +22,7 @@ export class PendingWindow<T> {
 
   /** The counter the next add() must use. */
   get nextCounter(): number {
-    return (this.base + (this.slots.length - this.head)) & COUNTER_MASK;
+    return (this.base + this.slots.length) & COUNTER_MASK;
   }
 
   add(value: T): number {
@@ -32,32 +33,22 @@ export class PendingWindow<T> {
   }
 
   get(counter: number): T | undefined {
-    const i = this.head + ((counter - this.base) & COUNTER_MASK);
-    return i < this.slots.length ? this.slots[i] : undefined;
+    return this.slots.at((counter - this.base) & COUNTER_MASK);
   }
 
   delete(counter: number): void {
-    const i = this.head + ((counter - this.base) & COUNTER_MASK);
-    if (i >= this.slots.length || this.slots[i] === undefined) return;
-    this.slots[i] = undefined;
+    const i = (counter - this.base) & COUNTER_MASK;
+    if (this.slots.at(i) === undefined) return;
+    this.slots.set(i, undefined);
     this.count--;
     // Slide past the acknowledged prefix.
-    while (this.head < this.slots.length && this.slots[this.head] === undefined) {
-      this.head++;
+    while (this.slots.length > 0 && this.slots.peek() === undefined) {
+      this.slots.shift();
       this.base = (this.base + 1) & COUNTER_MASK;
-    }
-    if (this.head === this.slots.length) {
-      this.slots = [];
-      this.head = 0;
-    } else if (this.head >= 4096 && this.head * 2 >= this.slots.length) {
-      this.head = compact(this.slots, this.head);
     }
   }
 
   *values(): IterableIterator<T> {
-    for (let i = this.head; i < this.slots.length; i++) {
-      const v = this.slots[i];
-      if (v !== undefined) yield v;
-    }
+    for (const v of this.slots) if (v !== undefined) yield v;
   }
 }

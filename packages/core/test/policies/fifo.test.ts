@@ -74,13 +74,13 @@ describe("Fifo", () => {
     expect(items[0]).toBe(filler);
   });
 
-  it("setLast replaces the newest item and at(i) reads from the head", () => {
+  it("set(i) replaces the i-th item from the head and at(i) reads from the head", () => {
     const f = new Fifo<number>(0);
     f.push(1);
     f.push(2);
     f.push(3);
     f.shift();
-    f.setLast(9);
+    f.set(f.length - 1, 9);
     expect([f.at(0), f.at(1), f.at(2)]).toEqual([2, 9, undefined]);
   });
 });
