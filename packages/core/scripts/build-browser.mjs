@@ -16,7 +16,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const src = (p) => path.join(root, "src", p);
 
 /**
- * node:events -> src/shims/events.ts, node:buffer -> src/shims/buffer.ts, src/platform.ts -> src/shims/platform.ts, src/wire/foreign.ts ->
+ * node:events -> src/shims/events.ts, node:buffer -> src/shims/buffer.ts,
+ * src/observe.ts -> src/shims/observe.ts, src/platform.ts -> src/shims/platform.ts, src/wire/foreign.ts ->
  * src/shims/foreign-off.ts, src/log.ts -> src/shims/log.ts (no
  * debug log: its calls are dropped); any other node: import fails the build,
  * and so does @msgpack/msgpack (a page hands it in with useMsgpack(), see
@@ -34,6 +35,8 @@ const nodeShims = {
     });
     // The debug log: DEBUG is the constant false, so `if (DEBUG) debug(...)` goes.
     b.onResolve({ filter: /^\.\/log\.js$/ }, (args) => (args.importer.startsWith(src("")) ? { path: src("shims/log.ts") } : undefined));
+    // No diagnostics channels in a page: the publishing sites go (src/shims/observe.ts).
+    b.onResolve({ filter: /^\.\/observe\.js$/ }, (args) => (args.importer.startsWith(src("")) ? { path: src("shims/observe.ts") } : undefined));
     // No TCP or TLS in a page: the bind-end and auto-detection code goes (src/shims/platform.ts).
     b.onResolve({ filter: /^\.\.?\/platform\.js$/ }, (args) => (args.importer.startsWith(src("")) ? { path: src("shims/platform.ts") } : undefined));
     // options.ts's one use of uuid (a random v4 identity): src/shims/uuid.ts.

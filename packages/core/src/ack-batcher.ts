@@ -13,6 +13,7 @@
 import { DEBUG, debug } from "./log.js";
 import type { Peer } from "./peer.js";
 import type { Room } from "./room.js";
+import { PREFIX_SIZE } from "./wire/frame.js";
 import type { WriteMeter } from "./frame-writer.js";
 
 /** Message ids are 16 bytes on every wire (v1, legacy, early). */
@@ -31,8 +32,6 @@ export class AckBatcher {
   private ids = Buffer.allocUnsafe(64 * ID);
   /** The other buffer: a flush reads one while ACKs owed meanwhile go into the other. */
   private spare = Buffer.allocUnsafe(64 * ID);
-  /** The id being written: the connection copies it into the frame at once. */
-  private readonly scratch = Buffer.allocUnsafe(ID);
   private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -68,20 +67,21 @@ export class AckBatcher {
     this.timer = undefined;
     const peers = this.peers;
     const ids = this.ids;
-    const id = this.scratch;
     this.peers = [];
     this.ids = this.spare;
     this.spare = ids;
     let skipped = 0;
-    // The batch leaves in one write per peer (see WriteMeter.batching).
+    // The batch leaves in one write per peer (see WriteMeter.batching), each
+    // run of one peer's ACKs in one call.
     this.meter.batching++;
-    for (let i = 0; i < peers.length; i++) {
+    for (let i = 0, j = 0; i < peers.length; i = j) {
       const peer = peers[i]!;
+      for (j = i + 1; j < peers.length && peers[j] === peer; ) j++;
       if (!peer.writable) continue;
-      if (this.room.hasForControl(peer)) {
-        for (let j = 0, o = i * ID; j < ID; j++) id[j] = ids[o + j]!;
-        peer.conn.writeAck(id);
-      } else skipped++;
+      const conn = peer.conn;
+      const n = Math.min(j - i, this.room.forControl(peer, PREFIX_SIZE + conn.dialect!.ackBefore.length + ID + conn.dialect!.ackAfter.length));
+      if (n > 0) conn.writeAcks(ids, i * ID, n);
+      skipped += j - i - n;
     }
     this.meter.batching--;
     if (DEBUG && skipped > 0) debug("%d ACKs not queued: their peers' writes are full", skipped);

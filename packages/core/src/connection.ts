@@ -204,9 +204,10 @@ export class Connection implements FrameSink {
     this.writer.frame(d.requestHead(msgId), d.requestMid(msgId), payload);
   }
 
-  writeAck(msgId: Uint8Array): void {
+  /** ACKs of the `count` 16-byte ids at `ids[from]`, `ids[from + 16]`... (copied into the frames at once). */
+  writeAcks(ids: Uint8Array, from: number, count: number): void {
     const d = this.dialect!;
-    this.writer.frame(d.ackHead(msgId), d.ackMid(msgId), EMPTY);
+    this.writer.idFrames(d.ackBefore, ids, from, count, d.ackAfter);
   }
 
   private sendHeartbeat(): void {

@@ -29,14 +29,14 @@ export interface Dialect {
   /** Bytes written before an at-most-once payload (may be empty). */
   readonly dataHead: Buffer;
   /**
-   * An at-least-once frame body is requestHead(id) + requestMid(id) + payload,
-   * and an acknowledgement is ackHead(id) + ackMid(id): the parts are constants
-   * or the id itself, so nothing is allocated per message.
+   * An at-least-once frame body is requestHead(id) + requestMid(id) + payload:
+   * the parts are constants or the id itself, so nothing is allocated per
+   * message. An acknowledgement is ackBefore + id + ackAfter.
    */
   requestHead(msgId: Uint8Array): Uint8Array;
   requestMid(msgId: Uint8Array): Uint8Array;
-  ackHead(msgId: Uint8Array): Uint8Array;
-  ackMid(msgId: Uint8Array): Uint8Array;
+  readonly ackBefore: Uint8Array;
+  readonly ackAfter: Uint8Array;
   /**
    * Classify a frame after the handshake: the frame's body is `buf` from
    * `start` to `end` (a span of the read it came in, so that no view is made

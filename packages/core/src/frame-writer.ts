@@ -161,9 +161,38 @@ export class FrameWriter {
     if (mid.length > 0) off = put(slab, off, mid);
     if (byRef) this.byReference(off, payload);
     else this.slabOff = put(slab, off, payload);
+    this.queued(total, 1);
+  }
+
+  /**
+   * Queue `count` frames whose bodies are `before` + a 16-byte id + `after`,
+   * the ids read from `ids` at `from`, `from + 16`... (the ACKs owed to one
+   * peer: one call, one reservation and one accounting for the run).
+   */
+  idFrames(before: Uint8Array, ids: Uint8Array, from: number, count: number, after: Uint8Array): void {
+    const bodyLen = before.length + 16 + after.length;
+    const total = (PREFIX_SIZE + bodyLen) * count;
+    if (this.slab.length - this.slabOff < total) this.newSlab(total);
+    const slab = this.slab;
+    let off = this.slabOff;
+    for (let i = 0, at = from; i < count; i++, at += 16) {
+      slab[off] = 0;
+      slab[off + 1] = 0;
+      slab[off + 2] = bodyLen >>> 8;
+      slab[off + 3] = bodyLen & 0xff;
+      off = put(slab, off + PREFIX_SIZE, before);
+      for (let j = 0; j < 16; j++) slab[off + j] = ids[at + j]!;
+      off = put(slab, off + 16, after);
+    }
+    this.slabOff = off;
+    this.queued(total, count);
+  }
+
+  /** `total` bytes in `frames` frames were put in the slab: account for them, and write now, at the tick, or when the batch is large. */
+  private queued(total: number, frames: number): void {
     if (this.pendingBytes + this.inflightBytes === 0) this.lastProgress = performance.now();
     this.pendingBytes += total;
-    this.pendingFrames++;
+    this.pendingFrames += frames;
     this.meter.bytes += total;
     if (this.pendingBytes >= FLUSH_BYTES || (this.pendingBytes >= FLUSH_SMALL_BYTES && this.pendingFrames >= FLUSH_SMALL_FRAMES)) this.flush();
     else if (this.meter.bytes === total && this.meter.batching === 0) {

@@ -2,7 +2,7 @@
  * Observability without a dependency: `node:diagnostics_channel` channels
  * named `aiomsg:*`, which OpenTelemetry or any tracer can subscribe to. The
  * module is looked up at run time (process.getBuiltinModule, Node >= 20.16,
- * Bun, Deno), so the browser build has none and publishes nothing. Messages
+ * Bun, Deno); the browser build has none and publishes nothing. Messages
  * are published only while a channel has subscribers: the hot path pays one
  * property read.
  *
@@ -38,6 +38,14 @@ function lookup(): DiagnosticsChannel | undefined {
 
 const dc = lookup();
 const open = (name: string): Channel => dc?.channel(name) ?? NONE;
+
+/**
+ * Whether this runtime has diagnostics channels: every publishing site
+ * checks it first (`if (OBSERVED && channels.x.hasSubscribers)`), so that
+ * the browser bundle, whose stand-in (shims/observe.ts) makes it the
+ * constant false, carries none of them.
+ */
+export const OBSERVED: boolean = dc !== undefined;
 
 export const channels = {
   dial: open("aiomsg:dial"),

@@ -13,7 +13,7 @@
  */
 import { AiomsgError, ProtocolError } from "./errors.js";
 import { DEBUG, debug } from "./log.js";
-import { channels } from "./observe.js";
+import { OBSERVED, channels } from "./observe.js";
 import type { Connection } from "./connection.js";
 import type { Transport } from "./transport.js";
 import { WaitList } from "./wait.js";
@@ -103,7 +103,7 @@ export class Redial {
       let conn: Connection | undefined;
       attempt++;
       if (attempt === 1) host.connecting(target, attempt, address);
-      if (channels.dial.hasSubscribers) channels.dial.publish({ socket: host.socket, target, attempt, delay });
+      if (OBSERVED && channels.dial.hasSubscribers) channels.dial.publish({ socket: host.socket, target, attempt, delay });
       try {
         const transport = await dial();
         if (over()) {
@@ -170,12 +170,12 @@ export class Redial {
     // A gated peer that closed before sending anything after its HELLO refused this end's token.
     if (host.sendsToken && !host.closed() && conn.openedAt > 0 && conn.framesAfterHello === 0 && (reason === undefined || reason.code === "ERR_AIOMSG_PEER_LOST")) {
       const err = new AiomsgError("ERR_AIOMSG_NOT_ADMITTED", `${conn.remote} closed the connection after the handshake without a word: it probably refused this end's admissionToken`);
-      if (channels.refused.hasSubscribers) channels.refused.publish({ socket: host.socket, remote: conn.remote, error: err });
+      if (OBSERVED && channels.refused.hasSubscribers) channels.refused.publish({ socket: host.socket, remote: conn.remote, error: err });
       host.report(err, conn);
       return true;
     }
     if (reason?.code === "ERR_AIOMSG_REFUSED") {
-      if (channels.refused.hasSubscribers) channels.refused.publish({ socket: host.socket, remote: conn.remote, error: reason });
+      if (OBSERVED && channels.refused.hasSubscribers) channels.refused.publish({ socket: host.socket, remote: conn.remote, error: reason });
       return true;
     }
     if (host.closed() || conn.openedAt === 0 || conn.framesAfterHello > 0 || reason?.code !== "ERR_AIOMSG_HEARTBEAT_TIMEOUT") return false;
@@ -184,7 +184,7 @@ export class Redial {
       "ERR_AIOMSG_REFUSED",
       `${conn.remote} sent nothing after its HELLO for ${lived} ms: it probably refused this peer (a Python bind end does so for an identity already connected)`,
     );
-    if (channels.refused.hasSubscribers) channels.refused.publish({ socket: host.socket, remote: conn.remote, error: err });
+    if (OBSERVED && channels.refused.hasSubscribers) channels.refused.publish({ socket: host.socket, remote: conn.remote, error: err });
     host.report(err, conn);
     return true;
   }

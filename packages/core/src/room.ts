@@ -24,13 +24,14 @@ export class Room {
   }
 
   /**
-   * Room for a control frame (an ACK): its queued writes only. An ACK
+   * How many control frames (ACKs) of `size` bytes the peer has room for,
+   * each admitted while its queued writes alone are below both marks. An ACK
    * settles the peer's message, so the messages it has not acknowledged from
    * us must not hold it back; a peer that does not read gets none beyond its
    * room (it resends, which at-least-once permits).
    */
-  hasForControl(peer: Peer): boolean {
+  forControl(peer: Peer, size: number): number {
     const w = peer.writer;
-    return w.queuedBytes < this.bytes && w.queuedFrames < this.messages;
+    return Math.max(0, Math.min(Math.ceil((this.bytes - w.queuedBytes) / size), this.messages - w.queuedFrames));
   }
 }

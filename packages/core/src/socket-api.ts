@@ -13,7 +13,7 @@ import { type AiomsgError, UsageError } from "./errors.js";
 import { DEBUG, debug } from "./log.js";
 import type { SendOptions } from "./options.js";
 import type { ReceiveQueue } from "./queue.js";
-import { channels } from "./observe.js";
+import { OBSERVED, channels } from "./observe.js";
 import type { DroppedMessage, SocketEvents } from "./socket-types.js";
 
 export abstract class SocketApi extends EventEmitter<SocketEvents> {
@@ -80,7 +80,7 @@ export abstract class SocketApi extends EventEmitter<SocketEvents> {
   /** A message given up: counted, published on aiomsg:drop, and emitted as a `dropped` event. */
   protected drop(code: DroppedMessage["code"], payload: Buffer, identity: Buffer | undefined, reason?: AiomsgError): void {
     this.dropped[code] = (this.dropped[code] ?? 0) + 1;
-    if (channels.drop.hasSubscribers) channels.drop.publish({ socket: this, code, bytes: payload.length, identity });
+    if (OBSERVED && channels.drop.hasSubscribers) channels.drop.publish({ socket: this, code, bytes: payload.length, identity });
     this.safeEmit("dropped", reason === undefined ? { code, payload, identity } : { code, payload, identity, reason });
   }
 

@@ -26,7 +26,7 @@ import { SharedFrameBudget } from "./wire/frame.js";
 import type { Transport } from "./transport.js";
 import { DEBUG, debug, hex } from "./log.js";
 import { DeliveryGuarantee, SendMode, resolveOptions, warnPythonHeartbeat, type SendOptions, type SocketOptions } from "./options.js";
-import { channels } from "./observe.js";
+import { OBSERVED, channels } from "./observe.js";
 import { Peer } from "./peer.js";
 import { Peers } from "./peers.js";
 import { Room } from "./room.js";
@@ -248,7 +248,7 @@ export abstract class SocketBase extends SocketApi implements AsyncDisposable {
     const payload = toPayload(data, this.maxSendSize);
     if (!Buffer.isBuffer(payload)) return Promise.reject(payload);
     if (options === undefined) {
-      if (channels.send.hasSubscribers) channels.send.publish({ socket: this, bytes: payload.length, identity: undefined });
+      if (OBSERVED && channels.send.hasSubscribers) channels.send.publish({ socket: this, bytes: payload.length, identity: undefined });
       return this.outbox.send(payload, undefined, undefined, undefined);
     }
     return this.sendWith(payload, options);
@@ -262,7 +262,7 @@ export abstract class SocketBase extends SocketApi implements AsyncDisposable {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (channels.send.hasSubscribers) channels.send.publish({ socket: this, bytes: payload.length, identity });
+    if (OBSERVED && channels.send.hasSubscribers) channels.send.publish({ socket: this, bytes: payload.length, identity });
     return this.outbox.send(payload, identity, options.signal, options.retries);
   }
 
@@ -274,7 +274,7 @@ export abstract class SocketBase extends SocketApi implements AsyncDisposable {
     peer.key = conn.key;
     const refusal =
       this.closedFlag || this.stopping ? new ProtocolError("ERR_AIOMSG_SOCKET_CLOSED", "socket is closing") : this.peers.duplicate(peer, conn.remote);
-    if (refusal !== undefined && channels.refused.hasSubscribers) channels.refused.publish({ socket: this, remote: conn.remote, error: refusal });
+    if (refusal !== undefined && OBSERVED && channels.refused.hasSubscribers) channels.refused.publish({ socket: this, remote: conn.remote, error: refusal });
     return refusal;
   }
 
@@ -290,7 +290,7 @@ export abstract class SocketBase extends SocketApi implements AsyncDisposable {
     this.flow.admitted(peer);
     if (peer.reconnect) this.totals.reconnects++;
     const info = peer.info();
-    if (channels.connected.hasSubscribers) channels.connected.publish({ socket: this, peer: info });
+    if (OBSERVED && channels.connected.hasSubscribers) channels.connected.publish({ socket: this, peer: info });
     this.safeEmit("peerConnected", info);
     this.outbox.drainQueue();
   }
@@ -306,7 +306,7 @@ export abstract class SocketBase extends SocketApi implements AsyncDisposable {
   private deliver(peer: Peer, body: Buffer, start: number, end: number): void {
     peer.messagesIn++;
     peer.bytesIn += end - start;
-    if (channels.receive.hasSubscribers) channels.receive.publish({ socket: this, bytes: end - start, identity: peer.identity });
+    if (OBSERVED && channels.receive.hasSubscribers) channels.receive.publish({ socket: this, bytes: end - start, identity: peer.identity });
     this.flow.push(peer, body, start, end);
   }
 
@@ -363,7 +363,7 @@ export abstract class SocketBase extends SocketApi implements AsyncDisposable {
     if (index >= 0) this.rr.removed(index);
     if (admitted) {
       const info = { ...peer.info(), reason };
-      if (channels.closed.hasSubscribers) channels.closed.publish({ socket: this, peer: info, error: reason });
+      if (OBSERVED && channels.closed.hasSubscribers) channels.closed.publish({ socket: this, peer: info, error: reason });
       this.safeEmit("peerDisconnected", info);
       this.outbox.peerGone(peer, code, this.closedFlag);
     }

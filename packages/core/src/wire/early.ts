@@ -60,7 +60,7 @@ export const earlyDialect: Dialect = {
   dataHead: legacyDialect.dataHead,
   requestHead: legacyDialect.requestHead,
   requestMid: legacyDialect.requestMid,
-  ackHead: legacyDialect.ackHead,
-  ackMid: legacyDialect.ackMid,
+  ackBefore: legacyDialect.ackBefore,
+  ackAfter: legacyDialect.ackAfter,
   dispatch: legacyDialect.dispatch,
 };

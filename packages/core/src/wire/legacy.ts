@@ -70,8 +70,8 @@ export const legacyDialect: Dialect = {
   dataHead: Buffer.alloc(0),
   requestHead: (msgId) => msgId,
   requestMid: () => REQ_SUFFIX,
-  ackHead: (msgId) => msgId,
-  ackMid: () => REP_SUFFIX,
+  ackBefore: Buffer.alloc(0),
+  ackAfter: REP_SUFFIX,
   dispatch(buf: Buffer, start: number, end: number, sink: FrameSink) {
     // The 2019 wires are not this library's fast path: one view per frame.
     const body = start === 0 && end === buf.length ? buf : buf.subarray(start, end);

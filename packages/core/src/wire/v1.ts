@@ -126,8 +126,8 @@ export const v1Dialect: Dialect = {
   dataHead: DATA_HEAD,
   requestHead: () => REQ_HEAD,
   requestMid: same,
-  ackHead: () => ACK_HEAD,
-  ackMid: same,
+  ackBefore: ACK_HEAD,
+  ackAfter: Buffer.alloc(0),
   dispatch(buf: Buffer, start: number, end: number, sink: FrameSink) {
     // Unknown types are skipped (docs/protocol.md, forward compatibility). An
     // empty frame ends the connection, as Python 2026.7.1's reader takes it

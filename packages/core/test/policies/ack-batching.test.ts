@@ -74,6 +74,15 @@ describe("AckBatcher", () => {
     expect([gone.fake.acks.length, full.fake.acks.length, busy.fake.acks.length]).toEqual([0, 0, 1]);
   });
 
+  it("a peer with room for only some of its ACKs gets those that fit below its mark, each admitted as if alone", () => {
+    // v1 ACK frames are 4 + 1 + 16 = 21 bytes: queued at 0, 21, 42, 63 and 84 bytes, below 100; not at 105.
+    const acks = new AckBatcher(5, new Room(100, 1e6), { bytes: 0, batching: 0 });
+    const a = fakePeer("a");
+    for (let i = 0; i < 8; i++) acks.push(a, id(i));
+    vi.advanceTimersByTime(5);
+    expect(a.fake.acks).toEqual([0, 1, 2, 3, 4].map(id));
+  });
+
   it("flush() queues what is owed at once and disarms the timer (close)", () => {
     const acks = new AckBatcher(1000, new Room(1000, 10), { bytes: 0, batching: 0 });
     const a = fakePeer("a");

@@ -18,7 +18,7 @@ export class FakeConn {
    * A peer frames its at-most-once messages on the connection's writer
    * (recorded here), and its room reads the writer's queue (the fields above).
    */
-  readonly dialect = { dataHead: Buffer.alloc(0) };
+  readonly dialect = { dataHead: Buffer.alloc(0), ackBefore: Buffer.from([5]), ackAfter: Buffer.alloc(0) };
   readonly writer = ((conn: FakeConn) => ({
     frame: (_head: Uint8Array, _mid: Uint8Array, payload: Uint8Array): void => {
       conn.data.push(payload as Buffer);
@@ -35,8 +35,8 @@ export class FakeConn {
     this.requests.push(Buffer.from(msgId));
     this.requestPayloads.push(payload);
   }
-  writeAck(msgId: Buffer): void {
-    this.acks.push(Buffer.from(msgId));
+  writeAcks(ids: Buffer, from: number, count: number): void {
+    for (let i = 0; i < count; i++) this.acks.push(Buffer.from(ids.subarray(from + 16 * i, from + 16 * i + 16)));
   }
 }
 

@@ -68,19 +68,33 @@ describe("write batching", () => {
     expect(writes).toEqual([5]);
   });
 
-  it("the ACKs owed are written while the meter says a batch is under way", () => {
+  it("the ACKs owed to a peer are written in one call while the meter says a batch is under way", () => {
     const meter = { bytes: 0, batching: 0 };
     const acks = new AckBatcher(20, new Room(1e9, 1e6), meter);
     const a = fakePeer("a");
-    const seen: number[] = [];
-    const writeAck = a.conn.writeAck.bind(a.conn);
-    a.conn.writeAck = (msgId: Buffer) => {
-      seen.push(meter.batching);
-      writeAck(msgId);
+    const seen: Array<[number, number]> = [];
+    const writeAcks = a.conn.writeAcks.bind(a.conn);
+    a.conn.writeAcks = (ids: Buffer, from: number, count: number) => {
+      seen.push([meter.batching, count]);
+      writeAcks(ids, from, count);
     };
     for (let i = 0; i < ACK_BATCH; i++) acks.push(a, Buffer.alloc(16, i));
-    expect(seen.length).toBe(ACK_BATCH);
-    expect(seen.every((b) => b === 1)).toBe(true);
+    expect(seen).toEqual([[1, ACK_BATCH]]);
     expect(meter.batching).toBe(0);
+  });
+
+  it("a run of ACKs is framed back to back, each as the dialect frames one", () => {
+    const meter = { bytes: 0, batching: 0 };
+    const { w } = writer(meter);
+    const frames: Buffer[] = [];
+    (w as unknown as { transport: { write: (c: Buffer[], b: number, d: WriteDone) => void } }).transport.write = (chunks, _bytes, done) => {
+      frames.push(Buffer.concat(chunks));
+      done();
+    };
+    const ids = Buffer.alloc(3 + 16 * 3);
+    for (let i = 0; i < 3; i++) ids.fill(0x10 + i, 3 + 16 * i, 19 + 16 * i);
+    w.idFrames(Buffer.from([5]), ids, 3, 3, Buffer.from([0, 1]));
+    const one = (n: number) => Buffer.concat([Buffer.from([0, 0, 0, 19, 5]), Buffer.alloc(16, 0x10 + n), Buffer.from([0, 1])]);
+    expect(Buffer.concat(frames)).toEqual(Buffer.concat([one(0), one(1), one(2)]));
   });
 });
