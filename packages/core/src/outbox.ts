@@ -28,7 +28,7 @@ import type { DroppedMessage } from "./socket-types.js";
 import { checkIdentity, type SendOptions } from "./options.js";
 import { WaitList } from "./wait.js";
 
-export type Drop = (code: DroppedMessage["code"], payload: Buffer, identity: Buffer | undefined) => void;
+export type Drop = (code: DroppedMessage["code"], payload: Uint8Array, identity: Buffer | undefined) => void;
 
 export class Outbox {
   constructor(
@@ -51,7 +51,7 @@ export class Outbox {
    * socket): as in Python, that goes out as DATA to every peer, since no one
    * acknowledgement could stand for all of them.
    */
-  send(payload: Buffer, identity: Buffer | undefined, signal: AbortSignal | undefined, retries?: number): Promise<void> {
+  send(payload: Uint8Array, identity: Buffer | undefined, signal: AbortSignal | undefined, retries?: number): Promise<void> {
     if (this.reliability !== undefined && (identity !== undefined || this.router === this.rr)) {
       // Registered when a peer with room takes it (see the file comment), unless it has its own retries.
       if (identity === undefined && retries === undefined) {
@@ -74,7 +74,7 @@ export class Outbox {
   }
 
   /** An at-least-once message without identity to the next peer with room: registered and sent; false when none has room. */
-  private sendNew(payload: Buffer, now?: number): boolean {
+  private sendNew(payload: Uint8Array, now?: number): boolean {
     const peer = this.rr.nextWithRoom();
     if (peer === undefined) return false;
     const reliability = this.reliability!;
@@ -100,7 +100,7 @@ export class Outbox {
   }
 
   private enqueue(item: Outgoing): void {
-    if (!Buffer.isBuffer(item)) this.reliability!.queued(item);
+    if (!(item instanceof Uint8Array)) this.reliability!.queued(item);
     this.queue.push(item);
   }
 
@@ -135,7 +135,7 @@ export class Outbox {
     let now = -1;
     while (queue.length > 0 && this.peers.open.length > 0) {
       const item = queue.peek()!;
-      if (!Buffer.isBuffer(item)) {
+      if (!(item instanceof Uint8Array)) {
         // Settled while it waited (its ACK came from the peer it was first sent on): nothing to send.
         if (item.done) {
           queue.shift();
@@ -199,17 +199,20 @@ export class Outbox {
 
   /** close(): what is still queued is given up (at-least-once ones are reported by reliability). */
   close(): void {
-    for (const item of this.queue.drain()) if (Buffer.isBuffer(item)) this.drop("ERR_AIOMSG_CLOSE_LINGER", item, undefined);
+    for (const item of this.queue.drain()) if (item instanceof Uint8Array) this.drop("ERR_AIOMSG_CLOSE_LINGER", item, undefined);
     this.queue.release();
   }
 }
 
-/** send()'s data as a Buffer (a string as UTF-8, a Uint8Array as a view of it), or the error to reject with. */
-export function toPayload(data: unknown, maxSendSize: number): Buffer | AiomsgError {
-  let payload: Buffer;
+/**
+ * send()'s data as bytes (a string as UTF-8; a Uint8Array as it is: no
+ * Buffer view is made per message, which a queued at-least-once message
+ * would carry into the old generation), or the error to reject with.
+ */
+export function toPayload(data: unknown, maxSendSize: number): Uint8Array | AiomsgError {
+  let payload: Uint8Array;
   if (typeof data === "string") payload = Buffer.from(data, "utf8");
-  else if (Buffer.isBuffer(data)) payload = data;
-  else if (data instanceof Uint8Array) payload = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  else if (data instanceof Uint8Array) payload = data;
   else return new UsageError("ERR_AIOMSG_INVALID_OPTION", "send() takes a Uint8Array or a string");
   if (payload.length > maxSendSize) {
     return new AiomsgError("ERR_AIOMSG_FRAME_TOO_LARGE", `message of ${payload.length} bytes exceeds maxSendSize ${maxSendSize} (payload bytes); not sent`);

@@ -67,7 +67,7 @@ export class Peer {
   inbox: PeerInbox<Connection> | undefined = undefined;
   unackedTail: object | undefined = undefined;
   /** Sends by identity waiting for its room, oldest first (made on the first). */
-  waiters: WaitList<void, Buffer> | undefined = undefined;
+  waiters: WaitList<void, Uint8Array> | undefined = undefined;
   // Counters for Socket.stats() (the outgoing ones are above).
   messagesIn = 0;
   bytesIn = 0;
@@ -90,14 +90,14 @@ export class Peer {
   }
 
   /** Queue an at-most-once message to it. */
-  writeData(payload: Buffer): void {
+  writeData(payload: Uint8Array): void {
     this.messagesOut++;
     this.bytesOut += payload.length;
     this.writer.frame((this.dataHead ??= this.conn.dialect!.dataHead), EMPTY, payload);
   }
 
   /** Queue an at-least-once message to it. */
-  writeRequest(msgId: Buffer, payload: Buffer): void {
+  writeRequest(msgId: Buffer, payload: Uint8Array): void {
     this.messagesOut++;
     this.bytesOut += payload.length;
     this.conn.writeRequest(msgId, payload);

@@ -7,7 +7,7 @@
 import type { Peer } from "./peer.js";
 import type { Room } from "./room.js";
 
-export type PeerFull = (payload: Buffer, peer: Peer) => void;
+export type PeerFull = (payload: Uint8Array, peer: Peer) => void;
 
 export class Publish {
   constructor(
@@ -18,7 +18,7 @@ export class Publish {
   ) {}
 
   /** Write to every admitted peer with room; always true (nothing is queued for a full peer). */
-  deliver(payload: Buffer): boolean {
+  deliver(payload: Uint8Array): boolean {
     const open = this.open;
     for (let i = 0; i < open.length; i++) {
       const peer = open[i]!;

@@ -41,7 +41,7 @@ export class Reliable {
     readonly w0: number,
     readonly w1: number,
     readonly w2: number,
-    readonly payload: Buffer,
+    readonly payload: Uint8Array,
     readonly identity: Buffer | undefined,
     /** Resends allowed before it is given up (the socket's maxResends, or send()'s `retries`). */
     readonly maxResends: number,
@@ -74,7 +74,7 @@ export class Reliable {
 export interface ReliabilityHooks {
   /** Route `entry` again (its deadline passed, or its peer went): ends in sendOn() or queue(). */
   resend(entry: Reliable): void;
-  dropped(code: DroppedMessage["code"], payload: Buffer, identity: Buffer | undefined): void;
+  dropped(code: DroppedMessage["code"], payload: Uint8Array, identity: Buffer | undefined): void;
   /** `entry` was settled: its peer (if any) has more room, the socket holds less. */
   settled(peer: Peer | undefined): void;
 }
@@ -114,7 +114,7 @@ export class Reliability {
   }
 
   /** A new at-least-once message: its id carries its window counter. `retries` overrides maxResends for it. */
-  create(payload: Buffer, identity: Buffer | undefined, retries?: number): Reliable {
+  create(payload: Uint8Array, identity: Buffer | undefined, retries?: number): Reliable {
     if (idPoolOff >= ID_POOL_WORDS) refillIdPool();
     const pool = idPool;
     const o = idPoolOff;

@@ -49,7 +49,7 @@ export class RoundRobin {
   }
 
   /** Write an at-most-once message to the next peer with room; false when there is none (queue it). */
-  deliver(payload: Buffer): boolean {
+  deliver(payload: Uint8Array): boolean {
     const peer = this.next();
     if (peer === undefined) return false;
     peer.writeData(payload);

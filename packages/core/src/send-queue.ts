@@ -16,7 +16,7 @@ import type { Reliable } from "./reliability.js";
 import { Fifo } from "./fifo.js";
 import { WaitList } from "./wait.js";
 
-export type Outgoing = Buffer | Reliable;
+export type Outgoing = Uint8Array | Reliable;
 
 /** A byte counter shared with whoever feeds it. */
 export interface Meter {
@@ -57,7 +57,7 @@ export class SendQueue {
 
   push(item: Outgoing): void {
     this.items.push(item);
-    if (Buffer.isBuffer(item)) this.bytes += item.length + QUEUE_OVERHEAD;
+    if (item instanceof Uint8Array) this.bytes += item.length + QUEUE_OVERHEAD;
   }
 
   peek(): Outgoing | undefined {
@@ -66,7 +66,7 @@ export class SendQueue {
 
   shift(): Outgoing | undefined {
     const item = this.items.shift();
-    if (Buffer.isBuffer(item)) this.bytes -= item.length + QUEUE_OVERHEAD;
+    if (item instanceof Uint8Array) this.bytes -= item.length + QUEUE_OVERHEAD;
     return item;
   }
 

@@ -78,8 +78,10 @@ export abstract class SocketApi extends EventEmitter<SocketEvents> {
   protected readonly dropped: Partial<Record<DroppedMessage["code"], number>> = {};
 
   /** A message given up: counted, published on aiomsg:drop, and emitted as a `dropped` event. */
-  protected drop(code: DroppedMessage["code"], payload: Buffer, identity: Buffer | undefined, reason?: AiomsgError): void {
+  protected drop(code: DroppedMessage["code"], bytes: Uint8Array, identity: Buffer | undefined, reason?: AiomsgError): void {
     this.dropped[code] = (this.dropped[code] ?? 0) + 1;
+    // The event carries a Buffer, as everywhere in the API (a view of what send() was given).
+    const payload = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (OBSERVED && channels.drop.hasSubscribers) channels.drop.publish({ socket: this, code, bytes: payload.length, identity });
     this.safeEmit("dropped", reason === undefined ? { code, payload, identity } : { code, payload, identity, reason });
   }

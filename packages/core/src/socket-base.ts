@@ -246,7 +246,7 @@ export abstract class SocketBase extends SocketApi implements AsyncDisposable {
   send(data: Uint8Array | string, options?: SendOptions): Promise<void> {
     if (this.closing) return Promise.reject(new UsageError("ERR_AIOMSG_SOCKET_CLOSED", "send() after close() or drain()"));
     const payload = toPayload(data, this.maxSendSize);
-    if (!Buffer.isBuffer(payload)) return Promise.reject(payload);
+    if (!(payload instanceof Uint8Array)) return Promise.reject(payload);
     if (options === undefined) {
       if (OBSERVED && channels.send.hasSubscribers) channels.send.publish({ socket: this, bytes: payload.length, identity: undefined });
       return this.outbox.send(payload, undefined, undefined, undefined);
@@ -255,7 +255,7 @@ export abstract class SocketBase extends SocketApi implements AsyncDisposable {
   }
 
   /** send() with options: checked, then routed as send() routes. */
-  private sendWith(payload: Buffer, options: SendOptions): Promise<void> {
+  private sendWith(payload: Uint8Array, options: SendOptions): Promise<void> {
     let identity: Buffer | undefined;
     try {
       identity = this.outbox.checkOptions(options);

@@ -86,6 +86,16 @@ describe("routing", () => {
     expect(d.payload.toString()).toBe("nobody");
   });
 
+  it("a dropped message sent as a plain Uint8Array is reported as a Buffer of the same bytes", async () => {
+    const server = await bound();
+    const dropped = once(server, "dropped");
+    const bytes = new Uint8Array([1, 2, 3, 250]);
+    await server.send(bytes, { identity: Buffer.alloc(16, 7) });
+    const [d] = await dropped;
+    expect(Buffer.isBuffer(d.payload)).toBe(true);
+    expect([...d.payload]).toEqual([1, 2, 3, 250]);
+  });
+
   it("iterates with for await, identityMessages() and string/json/msgpack helpers", async () => {
     const server = await bound();
     const client = await connected(server);
