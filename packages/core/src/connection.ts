@@ -11,7 +11,7 @@ import type { Dialect, FrameSink } from "./dialect.js";
 import type { ConnectionOptions, ConnectionOwner } from "./connection-seam.js";
 import { AiomsgError, ProtocolError } from "./errors.js";
 import { encodeFrame } from "./wire/frame.js";
-import { EMPTY, FrameWriter } from "./frame-writer.js";
+import { EMPTY, FrameWriter, type WriterHost } from "./frame-writer.js";
 import { FrameReader } from "./frame-reader.js";
 import { Heartbeat } from "./heartbeat.js";
 import { detectDialect, dialectFor } from "./wire/dialects.js";
@@ -30,7 +30,7 @@ const enum State {
   CLOSED,
 }
 
-export class Connection implements FrameSink {
+export class Connection implements FrameSink, WriterHost {
   peerIdentity: Buffer | undefined;
   /** Key of the peer identity for maps (latin1 string of the 16 bytes). */
   key = "";
@@ -93,13 +93,11 @@ export class Connection implements FrameSink {
     handshakeDeadline = performance.now() + opts.handshakeTimeout,
   ) {
     this.remote = transport.remote;
-    this.writer = new FrameWriter(transport, owner.meter, {
-      released: () => this.owner.released(this),
-      failed: (err) => this.close(new AiomsgError("ERR_AIOMSG_PEER_LOST", `write to ${this.describe()} failed: ${err.message}`, { cause: err })),
-      unwritten: (payloads, err) => this.owner.peerUnwritten(this, payloads, err),
-      settled: () => this.resolveDone(),
-      sent: () => this.heartbeat.sent(),
-    });
+    // The connection is its writer's host itself (the WriterHost methods
+    // below), not an object of closures over it: each write and each write
+    // completion then reaches one object fewer, which counts when a socket
+    // writes to many peers in turn (round-robin to 1,000).
+    this.writer = new FrameWriter(transport, owner.meter, this);
     this.wakes = STREAMS && direction === "bind" && (opts.protocol === "v1" || opts.protocol === "auto");
     this.reader = new FrameReader(transport, this.onFrame, opts.maxFrameSize, owner.frameBudget, {
       failed: (err) => this.close(err),
@@ -227,6 +225,33 @@ export class Connection implements FrameSink {
    */
   takeUnwritten(): Buffer[] {
     return this.writer.takeLost();
+  }
+
+  // What its writer tells it (WriterHost).
+
+  /** Queued bytes reached the kernel: room may have opened. */
+  released(): void {
+    this.owner.released(this);
+  }
+
+  /** A write failed while the connection was up: it ends. */
+  failed(err: Error): void {
+    this.close(new AiomsgError("ERR_AIOMSG_PEER_LOST", `write to ${this.describe()} failed: ${err.message}`, { cause: err }));
+  }
+
+  /** At-most-once payloads of a write that failed after an orderly close: the owner reports them. */
+  unwritten(payloads: Buffer[], err: Error): void {
+    this.owner.peerUnwritten(this, payloads, err);
+  }
+
+  /** After close, every write started has settled. */
+  settled(): void {
+    this.resolveDone();
+  }
+
+  /** A batch went out: liveness counts it as sent. */
+  sent(): void {
+    this.heartbeat.sent();
   }
 
   // --- reading (frame-reader.ts) -----------------------------------------------
