@@ -139,6 +139,7 @@ export class Outbox {
         // Settled while it waited (its ACK came from the peer it was first sent on): nothing to send.
         if (item.done) {
           queue.shift();
+          this.reliability!.recycle(item); // nothing names it now
           continue;
         }
         const peer = this.rr.next();

@@ -86,7 +86,7 @@ describe("SendQueue high-water wait", () => {
 
   it("charges a queued at-most-once message, not a queued at-least-once one (reliability charges it)", () => {
     const { q, unacked } = setup(1000);
-    const entry = new Reliable(0, 0, 0, 0, Buffer.alloc(100), undefined, 5);
+    const entry = new Reliable().init(0, 0, 0, 0, Buffer.alloc(100), undefined, 5);
     unacked.bytes += entry.charge;
     q.push(Buffer.alloc(100));
     q.push(entry);

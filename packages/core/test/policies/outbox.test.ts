@@ -94,6 +94,41 @@ describe("Outbox, at-least-once", () => {
     expect(outbox.idle).toBe(true);
   });
 
+  it("an acknowledged record is reused for a later message, with that message's payload and a new id; the old id acknowledges nothing", async () => {
+    const { peer, reliability, outbox, sent } = setup(10);
+    void outbox.send(Buffer.from("one"), undefined, undefined);
+    const first = peer.fake.requests[0]!;
+    reliability.acked(first);
+    await settle();
+    expect(reliability.size).toBe(0);
+    void outbox.send(Buffer.from("two"), undefined, undefined);
+    expect(sent()).toEqual(["one", "two"]);
+    const second = peer.fake.requests[1]!;
+    expect(second.equals(first)).toBe(false);
+    expect(reliability.size).toBe(1);
+    reliability.acked(first); // a duplicate ACK of the old message
+    await settle();
+    expect(reliability.size).toBe(1);
+    expect(peer.unackedCount).toBe(1);
+    reliability.acked(second);
+    await settle();
+    expect(reliability.size).toBe(0);
+  });
+
+  it("a record acknowledged while it waits in the queue is not reused before the queue lets it go", async () => {
+    const { peer, queue, reliability, outbox, sent } = setup(1);
+    void outbox.send(Buffer.from("first"), undefined, undefined);
+    void outbox.send(Buffer.from("second"), undefined, undefined); // the peer is full: queued unregistered
+    peer.fake.queuedFrames = 1;
+    vi.advanceTimersByTime(1000); // first goes back to the queue, behind second
+    reliability.acked(peer.fake.requests[0]!); // settled where it waits
+    await settle();
+    // A message sent by identity now takes a record: not the one still in the queue.
+    const third = reliability.create(Buffer.from("third"), Buffer.from("a"));
+    expect([...queue.drain()].includes(third)).toBe(false);
+    expect(sent()).toEqual(["first"]);
+  });
+
   it("a message requeued at its deadline frees its peer's room, and the queue goes out at once (no wait for another event)", () => {
     const { queue, outbox, sent } = setup(1);
     void outbox.send(Buffer.from("first"), undefined, undefined);
