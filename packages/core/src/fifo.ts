@@ -2,9 +2,11 @@
  * The one FIFO of the library: a ring buffer (an array whose length is a
  * power of two, read from a moving head), so that adding at the tail and
  * taking from the head are O(1) and allocate nothing once it has grown to
- * its backlog. It doubles when full and halves when it holds less than an
- * eighth of a capacity above SHRINK_ABOVE, so its memory stays proportional
- * to what it holds. Used by the send queue, the resend schedule, each peer's
+ * its backlog. It doubles when full, and halves once it has held less than
+ * an eighth of a capacity above SHRINK_ABOVE for a whole capacity of items
+ * taken, so its memory stays proportional to what it holds, and a backlog
+ * that swings (a send queue refilled in bursts) does not resize it back and
+ * forth: each halving is paid for by as many operations as it copies. Used by the send queue, the resend schedule, each peer's
  * inbox, the waiters of every wait (wait.ts) and, with holes, the window of
  * unacknowledged messages (pending.ts).
  */
@@ -16,6 +18,8 @@ export class Fifo<T> {
   private items: T[] = [];
   private head = 0;
   private size = 0;
+  /** Items taken while it held less than an eighth of its capacity, since the last resize. */
+  private taken = 0;
 
   /**
    * `filler` overwrites taken slots, so that the array drops its reference
@@ -60,7 +64,7 @@ export class Fifo<T> {
     const value = items[this.head]!;
     items[this.head] = this.filler;
     this.head = (this.head + 1) & (items.length - 1);
-    if (--this.size * 8 < items.length && items.length > SHRINK_ABOVE) this.resize(items.length / 2);
+    if (--this.size * 8 < items.length && items.length > SHRINK_ABOVE && ++this.taken > items.length) this.resize(items.length / 2);
     return value;
   }
 
@@ -94,5 +98,6 @@ export class Fifo<T> {
     for (let i = 0; i < capacity; i++) next.push(i < this.size ? this.at(i)! : this.filler);
     this.items = next;
     this.head = 0;
+    this.taken = 0;
   }
 }

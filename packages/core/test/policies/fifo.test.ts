@@ -52,15 +52,37 @@ describe("Fifo", () => {
     expect(items.length).toBeLessThan(2 * 4096 + 200);
   });
 
-  it("gives a spike's capacity back as it drains, without emptying, and keeps the order", () => {
+  it("gives a spike's capacity back as it drains, without emptying, within about twice its peak capacity of operations, and keeps the order", () => {
     const f = new Fifo<number>(0);
     for (let i = 0; i < 100_000; i++) f.push(i);
     const items = () => (f as unknown as { items: number[] }).items;
     expect(items().length).toBe(131_072);
     for (let i = 0; i < 99_990; i++) expect(f.shift()).toBe(i);
+    // A steady backlog of 10 from here: within about twice the peak capacity of operations the ring is small again.
+    for (let i = 100_000; i < 400_000; i++) {
+      f.push(i);
+      expect(f.shift()).toBe(i - 10);
+    }
     expect(f.length).toBe(10);
     expect(items().length).toBeLessThanOrEqual(1024);
-    expect([...f]).toEqual(Array.from({ length: 10 }, (_, i) => 99_990 + i));
+    expect([...f]).toEqual(Array.from({ length: 10 }, (_, i) => 399_990 + i));
+  });
+
+  it("a backlog that swings between full and an eighth does not resize each swing", () => {
+    const f = new Fifo<number>(0);
+    let resizes = 0;
+    const proto = Object.getPrototypeOf(f) as { resize: (c: number) => void };
+    const resize = proto.resize;
+    (f as unknown as { resize: (c: number) => void }).resize = function (this: unknown, c: number) {
+      resizes++;
+      resize.call(this, c);
+    };
+    for (let swing = 0; swing < 50; swing++) {
+      while (f.length < 60_000) f.push(swing);
+      while (f.length > 1_000) f.shift();
+    }
+    // Growing to 65,536 takes 14 doublings; 50 swings of 59,000 items would otherwise add 2 x 6 per swing.
+    expect(resizes).toBeLessThan(30);
   });
 
   it("overwrites taken slots with its filler, dropping references", () => {
