@@ -13,7 +13,6 @@
 import { DEBUG, debug } from "./log.js";
 import type { Peer } from "./peer.js";
 import type { Room } from "./room.js";
-import { PREFIX_SIZE } from "./wire/frame.js";
 import type { WriteMeter } from "./frame-writer.js";
 
 /** Message ids are 16 bytes on every wire (v1, legacy, early). */
@@ -79,7 +78,7 @@ export class AckBatcher {
       for (j = i + 1; j < peers.length && peers[j] === peer; ) j++;
       if (!peer.writable) continue;
       const conn = peer.conn;
-      const n = Math.min(j - i, this.room.forControl(peer, PREFIX_SIZE + conn.dialect!.ackBefore.length + ID + conn.dialect!.ackAfter.length));
+      const n = Math.min(j - i, this.room.forControl(peer, conn.ackSize));
       if (n > 0) conn.writeAcks(ids, i * ID, n);
       skipped += j - i - n;
     }

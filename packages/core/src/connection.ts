@@ -7,10 +7,10 @@
  * its owner (the socket, socket-base.ts), which keeps its record of the peer
  * in a Peer (peer.ts).
  */
-import type { Dialect, FrameSink } from "./dialect.js";
+import { MSG_ID_SIZE, type Dialect, type FrameSink } from "./dialect.js";
 import type { ConnectionOptions, ConnectionOwner } from "./connection-seam.js";
 import { AiomsgError, ProtocolError } from "./errors.js";
-import { encodeFrame } from "./wire/frame.js";
+import { PREFIX_SIZE, encodeFrame } from "./wire/frame.js";
 import { EMPTY, FrameWriter, type WriterHost } from "./frame-writer.js";
 import { FrameReader } from "./frame-reader.js";
 import { Heartbeat } from "./heartbeat.js";
@@ -200,6 +200,12 @@ export class Connection implements FrameSink, WriterHost {
   writeRequest(msgId: Uint8Array, payload: Uint8Array): void {
     const d = this.dialect!;
     this.writer.frame(d.requestHead(msgId), d.requestMid(msgId), payload);
+  }
+
+  /** The size of one ACK frame in its dialect, length prefix included (what each costs of the peer's room). */
+  get ackSize(): number {
+    const d = this.dialect!;
+    return PREFIX_SIZE + d.ackBefore.length + MSG_ID_SIZE + d.ackAfter.length;
   }
 
   /** ACKs of the `count` 16-byte ids at `ids[from]`, `ids[from + 16]`... (copied into the frames at once). */

@@ -18,7 +18,9 @@ export class FakeConn {
    * A peer frames its at-most-once messages on the connection's writer
    * (recorded here), and its room reads the writer's queue (the fields above).
    */
-  readonly dialect = { dataHead: Buffer.alloc(0), ackBefore: Buffer.from([5]), ackAfter: Buffer.alloc(0) };
+  readonly dialect = { dataHead: Buffer.alloc(0) };
+  /** A v1 ACK frame: 4 + 1 + 16 bytes. */
+  readonly ackSize = 21;
   readonly writer = ((conn: FakeConn) => ({
     frame: (_head: Uint8Array, _mid: Uint8Array, payload: Uint8Array): void => {
       conn.data.push(payload as Buffer);
