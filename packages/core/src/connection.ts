@@ -310,6 +310,8 @@ export class Connection implements FrameSink, WriterHost {
    * first; an auto connect end counts what it hears before the first frame.
    */
   private wakeOnData(chunk: Buffer): void {
+    // Its caller checks STREAMS too; the body sits inside it as well because
+    // esbuild keeps every method of a class, so only this drops the code.
     if (STREAMS) {
       if (this.direction === "bind") {
         if (this.wakes && !this.woke && (this.transport.kind === "tcp" || this.transport.kind === "tls")) {

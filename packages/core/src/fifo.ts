@@ -6,9 +6,10 @@
  * an eighth of a capacity above SHRINK_ABOVE for a whole capacity of items
  * taken, so its memory stays proportional to what it holds, and a backlog
  * that swings (a send queue refilled in bursts) does not resize it back and
- * forth: each halving is paid for by as many operations as it copies. Used by the send queue, the resend schedule, each peer's
- * inbox, the waiters of every wait (wait.ts) and, with holes, the window of
- * unacknowledged messages (pending.ts).
+ * forth: each halving is paid for by as many operations as it copies. Used
+ * by the send queue, the resend schedule, each peer's inbox, the waiters of
+ * every wait (wait.ts) and, with holes, the window of unacknowledged
+ * messages (pending.ts).
  */
 
 const SHRINK_ABOVE = 1024;

@@ -55,9 +55,9 @@ const SLAB_BUSY_BATCHES = 8;
  * A frame queued while the socket writes nothing else goes at once (a
  * request or a reply does not wait for the tick: measured, echo p50 80
  * against 85 µs on two cores; writing the first frame of each idle peer at
- * once instead made round-robin to 1,000 peers 0.45x as fast). Then a batch is written at once when FLUSH_BYTES wait, or
- * FLUSH_SMALL_BYTES in at least FLUSH_SMALL_FRAMES frames; otherwise at the
- * end of the tick. Small
+ * once instead made round-robin to 1,000 peers 0.45x as fast). Then a batch
+ * is written at once when FLUSH_BYTES wait, or FLUSH_SMALL_BYTES in at least
+ * FLUSH_SMALL_FRAMES frames; otherwise at the end of the tick. Small
  * messages so go out in ~64 KiB writes (the receiver starts on one while the
  * next is packed), and large ones four to a writev: one writev per 64 KiB
  * message made four times the syscalls and receiver wake-ups of a raw Node
@@ -167,7 +167,9 @@ export class FrameWriter {
   /**
    * Queue `count` frames whose bodies are `before` + a 16-byte id + `after`,
    * the ids read from `ids` at `from`, `from + 16`... (the ACKs owed to one
-   * peer: one call, one reservation and one accounting for the run).
+   * peer: one call, one reservation and one accounting for the run). The
+   * length prefix is written as two zero bytes and a u16: a dialect's
+   * `before` and `after` are a few bytes.
    */
   idFrames(before: Uint8Array, ids: Uint8Array, from: number, count: number, after: Uint8Array): void {
     const bodyLen = before.length + 16 + after.length;

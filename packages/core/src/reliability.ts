@@ -147,7 +147,6 @@ export class Reliability {
     const o = idPoolOff;
     idPoolOff = o + 3;
     // UUIDv4 shape: version 4 in byte 6, the RFC 4122 variant in byte 8.
-    // UUIDv4 shape: version 4 in byte 6, the RFC 4122 variant in byte 8.
     const entry = (this.pool.pop() ?? new Reliable()).init(
       this.pending.nextCounter,
       pool[o]!,
