@@ -34,6 +34,17 @@ function setup(interval: number, maxResends: number) {
 }
 
 describe("Reliability", () => {
+  it("keeps at most 8,192 acknowledged records for reuse, and none of their payloads", () => {
+    const { rel, peer } = setup(1000, 2);
+    const sent = Array.from({ length: 10_000 }, (_, i) => rel.create(Buffer.from(`m${i}`), undefined));
+    for (const e of sent) rel.sendOn(e, peer);
+    for (const id of peer.fake.requests) rel.acked(id);
+    expect(rel.size).toBe(0);
+    const pool = (rel as unknown as { pool: Reliable[] }).pool;
+    expect(pool.length).toBe(8192);
+    expect(pool.every((e) => e.payload.length === 0 && e.identity === undefined)).toBe(true);
+  });
+
   it("resends an unacknowledged message at each deadline, then gives up after maxResends", () => {
     const { rel, peer, resent, dropped } = setup(1000, 2);
     const e = rel.create(Buffer.from("m"), undefined);
