@@ -14,6 +14,7 @@ import { DEBUG, debug } from "./log.js";
 import type { Peer } from "./peer.js";
 import type { Room } from "./room.js";
 import type { WriteMeter } from "./frame-writer.js";
+import { copy16 } from "./platform.js";
 
 /** Message ids are 16 bytes on every wire (v1, legacy, early). */
 const ID = 16;
@@ -28,6 +29,8 @@ export const ACK_BATCH = 512;
 export class AckBatcher {
   // ACKs owed: the peer of the i-th in peers[i], its id at ids[16 i..16 i + 16].
   private peers: Peer[] = [];
+  /** The other peers array, empty: a flush reads one while ACKs owed meanwhile go into the other (no array grown per batch). */
+  private sparePeers: Peer[] = [];
   private ids = Buffer.allocUnsafe(64 * ID);
   /** The other buffer: a flush reads one while ACKs owed meanwhile go into the other. */
   private spare = Buffer.allocUnsafe(64 * ID);
@@ -53,8 +56,7 @@ export class AckBatcher {
       ids.copy(grown, 0, 0, n * ID);
       this.ids = ids = grown;
     }
-    const o = n * ID;
-    for (let i = 0; i < ID; i++) ids[o + i] = buf[at + i]!;
+    copy16(ids, n * ID, buf, at);
     this.peers.push(peer);
     if (n + 1 >= ACK_BATCH) this.flush();
     else if (this.timer === undefined) this.timer = setTimeout(this.flush, this.delay);
@@ -66,23 +68,28 @@ export class AckBatcher {
     this.timer = undefined;
     const peers = this.peers;
     const ids = this.ids;
-    this.peers = [];
+    this.peers = this.sparePeers;
+    this.sparePeers = peers;
     this.ids = this.spare;
     this.spare = ids;
     let skipped = 0;
     // The batch leaves in one write per peer (see WriteMeter.batching), each
     // run of one peer's ACKs in one call.
     this.meter.batching++;
-    for (let i = 0, j = 0; i < peers.length; i = j) {
-      const peer = peers[i]!;
-      for (j = i + 1; j < peers.length && peers[j] === peer; ) j++;
-      if (!peer.writable) continue;
-      const conn = peer.conn;
-      const n = Math.min(j - i, this.room.forControl(peer, conn.ackSize));
-      if (n > 0) conn.writeAcks(ids, i * ID, n);
-      skipped += j - i - n;
+    try {
+      for (let i = 0, j = 0; i < peers.length; i = j) {
+        const peer = peers[i]!;
+        for (j = i + 1; j < peers.length && peers[j] === peer; ) j++;
+        if (!peer.writable) continue;
+        const conn = peer.conn;
+        const n = Math.min(j - i, this.room.forControl(peer, conn.ackSize));
+        if (n > 0) conn.writeAcks(ids, i * ID, n);
+        skipped += j - i - n;
+      }
+    } finally {
+      this.meter.batching--;
+      peers.length = 0;
     }
-    this.meter.batching--;
     if (DEBUG && skipped > 0) debug("%d ACKs not queued: their peers' writes are full", skipped);
   };
 }

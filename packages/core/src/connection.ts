@@ -11,7 +11,7 @@ import { MSG_ID_SIZE, type Dialect, type FrameSink } from "./dialect.js";
 import type { ConnectionOptions, ConnectionOwner } from "./connection-seam.js";
 import { AiomsgError, ProtocolError } from "./errors.js";
 import { PREFIX_SIZE, encodeFrame } from "./wire/frame.js";
-import { EMPTY, FrameWriter, type WriterHost } from "./frame-writer.js";
+import { EMPTY, FrameWriter, type IdWords, type WriterHost } from "./frame-writer.js";
 import { FrameReader } from "./frame-reader.js";
 import { Heartbeat } from "./heartbeat.js";
 import { detectDialect, dialectFor } from "./wire/dialects.js";
@@ -196,10 +196,10 @@ export class Connection implements FrameSink, WriterHost {
 
   // --- writing (frame-writer.ts) ----------------------------------------------
 
-  /** `msgId` is copied into the frame at once: callers may reuse its buffer (reliability.ts and ack-batcher.ts do). */
-  writeRequest(msgId: Uint8Array, payload: Uint8Array): void {
+  /** An at-least-once message: `id` is written into the frame at once. */
+  writeRequest(id: IdWords, payload: Uint8Array): void {
     const d = this.dialect!;
-    this.writer.frame(d.requestHead(msgId), d.requestMid(msgId), payload);
+    this.writer.idFrame(d.requestBefore, id, d.requestAfter, payload);
   }
 
   /** The size of one ACK frame in its dialect, length prefix included (what each costs of the peer's room). */
@@ -217,7 +217,7 @@ export class Connection implements FrameSink, WriterHost {
   private sendHeartbeat(): void {
     if (this.state !== State.OPEN) return;
     if (DEBUG) debug("heartbeat -> %s", this.describe());
-    this.writer.frame(this.dialect!.heartbeat, EMPTY, EMPTY);
+    this.writer.frame(this.dialect!.heartbeat, EMPTY);
   }
 
   /** Hand everything queued to the transport now. */

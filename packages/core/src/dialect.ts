@@ -29,12 +29,12 @@ export interface Dialect {
   /** Bytes written before an at-most-once payload (may be empty). */
   readonly dataHead: Buffer;
   /**
-   * An at-least-once frame body is requestHead(id) + requestMid(id) + payload:
-   * the parts are constants or the id itself, so nothing is allocated per
-   * message. An acknowledgement is ackBefore + id + ackAfter.
+   * An at-least-once frame body is requestBefore + id + requestAfter +
+   * payload, an acknowledgement ackBefore + id + ackAfter: constants around
+   * the id, so that nothing is allocated per message.
    */
-  requestHead(msgId: Uint8Array): Uint8Array;
-  requestMid(msgId: Uint8Array): Uint8Array;
+  readonly requestBefore: Uint8Array;
+  readonly requestAfter: Uint8Array;
   readonly ackBefore: Uint8Array;
   readonly ackAfter: Uint8Array;
   /**

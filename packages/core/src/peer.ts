@@ -9,7 +9,7 @@
  * waits in `waiters` while it is full.
  */
 import type { Connection } from "./connection.js";
-import { EMPTY, type FrameWriter } from "./frame-writer.js";
+import type { FrameWriter, IdWords } from "./frame-writer.js";
 import { hex } from "./log.js";
 import type { PeerInfo, PeerStats } from "./socket-types.js";
 import type { PeerInbox } from "./queue.js";
@@ -93,14 +93,14 @@ export class Peer {
   writeData(payload: Uint8Array): void {
     this.messagesOut++;
     this.bytesOut += payload.length;
-    this.writer.frame((this.dataHead ??= this.conn.dialect!.dataHead), EMPTY, payload);
+    this.writer.frame((this.dataHead ??= this.conn.dialect!.dataHead), payload);
   }
 
   /** Queue an at-least-once message to it. */
-  writeRequest(msgId: Buffer, payload: Uint8Array): void {
+  writeRequest(id: IdWords, payload: Uint8Array): void {
     this.messagesOut++;
     this.bytesOut += payload.length;
-    this.conn.writeRequest(msgId, payload);
+    this.conn.writeRequest(id, payload);
   }
 
   /** What the peerConnected, peerDisconnected and peerDraining events say about it. */

@@ -117,8 +117,6 @@ export class Reliability {
   private settledQueued = false;
   /** The peer last added to settledPeers (most reads carry one peer's ACKs); null for none (undefined is "off any peer"). */
   private lastSettled: Peer | undefined | null = null;
-  /** The id of the message being written: the connection copies it into the frame at once. */
-  private readonly idScratch = Buffer.allocUnsafe(16);
   /**
    * Acknowledged records, reused by create(). A record lives about one
    * window of messages, long enough to survive young collections and be
@@ -174,9 +172,7 @@ export class Reliability {
     detachFrom(entry);
     if (peer !== undefined) {
       attachTo(entry, peer);
-      const id = this.idScratch;
-      entry.writeId(id, 0);
-      peer.writeRequest(id, entry.payload);
+      peer.writeRequest(entry, entry.payload);
     }
     entry.deadline = now + this.interval;
     this.due.push(entry);

@@ -14,7 +14,7 @@ function off(name: DialectName): Dialect {
   const no = (): never => {
     throw new Error(`the ${name} wire is not in the browser bundle (it has no WebSocket transport)`);
   };
-  return { name, websocket: false, hello: no, parseHello: no, heartbeat: undefined as never, dataHead: undefined as never, requestHead: no, requestMid: no, ackBefore: undefined as never, ackAfter: undefined as never, dispatch: no };
+  return { name, websocket: false, hello: no, parseHello: no, heartbeat: undefined as never, dataHead: undefined as never, requestBefore: undefined as never, requestAfter: undefined as never, ackBefore: undefined as never, ackAfter: undefined as never, dispatch: no };
 }
 
 export const legacyDialect = off("legacy");

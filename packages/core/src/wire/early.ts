@@ -58,8 +58,8 @@ export const earlyDialect: Dialect = {
   // After the handshake, every byte is the legacy wire.
   heartbeat: legacyDialect.heartbeat,
   dataHead: legacyDialect.dataHead,
-  requestHead: legacyDialect.requestHead,
-  requestMid: legacyDialect.requestMid,
+  requestBefore: legacyDialect.requestBefore,
+  requestAfter: legacyDialect.requestAfter,
   ackBefore: legacyDialect.ackBefore,
   ackAfter: legacyDialect.ackAfter,
   dispatch: legacyDialect.dispatch,

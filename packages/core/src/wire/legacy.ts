@@ -68,8 +68,8 @@ export const legacyDialect: Dialect = {
   },
   heartbeat: HEARTBEAT,
   dataHead: Buffer.alloc(0),
-  requestHead: (msgId) => msgId,
-  requestMid: () => REQ_SUFFIX,
+  requestBefore: Buffer.alloc(0),
+  requestAfter: REQ_SUFFIX,
   ackBefore: Buffer.alloc(0),
   ackAfter: REP_SUFFIX,
   dispatch(buf: Buffer, start: number, end: number, sink: FrameSink) {

@@ -100,7 +100,6 @@ function malformed(what: string, len: number): ProtocolError {
 const DATA_HEAD = Buffer.from([V1Type.DATA]);
 const REQ_HEAD = Buffer.from([V1Type.DATA_REQ]);
 const ACK_HEAD = Buffer.from([V1Type.ACK]);
-const same = (msgId: Uint8Array): Uint8Array => msgId;
 
 export const v1Dialect: Dialect = {
   name: "v1",
@@ -124,8 +123,8 @@ export const v1Dialect: Dialect = {
   },
   heartbeat: heartbeat(),
   dataHead: DATA_HEAD,
-  requestHead: () => REQ_HEAD,
-  requestMid: same,
+  requestBefore: REQ_HEAD,
+  requestAfter: Buffer.alloc(0),
   ackBefore: ACK_HEAD,
   ackAfter: Buffer.alloc(0),
   dispatch(buf: Buffer, start: number, end: number, sink: FrameSink) {

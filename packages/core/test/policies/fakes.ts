@@ -5,6 +5,7 @@
  */
 import type { Connection } from "../../src/connection.js";
 import { Peer } from "../../src/peer.js";
+import type { IdWords } from "../../src/frame-writer.js";
 
 export class FakeConn {
   isOpen = true;
@@ -22,7 +23,7 @@ export class FakeConn {
   /** A v1 ACK frame: 4 + 1 + 16 bytes. */
   readonly ackSize = 21;
   readonly writer = ((conn: FakeConn) => ({
-    frame: (_head: Uint8Array, _mid: Uint8Array, payload: Uint8Array): void => {
+    frame: (_head: Uint8Array, payload: Uint8Array): void => {
       conn.data.push(payload as Buffer);
     },
     get queuedBytes(): number {
@@ -32,9 +33,14 @@ export class FakeConn {
       return conn.queuedFrames;
     },
   }))(this);
-  // A connection copies the id into its frame at once (callers reuse the buffer): so does this fake.
-  writeRequest(msgId: Buffer, payload: Buffer): void {
-    this.requests.push(Buffer.from(msgId));
+  // A connection writes the id into its frame at once (a record is reused once acknowledged): so does this fake.
+  writeRequest(id: IdWords, payload: Buffer): void {
+    const msgId = Buffer.allocUnsafe(16);
+    msgId.writeInt32BE(id.w0, 0);
+    msgId.writeInt32BE(id.w1, 4);
+    msgId.writeInt32BE(id.w2, 8);
+    msgId.writeInt32BE(id.key, 12);
+    this.requests.push(msgId);
     this.requestPayloads.push(payload);
   }
   writeAcks(ids: Buffer, from: number, count: number): void {

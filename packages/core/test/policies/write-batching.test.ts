@@ -50,10 +50,10 @@ describe("write batching", () => {
   it("a frame queued while the socket writes nothing goes at once", () => {
     const meter = { bytes: 0, batching: 0 };
     const { w, writes } = writer(meter);
-    w.frame(HEAD, EMPTY, body);
+    w.frame(HEAD, body);
     expect(writes).toEqual([1]);
     // The recording transport completed it at once: the socket is idle again.
-    w.frame(HEAD, EMPTY, body);
+    w.frame(HEAD, body);
     expect(writes).toEqual([1, 1]);
   });
 
@@ -61,7 +61,7 @@ describe("write batching", () => {
     const meter = { bytes: 0, batching: 0 };
     const { w, writes } = writer(meter);
     meter.batching++;
-    for (let i = 0; i < 5; i++) w.frame(HEAD, EMPTY, body);
+    for (let i = 0; i < 5; i++) w.frame(HEAD, body);
     meter.batching--;
     expect(writes).toEqual([]);
     await tick();
