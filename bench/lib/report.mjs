@@ -73,7 +73,7 @@ function renderBaseline(report, L) {
   const m = report.machine;
   L.push("## This build against the baseline");
   L.push("");
-  L.push(`This build (${m.git}) against the build of commit ${m.baseline?.commit ?? "unknown"} (\`--baseline\`), both through the same aiomsg-ts agent in this one session, alternating: each baseline run comes right after this build's run of the same figure in odd rounds and right before it in even ones. A cell is the median of the runs with their min–max in brackets (${report.config.runs} run(s) for the headline figures, ${report.config.sweep_runs ?? report.config.runs} for the sweep, fan-out and round-robin, one for bounded memory). Ratio = this build ÷ baseline. Verdict: "within spread" when the two ranges overlap, else better or worse for this build (for latency and memory, lower is better). A figure of one run has no range, so its verdict, marked "(1 run)", says nothing about spread.`);
+  L.push(`This build (${m.git}) against the build of commit ${m.baseline?.commit ?? "unknown"} (\`--baseline\`), both through the same aiomsg-ts agent in this one session, alternating: each baseline run comes right after this build's run of the same figure in odd rounds and right before it in even ones. A cell is the median of the runs with their min–max in brackets (${report.config.runs} run(s) for the headline figures, ${report.config.echo_runs ?? report.config.runs} for echo, ${report.config.sweep_runs ?? report.config.runs} for the sweep, fan-out and round-robin, one for bounded memory). Ratio = this build ÷ baseline. Verdict: "within spread" when the two ranges overlap, else better or worse for this build (for latency and memory, lower is better). A figure of one run has no range, so its verdict, marked "(1 run)", says nothing about spread.`);
   L.push("");
   L.push("| figure | this build median (min–max) | baseline median (min–max) | ratio | verdict |");
   L.push("|---|---:|---:|---:|---|");
@@ -220,7 +220,7 @@ export function renderMarkdown(report, { SIZES, chartsMd = "" }) {
   const date = report.date.replace("T", " ").replace(/\.\d+Z$/, " UTC");
   L.push("# aiomsg-ts benchmark");
   L.push("");
-  L.push(`${date} · \`${report.command}\` · ${report.config.runs} run(s) per figure, median shown · whole run took ${fmtDuration(report.wall_time_s)}`);
+  L.push(`${date} · \`${report.command}\` · ${report.config.runs} run(s) per figure (echo: ${report.config.echo_runs ?? report.config.runs}), median shown · whole run took ${fmtDuration(report.wall_time_s)}`);
   L.push("");
   L.push(`Machine: ${m.cpu}, ${m.cores} cores, ${m.memory_gib} GiB, ${m.os} · Node ${m.node} · Python ${m.python} · ` +
     `Python aiomsg ${m.aiomsg_python} (PyPI) · aiomsg-ts ${m.aiomsg_ts} (${m.git}) · zeromq.js ${m.zeromq_js} (libzmq ${m.libzmq}) · ` +
@@ -418,7 +418,7 @@ export function renderMarkdown(report, { SIZES, chartsMd = "" }) {
     L.push("## Echo round trip (64 B, one message in flight)");
     L.push("");
     L.push(pinned
-      ? "Client and server pinned with `taskset`: on two cores (as two hosts would be), and both on one core. On this VM a wake-up across cores costs tens of µs, so the two placements differ more than the implementations do; unpinned runs flip between them."
+      ? `Client and server pinned with \`taskset\`: on two cores (as two hosts would be), and both on one core. On this VM a wake-up across cores costs tens of µs, so the two placements differ more than the implementations do; unpinned runs flip between them. Median of ${report.config.echo_runs ?? report.config.runs} run(s) each: on two cores one run's p50 spreads wider than the implementations differ.`
       : "Unpinned (no `taskset` or a single core): each run lands where the scheduler puts it, so expect spread.");
     L.push("");
     L.push("| client ↔ echo server | two cores p50 µs | p99 µs | round trips/s | one core p50 µs | p99 µs | round trips/s | peak RSS MB client / server |");
