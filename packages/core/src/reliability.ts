@@ -10,6 +10,7 @@
 import type { DroppedMessage } from "./socket-types.js";
 import { DEBUG, debug, hex } from "./log.js";
 import { Fifo } from "./fifo.js";
+import { putId } from "./frame-writer.js";
 import { COUNTER_MASK, PendingWindow } from "./pending.js";
 import type { Peer } from "./peer.js";
 
@@ -23,8 +24,9 @@ const EMPTY = new Uint8Array(0);
  * An at-least-once message until it is acknowledged or given up. Its id is
  * kept as numbers, not bytes (w0-w2: the 12 random bytes as big-endian
  * words, `key`: the window counter in the last 4), so that a message in
- * flight costs this one object and no Buffer: writeId() puts the id into a
- * frame, matches() compares an ACK's id where it lies in the read.
+ * flight costs this one object and no Buffer: the frame writer puts its words
+ * into the frame (putId), matches() compares an ACK's id where it lies in the
+ * read.
  */
 export class Reliable {
   resends = 0;
@@ -67,19 +69,11 @@ export class Reliable {
     return this;
   }
 
-  /** Its 16-byte id (a new Buffer: for logs, tests and tools; the send path uses writeId). */
+  /** Its 16-byte id (a new Buffer: for logs, tests and tools; the send path writes the words into the frame). */
   get msgId(): Buffer {
     const id = Buffer.allocUnsafe(16);
-    this.writeId(id, 0);
+    putId(id, 0, this);
     return id;
-  }
-
-  /** Put its id at `buf[off..off+16]`. */
-  writeId(buf: Uint8Array, off: number): void {
-    putWord(buf, off, this.w0);
-    putWord(buf, off + 4, this.w1);
-    putWord(buf, off + 8, this.w2);
-    putWord(buf, off + 12, this.key);
   }
 
   /** Whether `buf[off..off+16]` is its id. */
@@ -322,13 +316,6 @@ function refillIdPool(): void {
 /** A big-endian 32-bit word as a signed int (what Reliable keeps). */
 function getWord(b: Uint8Array, o: number): number {
   return (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!;
-}
-
-function putWord(b: Uint8Array, o: number, w: number): void {
-  b[o] = w >>> 24;
-  b[o + 1] = (w >>> 16) & 0xff;
-  b[o + 2] = (w >>> 8) & 0xff;
-  b[o + 3] = w & 0xff;
 }
 
 /** Charge `entry` to the peer it is sent on. */

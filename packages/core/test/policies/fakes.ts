@@ -5,7 +5,7 @@
  */
 import type { Connection } from "../../src/connection.js";
 import { Peer } from "../../src/peer.js";
-import type { IdWords } from "../../src/frame-writer.js";
+import { putId, type IdWords } from "../../src/frame-writer.js";
 
 export class FakeConn {
   isOpen = true;
@@ -36,10 +36,7 @@ export class FakeConn {
   // A connection writes the id into its frame at once (a record is reused once acknowledged): so does this fake.
   writeRequest(id: IdWords, payload: Buffer): void {
     const msgId = Buffer.allocUnsafe(16);
-    msgId.writeInt32BE(id.w0, 0);
-    msgId.writeInt32BE(id.w1, 4);
-    msgId.writeInt32BE(id.w2, 8);
-    msgId.writeInt32BE(id.key, 12);
+    putId(msgId, 0, id);
     this.requests.push(msgId);
     this.requestPayloads.push(payload);
   }
